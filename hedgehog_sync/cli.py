@@ -1,0 +1,117 @@
+"""The hedgehog-sync command: check a fabric from a script or CI, validate an inventory, run the demo."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from hedgehog_sync.domain.errors import InventoryError
+
+EXIT_IN_SYNC, EXIT_DRIFTED, EXIT_UNKNOWN = 0, 1, 2
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Drift between Git and the cluster, for a fleet of Hedgehog fabrics."""
+
+
+@main.command()
+@click.option("--inventory", "inventory_file", type=click.Path(dir_okay=False),
+              help="Inventory file (default $HEDGEHOG_SYNC_INVENTORY or ./fabrics.yaml).")
+@click.option("--fabric", required=True, help="Name of the fabric in the inventory.")
+@click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="table", show_default=True)
+@click.option("--state-dir", type=click.Path(file_okay=False),
+              help="Git cache and last reports (default: a temporary folder, removed afterwards).")
+def check(inventory_file: str | None, fabric: str, fmt: str, state_dir: str | None) -> None:
+    """Compute a fabric's drift report now and print it.
+
+    Exit status like `kubectl diff`: 0 in sync, 1 drifted, 2 unknown or error.
+    """
+    from hedgehog_sync.connectors.git import GitRepoCache
+    from hedgehog_sync.cycle import FabricReader, sync_fabric
+    from hedgehog_sync.domain.inventory import load_inventory
+    from hedgehog_sync.domain.render import report_table
+    from hedgehog_sync.store import ReportStore
+
+    try:
+        inventory = load_inventory(inventory_file)
+    except InventoryError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_UNKNOWN)
+    cfg = inventory.by_name().get(fabric)
+    if cfg is None:
+        for problem in inventory.problems:
+            click.echo(f"error: {problem}", err=True)
+        click.echo(f"error: fabric '{fabric}' is not (validly) defined in {inventory.path}", err=True)
+        sys.exit(EXIT_UNKNOWN)
+    with tempfile.TemporaryDirectory(prefix="hedgehog-sync-") as tmp:
+        root = Path(state_dir or tmp)
+        reader = FabricReader(GitRepoCache(root / "git"))
+        try:
+            outcome = sync_fabric(cfg, reader, ReportStore(root / "reports"))
+        finally:
+            reader.close()
+    report = outcome.report
+    if fmt == "json":
+        click.echo(json.dumps(report, indent=2))
+    else:
+        click.echo(report_table(report))
+    sys.exit({"in_sync": EXIT_IN_SYNC, "drifted": EXIT_DRIFTED}.get(report["status"], EXIT_UNKNOWN))
+
+
+@main.group()
+def inventory() -> None:
+    """Inspect the fabric inventory."""
+
+
+@inventory.command("validate")
+@click.option("--inventory", "inventory_file", type=click.Path(dir_okay=False))
+def inventory_validate(inventory_file: str | None) -> None:
+    """Validate the inventory; print every problem with the entry it belongs to. Exit 1 on problems."""
+    from hedgehog_sync.domain.inventory import load_inventory
+
+    try:
+        inv = load_inventory(inventory_file)
+    except InventoryError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    for problem in inv.problems:
+        click.echo(f"error: {problem}", err=True)
+    enabled = len(inv.enabled())
+    click.echo(f"{inv.path}: {len(inv.fabrics)} valid fabrics ({enabled} enabled), {len(inv.problems)} problems")
+    sys.exit(1 if inv.problems else 0)
+
+
+@main.command()
+@click.option("--dir", "root", type=click.Path(file_okay=False), default=".devlab", show_default=True,
+              help="Folder for the demo's Git repositories, kubeconfigs, cluster state and DAGSTER_HOME.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address of the Dagster UI.")
+@click.option("--port", default=3000, show_default=True, help="Port of the Dagster UI.")
+@click.option("--apiserver-port", default=0, show_default=True, help="Port of the local API server (0: any free).")
+def demo(root: str, host: str, port: int, apiserver_port: int) -> None:
+    """Run the demo fleet: local Git and API server, and `dagster dev` with the daemon."""
+    from hedgehog_sync.devlab.demo import run_demo
+
+    sys.exit(run_demo(Path(root), host=host, port=port, apiserver_port=apiserver_port))
+
+
+@main.group()
+def devlab() -> None:
+    """The local sandbox: a Kubernetes-compatible API server for fabrics."""
+
+
+@devlab.command("apiserver", context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def devlab_apiserver(args: tuple[str, ...]) -> None:
+    """Serve fabrics' live state over the Kubernetes REST protocol (see --help)."""
+    from hedgehog_sync.devlab.apiserver import main as apiserver_main
+
+    sys.exit(apiserver_main(list(args)))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,215 @@
+"""Read a fabric's desired state from Git: a cached bare clone per fabric, fetched, read at a commit."""
+
+from __future__ import annotations
+
+import base64
+import configparser
+import fcntl
+import os
+import re
+import shutil
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import git  # GitPython
+from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
+
+from hedgehog_sync.domain.errors import (
+    GitAuthError, GitRefError, GitTimeoutError, GitUnreachableError, GitUrlRefused,
+)
+from hedgehog_sync.domain.inventory import PARTITION_KEY, GitSettings
+from hedgehog_sync.domain.model import Finding
+from hedgehog_sync.domain.parsing import DEFAULT_LIMITS, is_candidate_file
+
+FETCH_TIMEOUT_SECONDS = 120
+_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]*@", re.IGNORECASE)
+_HEX = re.compile(r"^[0-9a-f]{7,40}$")
+
+
+def redact_url(text: str) -> str:
+    """Remove user:password@ from every URL in a text."""
+    return _USERINFO.sub(r"\g<scheme>***@", text)
+
+
+@dataclass
+class GitFile:
+    path: str  # relative to the fabric's folder in the repository
+    blob: str  # the blob's SHA: same SHA, same bytes, same parse
+    data: bytes
+
+
+@dataclass
+class GitSnapshot:
+    commit: str
+    message: str
+    author: str
+    files: list[GitFile] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+
+def check_url(settings: GitSettings) -> None:
+    """Refuse URLs that would make git run commands or read local files without consent."""
+    url = settings.url
+    if url.startswith("-") or "::" in url.split("/", 1)[0]:
+        raise GitUrlRefused("git URL refused: transport helpers (ext::, fd::) and leading '-' are not allowed")
+    if settings.is_local() and not settings.allow_local:
+        raise GitUrlRefused("git URL refused: local paths need allow_local: true")
+
+
+def _allowed_protocols(settings: GitSettings) -> str:
+    return "https:http:ssh:git" + (":file" if settings.allow_local else "")
+
+
+class GitRepoCache:
+    """One bare repository per fabric under `root`; clone once, then fetch."""
+
+    def __init__(self, root: str | os.PathLike[str], timeout_seconds: int = FETCH_TIMEOUT_SECONDS):
+        self.root = Path(root)
+        self.timeout_seconds = timeout_seconds
+
+    def repo_dir(self, fabric: str) -> Path:
+        if not PARTITION_KEY.match(fabric):  # validated before any path is built from it
+            raise ValueError(f"invalid fabric name {fabric!r}")
+        return self.root / fabric / "repo.git"
+
+    def _env(self, settings: GitSettings) -> dict[str, str]:
+        env = {
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_ASKPASS": "true",
+            "SSH_ASKPASS": "true",
+            "GIT_ALLOW_PROTOCOL": _allowed_protocols(settings),
+            "GIT_SSH_COMMAND": "ssh -o BatchMode=yes -o StrictHostKeyChecking=yes",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": os.devnull,
+        }
+        token = os.environ.get(settings.token_env) if settings.token_env else None
+        if token:
+            # The token rides in an env-provided header: never in the URL, argv, or the cache's config.
+            basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+            env.update({"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.extraHeader",
+                        "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}"})
+        return env
+
+    @contextmanager
+    def _locked(self, fabric: str) -> Iterator[Path]:
+        d = self.repo_dir(fabric)
+        d.parent.mkdir(parents=True, exist_ok=True)
+        with open(d.parent / "lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # two runs on one fabric must not fetch at once
+            try:
+                yield d
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _open(self, d: Path, settings: GitSettings) -> git.Repo:
+        try:
+            repo = git.Repo(d)
+            if repo.bare and repo.remotes and repo.remotes.origin.url == settings.url:
+                return repo
+        except (InvalidGitRepositoryError, NoSuchPathError, configparser.Error, GitCommandError,
+                OSError, ValueError, AttributeError):
+            pass
+        # Missing, corrupted or pointing elsewhere: start again, the remote is the source of truth.
+        shutil.rmtree(d, ignore_errors=True)
+        repo = git.Repo.init(d, bare=True)
+        repo.git.remote("add", "origin", settings.url)
+        return repo
+
+    def read(self, fabric: str, settings: GitSettings) -> GitSnapshot:
+        """Fetch, resolve `ref` to a commit and read every candidate file under `path` at it."""
+        check_url(settings)
+        with self._locked(fabric) as d:
+            repo = self._open(d, settings)
+            env = self._env(settings)
+            try:
+                self._fetch(repo, env, settings.ref)
+            except GitCommandError as exc:
+                raise self._classify(exc, settings) from None
+            commit = self._resolve(repo, settings.ref)
+            return self._snapshot(repo, commit, settings.path)
+
+    def _fetch(self, repo: git.Repo, env: dict[str, str], ref: str) -> None:
+        repo.git.fetch("--prune", "--force", "--no-tags", "origin",
+                       "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*",
+                       env=env, kill_after_timeout=self.timeout_seconds)
+        if _HEX.match(ref) and not _has_commit(repo, ref):
+            try:  # a pinned commit that no branch or tag reaches
+                repo.git.fetch("origin", ref, env=env, kill_after_timeout=self.timeout_seconds)
+            except GitCommandError:
+                pass  # resolve() reports the missing commit clearly
+
+    @staticmethod
+    def _classify(exc: GitCommandError, settings: GitSettings) -> Exception:
+        stderr = redact_url(str(exc.stderr or ""))
+        token = os.environ.get(settings.token_env) if settings.token_env else None
+        if token:
+            stderr = stderr.replace(token, "***")
+        url = redact_url(settings.url)
+        detail = stderr.strip().splitlines()[-1].strip() if stderr.strip() else f"exit {exc.status}"
+        detail = detail.removeprefix("stderr: ").strip("'")
+        low = stderr.lower()
+        if exc.status is not None and (exc.status == -9 or "timed out" in low and "connection" not in low):
+            return GitTimeoutError(f"git fetch from {url} timed out: {detail}")
+        if any(s in low for s in ("authentication failed", "could not read username", "permission denied",
+                                  "host key verification failed", "403", "401",
+                                  "terminal prompts disabled")):
+            return GitAuthError(f"git fetch from {url} was refused (credentials or host key): {detail}")
+        if any(s in low for s in ("not found", "does not appear to be a git repository",
+                                  "repository not found")):
+            return GitRefError(f"git repository {url} not found: {detail}")
+        if "transport" in low and "not allowed" in low:
+            return GitUrlRefused(f"git URL {url} refused: {detail}")
+        return GitUnreachableError(f"git fetch from {url} failed: {detail}")
+
+    @staticmethod
+    def _resolve(repo: git.Repo, ref: str) -> str:
+        candidates = [f"refs/remotes/origin/{ref}", f"refs/tags/{ref}"]
+        if _HEX.match(ref):
+            candidates.append(ref)
+        for candidate in candidates:
+            try:
+                return repo.git.rev_parse("--verify", "--quiet", "--end-of-options", f"{candidate}^{{commit}}")
+            except GitCommandError:
+                continue
+        raise GitRefError(f"ref '{ref}' is not a branch, tag or commit of the repository; "
+                          "fix git.ref in the inventory")
+
+    @staticmethod
+    def _snapshot(repo: git.Repo, commit_sha: str, path: str) -> GitSnapshot:
+        commit = repo.commit(commit_sha)
+        snap = GitSnapshot(commit=commit_sha, message=str(commit.summary),
+                           author=str(commit.author.name or ""))
+        prefix = f"{path}/" if path else ""
+        args = ["-r", "-z", "-l", "--full-tree", commit_sha]
+        if path:
+            args += ["--", path]
+        listing = repo.git.ls_tree(*args)
+        for entry in filter(None, listing.split("\0")):
+            meta, _, full_path = entry.partition("\t")
+            mode, kind, blob, size = meta.split()
+            rel = full_path[len(prefix):] if prefix and full_path.startswith(prefix) else full_path
+            if not is_candidate_file(rel):
+                continue
+            if mode == "120000":
+                snap.findings.append(Finding(rel, "symbolic link ignored: desired state must be real files",
+                                             level="warning"))
+                continue
+            if kind != "blob":
+                continue
+            if size.isdigit() and int(size) > DEFAULT_LIMITS.max_file_bytes:
+                snap.findings.append(Finding(rel, f"file is {size} bytes, over the limit of "
+                                                  f"{DEFAULT_LIMITS.max_file_bytes}; split it"))
+                continue
+            data = repo.odb.stream(bytes.fromhex(blob)).read()
+            snap.files.append(GitFile(rel, blob, data))
+        return snap
+
+
+def _has_commit(repo: git.Repo, sha: str) -> bool:
+    try:
+        repo.git.cat_file("-e", f"{sha}^{{commit}}")
+        return True
+    except GitCommandError:
+        return False

@@ -1,0 +1,43 @@
+"""The fleet resource: where the inventory is, where state is kept, how wide a batch goes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+from dagster import ConfigurableResource, DagsterInstance
+from pydantic import Field
+
+from hedgehog_sync.connectors.git import GitRepoCache
+from hedgehog_sync.cycle import FabricReader
+from hedgehog_sync.domain.inventory import Inventory, inventory_path, load_inventory
+from hedgehog_sync.store import ReportStore
+
+
+class FleetResource(ConfigurableResource):
+    """Settings shared by every asset, sensor and schedule of the fleet."""
+
+    inventory_path: Optional[str] = Field(
+        default=None, description="Inventory file; default $HEDGEHOG_SYNC_INVENTORY, else ./fabrics.yaml")
+    state_dir: Optional[str] = Field(
+        default=None, description="Git caches and reports; default $HEDGEHOG_SYNC_STATE_DIR, "
+                                  "else <instance storage>/hedgehog_sync")
+    batch_size: int = Field(default=100, ge=1, description="Most fabrics in one run")
+    workers: int = Field(default=4, ge=1, le=64, description="Fabrics read in parallel within a run")
+
+    def inventory_file(self) -> str:
+        return inventory_path(self.inventory_path)
+
+    def load_inventory(self) -> Inventory:
+        return load_inventory(self.inventory_file())
+
+    def state_root(self, instance: DagsterInstance) -> Path:
+        explicit = self.state_dir or os.environ.get("HEDGEHOG_SYNC_STATE_DIR")
+        return Path(explicit) if explicit else Path(instance.storage_directory()) / "hedgehog_sync"
+
+    def report_store(self, instance: DagsterInstance) -> ReportStore:
+        return ReportStore(self.state_root(instance) / "reports")
+
+    def reader(self, instance: DagsterInstance) -> FabricReader:
+        return FabricReader(GitRepoCache(self.state_root(instance) / "git"))

@@ -1,0 +1,54 @@
+"""Every 60 seconds, every enabled fabric, in a few batched runs (never one run per fabric)."""
+
+from __future__ import annotations
+
+from dagster import (
+    DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext, SkipReason, define_asset_job, schedule,
+)
+
+from hedgehog_sync.defs.assets import fabric_sync
+from hedgehog_sync.defs.partitions import FABRICS_PARTITION, fabrics
+from hedgehog_sync.defs.resources import FleetResource
+from hedgehog_sync.domain.batching import plan_batches
+from hedgehog_sync.domain.errors import InventoryError
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+sync_fleet_job = define_asset_job(
+    "sync_fleet", selection=[fabric_sync], partitions_def=fabrics,
+    description="Sync a range of fabrics in one run.",
+)
+
+
+def batch_run_requests(partition_keys: list[str], wanted: set[str], batch_size: int,
+                       tick: str) -> list[RunRequest]:
+    """One RunRequest per contiguous range of wanted fabrics, at most batch_size each."""
+    requests = []
+    for start, end in plan_batches(partition_keys, wanted, batch_size):
+        requests.append(RunRequest(
+            run_key=f"{tick}:{start}..{end}",
+            tags={RANGE_START_TAG: start, RANGE_END_TAG: end, "hedgehog-sync/batch": f"{start}..{end}"},
+        ))
+    return requests
+
+
+@schedule(
+    name="fleet_sync_every_minute",
+    cron_schedule="* * * * *",
+    job=sync_fleet_job,
+    default_status=DefaultScheduleStatus.RUNNING,
+    description="Refreshes git_state, k8s_state and drift_report of every enabled fabric every 60 s. "
+                "Stop it here for a maintenance window; start it again to resume.",
+)
+def fleet_sync_schedule(context: ScheduleEvaluationContext, fleet: FleetResource):
+    try:
+        inventory = fleet.load_inventory()
+    except InventoryError as exc:
+        return SkipReason(f"inventory unusable: {exc}")
+    keys = context.instance.get_dynamic_partitions(FABRICS_PARTITION)
+    wanted = {f.name for f in inventory.enabled()} & set(keys)
+    if not wanted:
+        return SkipReason("no enabled fabric has a partition yet (the discovery sensor adds them)")
+    tick = (context.scheduled_execution_time.isoformat() if context.scheduled_execution_time else "manual")
+    return batch_run_requests(keys, wanted, fleet.batch_size, tick)

@@ -1,0 +1,207 @@
+"""The demo fleet: three fabrics in local Git repositories and a local API server, then `dagster dev`.
+
+- fab-east: Git and cluster agree (in sync);
+- fab-west: the cluster drifted: one VPC's VLAN changed, one VPCAttachment deleted, one VPC added;
+- fab-lab: Git holds a broken file (a YAML syntax error, a v1alpha2 object and a ConfigMap).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hedgehog_sync.devlab.apiserver import ApiServerHandle, FabricStore, start_apiserver
+from hedgehog_sync.devlab.generator import (
+    FabricSpec, generate_controller_objects, generate_fabric, split_into_files,
+)
+from hedgehog_sync.devlab.gitrepos import commit_files, init_repo
+from hedgehog_sync.domain.defaults import apply_defaults
+
+IN_SYNC_FABRIC, DRIFTED_FABRIC, BROKEN_FABRIC = "fab-east", "fab-west", "fab-lab"
+DEMO_FABRICS = (IN_SYNC_FABRIC, DRIFTED_FABRIC, BROKEN_FABRIC)
+EXTRA_VPC = "rogue-vpc"
+
+BROKEN_FILES = {
+    "vpcs/broken.yaml": "apiVersion: vpc.githedgehog.com/v1beta1\nkind: VPC\nmetadata:\n  name: vpc-x\n"
+                        "spec:\n  subnets: {default: {subnet: 10.9.0.0/24\n",
+    "legacy/old-switch.yaml": "apiVersion: wiring.githedgehog.com/v1alpha2\nkind: Switch\n"
+                              "metadata:\n  name: old-leaf\nspec:\n  role: server-leaf\n",
+    "misc/configmap.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n  owner: netops\n",
+}
+
+# The instance settings `dagster dev` runs with in the demo (SQLite, the embedded default).
+LOCAL_DAGSTER_YAML = """\
+# Written by `hedgehog-sync demo`: the embedded default (SQLite under this folder).
+telemetry:
+  enabled: false
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    max_concurrent_runs: 4
+run_monitoring:
+  enabled: true
+  poll_interval_seconds: 30
+sensors:
+  use_threads: true
+  num_workers: 2
+schedules:
+  use_threads: true
+  num_workers: 2
+"""
+
+
+@dataclass(frozen=True)
+class DriftedResource:
+    kind: str
+    name: str
+    state: str
+
+
+def fabric_spec(fabric: str) -> FabricSpec:
+    return FabricSpec(seed=DEMO_FABRICS.index(fabric) + 1)
+
+
+def as_stored(obj: dict[str, Any]) -> dict[str, Any]:
+    """What the cluster keeps after the webhooks ran: Hedgehog's defaults applied."""
+    return apply_defaults(obj)
+
+
+def seed_fabric_live(store: FabricStore, fabric: str, desired: list[dict[str, Any]],
+                     spec: FabricSpec) -> None:
+    for obj in desired:
+        store.put(fabric, as_stored(obj), manager="hhfab")
+    for obj in generate_controller_objects(fabric, spec, desired):
+        store.put(fabric, obj, manager="fabric-controller")
+
+
+def inject_drift(store: FabricStore, fabric: str, desired: list[dict[str, Any]]) -> list[DriftedResource]:
+    """Change the live side the way people do by hand: edit, delete, create. Returns what changed."""
+    vpcs = [o for o in desired if o["kind"] == "VPC"]
+    attachments = [o for o in desired if o["kind"] == "VPCAttachment"]
+    vpc = copy.deepcopy(store.get(fabric, "vpc.githedgehog.com", "vpcs", vpcs[0]["metadata"]["name"]))
+    subnet = sorted(vpc["spec"]["subnets"])[0]
+    vpc["spec"]["subnets"][subnet]["vlan"] = int(vpc["spec"]["subnets"][subnet]["vlan"]) + 500
+    store.put(fabric, vpc, manager="kubectl-edit")
+    gone = attachments[0]["metadata"]["name"]
+    store.delete(fabric, "vpc.githedgehog.com", "vpcattachments", gone)
+    extra = copy.deepcopy(vpcs[-1])
+    extra["metadata"] = {"name": EXTRA_VPC, "namespace": "default"}
+    for sub in extra["spec"]["subnets"].values():
+        sub["vlan"] = int(sub["vlan"]) + 700
+    store.put(fabric, as_stored(extra), manager="kubectl-create")
+    return [DriftedResource("VPC", vpc["metadata"]["name"], "modified"),
+            DriftedResource("VPCAttachment", gone, "missing"),
+            DriftedResource("VPC", EXTRA_VPC, "extra")]
+
+
+@dataclass
+class DemoFleet:
+    root: Path
+    store: FabricStore
+    drifted: list[DriftedResource]
+
+    @property
+    def inventory(self) -> Path:
+        return self.root / "fabrics.yaml"
+
+    @property
+    def state_file(self) -> Path:
+        return self.root / "cluster-state.json"
+
+
+def _token(root: Path, fabric: str) -> str:
+    path = root / "tokens" / fabric
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(24))
+    return path.read_text().strip()
+
+
+def build_demo_fleet(root: Path) -> DemoFleet:
+    """Create (or, when the folder already holds one, reopen) the demo fleet under `root`."""
+    root = root.resolve()
+    store = FabricStore()
+    for fabric in DEMO_FABRICS:
+        store.add_fabric(fabric, _token(root, fabric))
+    fleet = DemoFleet(root, store, [])
+    if (root / "ready").exists() and fleet.state_file.exists():
+        store.load(fleet.state_file)
+        fleet.drifted = [DriftedResource(**d) for d in yaml.safe_load((root / "drift.yaml").read_text())]
+        return fleet
+    entries = []
+    for fabric in DEMO_FABRICS:
+        spec = fabric_spec(fabric)
+        desired = generate_fabric(fabric, spec)
+        files: dict[str, str | bytes | None] = dict(split_into_files(desired))
+        if fabric == BROKEN_FABRIC:
+            files.update(BROKEN_FILES)
+        repo_dir = root / "git" / fabric
+        repo = init_repo(repo_dir)
+        commit_files(repo, files, f"{fabric}: initial wiring and VPCs")
+        seed_fabric_live(store, fabric, desired, spec)
+        if fabric == DRIFTED_FABRIC:
+            fleet.drifted = inject_drift(store, fabric, desired)
+        entries.append({
+            "name": fabric,
+            "priority": "high" if fabric == DRIFTED_FABRIC else "medium",
+            "git": {"url": f"file://{repo_dir}", "ref": "main", "allow_local": True},
+            "kubernetes": {"kubeconfig": str(root / "kube" / f"{fabric}.kubeconfig"), "context": fabric},
+        })
+    fleet.inventory.write_text("# The demo fleet, written by `hedgehog-sync demo`.\n"
+                               + yaml.safe_dump({"fabrics": entries}, sort_keys=False))
+    (root / "drift.yaml").write_text(yaml.safe_dump([d.__dict__ for d in fleet.drifted]))
+    store.save(fleet.state_file)
+    (root / "ready").write_text("ok\n")
+    return fleet
+
+
+def serve_demo_fleet(fleet: DemoFleet, port: int = 0) -> ApiServerHandle:
+    """Start the local API server for the fleet and (re)write each fabric's kubeconfig for its port."""
+    handle = start_apiserver(fleet.store, port=port, state_path=fleet.state_file)
+    for fabric in DEMO_FABRICS:
+        handle.write_kubeconfig(fabric, fleet.root / "kube" / f"{fabric}.kubeconfig")
+    return handle
+
+
+def dagster_env(fleet: DemoFleet) -> dict[str, str]:
+    home = fleet.root / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text(LOCAL_DAGSTER_YAML)
+    env = dict(os.environ)
+    env.update({"DAGSTER_HOME": str(home), "HEDGEHOG_SYNC_INVENTORY": str(fleet.inventory)})
+    return env
+
+
+def run_demo(root: Path, host: str = "127.0.0.1", port: int = 3000, apiserver_port: int = 0) -> int:
+    """Build or reopen the fleet, serve it, and run `dagster dev` until interrupted."""
+    fleet = build_demo_fleet(root)
+    handle = serve_demo_fleet(fleet, apiserver_port)
+    print(f"devlab: {len(DEMO_FABRICS)} fabrics in {fleet.root}, API server at {handle.url}", flush=True)
+    print(f"devlab: inventory {fleet.inventory}", flush=True)
+    print(f"devlab: open http://{host}:{port} (first reports within about two minutes)", flush=True)
+    cmd = [sys.executable, "-m", "dagster", "dev", "-m", "hedgehog_sync.definitions", "-h", host, "-p", str(port)]
+    proc = subprocess.Popen(cmd, env=dagster_env(fleet), cwd=fleet.root)
+
+    def _forward(signum: int, _frame: Any) -> None:
+        proc.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, _forward)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.send_signal(signal.SIGINT)
+        return proc.wait()
+    finally:
+        handle.stop()
+        fleet.store.save(fleet.state_file)

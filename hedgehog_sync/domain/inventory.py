@@ -1,0 +1,230 @@
+"""The fabric inventory file (DESIGN section 3): validated per entry, so one bad entry stops only itself."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from hedgehog_sync.domain.errors import InventoryError
+from hedgehog_sync.domain.normalize import IgnoreRule, NormalizeRules
+
+PARTITION_KEY = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+DEFAULT_INVENTORY = "fabrics.yaml"
+MAX_INVENTORY_BYTES = 4 * 1024 * 1024
+
+Priority = Literal["critical", "high", "medium", "low", "maintenance"]
+PRIORITY_RANK = {"critical": 1, "high": 2, "medium": 3, "low": 4, "maintenance": 5}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GitSettings(_Strict):
+    url: str
+    ref: str = "main"
+    path: str = ""
+    token_env: str | None = None
+    allow_local: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        v = v.strip()
+        if not v:
+            raise ValueError("must not be empty")
+        if v.startswith("-"):
+            raise ValueError("must not start with '-' (it would be read as a git option)")
+        lowered = v.lower()
+        if "::" in v.split("/", 1)[0] or lowered.startswith(("ext::", "fd::")):
+            raise ValueError("transport helpers such as ext:: and fd:: are refused")
+        if re.search(r"^[a-z][a-z0-9+.-]*://[^/@]*:[^/@]*@", v, re.IGNORECASE):
+            raise ValueError("must not carry credentials; put the token in an env var named by token_env")
+        return v
+
+    @field_validator("ref")
+    @classmethod
+    def _ref(cls, v: str) -> str:
+        if not v or v.startswith("-") or any(c in v for c in " ~^:?*[\\") or ".." in v:
+            raise ValueError("is not a valid branch, tag or commit name")
+        return v
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        v = v.strip().strip("/")
+        if any(part == ".." for part in v.split("/")):
+            raise ValueError("must stay inside the repository (no '..')")
+        return v
+
+    @field_validator("token_env")
+    @classmethod
+    def _token_env(cls, v: str | None) -> str | None:
+        if v is not None and not ENV_VAR_NAME.match(v):
+            raise ValueError("must be the NAME of an environment variable, not the token itself")
+        return v
+
+    def is_local(self) -> bool:
+        lowered = self.url.lower()
+        return lowered.startswith("file://") or "://" not in lowered and not re.match(
+            r"^[\w.-]+@[\w.-]+:", self.url)
+
+
+class KubernetesSettings(_Strict):
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespace: str = "default"
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, v: str) -> str:
+        if v != "default":
+            raise ValueError("Hedgehog only serves namespace 'default'")
+        return v
+
+
+class IgnoreEntry(_Strict):
+    kind: str = "*"
+    group: str = "*"
+    pointer: str = Field(pattern=r"^(/[^/]*)+$")
+
+
+class FabricConfig(_Strict):
+    name: str
+    enabled: bool = True
+    priority: Priority = "medium"
+    git: GitSettings
+    kubernetes: KubernetesSettings = KubernetesSettings()
+    ignore: tuple[IgnoreEntry, ...] = ()
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not PARTITION_KEY.match(v):
+            raise ValueError("must be a DNS label: lowercase letters, digits and '-', "
+                             "1-63 characters, starting and ending with a letter or digit")
+        return v
+
+    @model_validator(mode="after")
+    def _local_git_needs_consent(self) -> "FabricConfig":
+        if self.git.is_local() and not self.git.allow_local:
+            raise ValueError("git.url is a local path or file:// URL; set git.allow_local: true "
+                             "to permit it (demo and tests only)")
+        return self
+
+    @property
+    def rules(self) -> NormalizeRules:
+        return NormalizeRules(tuple(IgnoreRule(i.kind, i.pointer, i.group) for i in self.ignore))
+
+
+@dataclass(frozen=True)
+class InventoryProblem:
+    """One thing wrong with the inventory, addressed the way a person would find it in the file."""
+
+    path: str
+    entry: int | None  # 1-based index under `fabrics:`, None for the file itself
+    name: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.path
+        if self.entry is not None:
+            where += f": fabrics[{self.entry}]"
+            if self.name:
+                where += f" ({self.name})"
+        return f"{where}: {self.message}"
+
+
+@dataclass
+class Inventory:
+    path: str
+    fabrics: list[FabricConfig] = field(default_factory=list)
+    problems: list[InventoryProblem] = field(default_factory=list)
+
+    def by_name(self) -> dict[str, FabricConfig]:
+        return {f.name: f for f in self.fabrics}
+
+    def enabled(self) -> list[FabricConfig]:
+        return [f for f in self.fabrics if f.enabled]
+
+
+def inventory_path(explicit: str | None = None) -> str:
+    return explicit or os.environ.get("HEDGEHOG_SYNC_INVENTORY") or DEFAULT_INVENTORY
+
+
+def _describe(err: dict[str, Any]) -> str:
+    loc = ".".join(str(p) for p in err.get("loc", ()) if p != "__root__")
+    kind = err.get("type")
+    if kind == "extra_forbidden":
+        return f"unknown field '{loc}' (check the spelling; unknown keys are refused)"
+    if kind == "missing":
+        return f"missing required field '{loc}'"
+    msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"field '{loc}' {msg}" if loc else msg
+
+
+def parse_inventory(text: str, path: str) -> Inventory:
+    """Parse inventory text; raises InventoryError only when nothing at all can be used."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise InventoryError(f"{path}: not valid YAML{where}; fix the syntax") from None
+    if not isinstance(data, dict) or not isinstance(data.get("fabrics", []), list):
+        raise InventoryError(f"{path}: expected a mapping with a 'fabrics:' list at the top")
+    inv = Inventory(path=path)
+    for key in data:
+        if key != "fabrics":
+            inv.problems.append(InventoryProblem(path, None, None,
+                                                 f"unknown top-level key '{key}' (only 'fabrics' is allowed)"))
+    entries = data.get("fabrics") or []
+    names: dict[str, int] = {}
+    valid: list[tuple[int, FabricConfig]] = []
+    duplicated: set[str] = set()
+    for index, entry in enumerate(entries, start=1):
+        raw_name = entry.get("name") if isinstance(entry, dict) else None
+        name = raw_name if isinstance(raw_name, str) else None
+        if not isinstance(entry, dict):
+            inv.problems.append(InventoryProblem(path, index, None, "entry is not a mapping"))
+            continue
+        try:
+            cfg = FabricConfig.model_validate(entry)
+        except ValidationError as exc:
+            for err in exc.errors():
+                inv.problems.append(InventoryProblem(path, index, name, _describe(err)))
+            continue
+        if cfg.name in names:
+            duplicated.add(cfg.name)
+            inv.problems.append(InventoryProblem(
+                path, index, cfg.name, f"duplicate name: fabrics[{names[cfg.name]}] already uses "
+                                       f"'{cfg.name}'; both entries are ignored until one is renamed"))
+            continue
+        names[cfg.name] = index
+        valid.append((index, cfg))
+    inv.fabrics = [cfg for _, cfg in valid if cfg.name not in duplicated]
+    return inv
+
+
+def load_inventory(path: str | None = None) -> Inventory:
+    """Read and validate the inventory file named by the argument or HEDGEHOG_SYNC_INVENTORY."""
+    p = Path(inventory_path(path))
+    try:
+        size = p.stat().st_size
+    except FileNotFoundError:
+        raise InventoryError(f"{p}: inventory file not found; create it or set "
+                             "HEDGEHOG_SYNC_INVENTORY to its path") from None
+    if size > MAX_INVENTORY_BYTES:
+        raise InventoryError(f"{p}: inventory is {size} bytes, over the {MAX_INVENTORY_BYTES} byte limit")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InventoryError(f"{p}: not UTF-8 text; the inventory must be a YAML file") from None
+    return parse_inventory(text, str(p))

@@ -1,0 +1,153 @@
+"""The drift report of one fabric (DESIGN section 6), and the data versions that decide what to record."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from hedgehog_sync.domain.diff import (
+    EXTRA, IN_SYNC, MISSING, MODIFIED, compare, drift_score, max_severity,
+)
+from hedgehog_sync.domain.model import DesiredState, Finding, LiveState, Obj
+from hedgehog_sync.domain.normalize import DEFAULT_RULES, NormalizeRules
+
+IN_SYNC_STATUS, DRIFTED, UNKNOWN = "in_sync", "drifted", "unknown"
+
+
+def utc_iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class ReadFailure:
+    """A side that could not be read at all: what failed, and the error class name."""
+
+    message: str
+    error_class: str
+
+    def as_dict(self, side: str) -> dict[str, Any]:
+        return {"source": side, "level": "error", "message": self.message, "error_class": self.error_class}
+
+
+def build_report(
+    fabric: str,
+    desired: DesiredState | None,
+    live: LiveState | None,
+    *,
+    now: datetime,
+    ref: str,
+    previous: dict[str, Any] | None = None,
+    git_failure: ReadFailure | None = None,
+    cluster_failure: ReadFailure | None = None,
+    rules: NormalizeRules = DEFAULT_RULES,
+) -> dict[str, Any]:
+    """The report for one fabric. A side that is missing or partial makes the status `unknown`."""
+    errors: list[dict[str, Any]] = []
+    warnings: list[dict[str, Any]] = []
+    if git_failure:
+        errors.append(git_failure.as_dict("git"))
+    if cluster_failure:
+        errors.append(cluster_failure.as_dict("cluster"))
+    for finding in (desired.findings if desired else []) + (live.findings if live else []):
+        (errors if finding.level == "error" else warnings).append(finding.as_dict())
+
+    desired_partial = desired is None or any(f.level == "error" for f in desired.findings)
+    live_partial = live is None or not live.complete
+    # A broken file in Git may define objects that now look "extra": do not accuse them.
+    comparison = compare(desired.objects if desired else [], live.objects if live else [], rules,
+                         desired.sources if desired else None,
+                         include_extra=not desired_partial)
+    drifts = comparison.drifts
+    if desired is None or live is None:
+        drifts = []  # with one side unread, every resource would look missing or extra
+        comparison.counts = dict.fromkeys(comparison.counts, 0)
+
+    if desired_partial or live_partial:
+        status = UNKNOWN
+    else:
+        status = DRIFTED if drifts else IN_SYNC_STATUS
+
+    resources = [d.as_dict() for d in drifts]
+    _carry_since(resources, previous, now)
+    report: dict[str, Any] = {
+        "fabric": fabric,
+        "status": status,
+        "generated_at": utc_iso(now),
+        "git": {
+            "commit": desired.commit if desired else None,
+            "ref": ref,
+            "resources": len(desired.objects) if desired else None,
+            "message": desired.commit_message if desired else None,
+            "author": desired.commit_author if desired else None,
+        },
+        "cluster": {
+            "resources": len(live.objects) if live else None,
+            "server": live.server if live else None,
+        },
+        "summary": {state: comparison.counts[state] for state in (IN_SYNC, MODIFIED, MISSING, EXTRA)},
+        "score": drift_score(drifts),
+        "severity": max_severity(d.severity for d in drifts),
+        "drift_since": _fabric_drift_since(status, bool(drifts), previous, now),
+        "resources": resources,
+        "errors": errors,
+        "warnings": warnings,
+    }
+    return report
+
+
+def _fabric_drift_since(status: str, has_drift: bool, previous: dict[str, Any] | None,
+                        now: datetime) -> str | None:
+    if not has_drift:
+        return None if status == IN_SYNC_STATUS else (previous or {}).get("drift_since")
+    carried = (previous or {}).get("drift_since")
+    return carried or utc_iso(now)
+
+
+def _resource_key(r: dict[str, Any]) -> tuple[str, str, str, str, str]:
+    return (r["apiVersion"].rpartition("/")[0], r["kind"], r["namespace"], r["name"], r["state"])
+
+
+def _carry_since(resources: list[dict[str, Any]], previous: dict[str, Any] | None, now: datetime) -> None:
+    """Each drifted resource keeps the time its drift (same resource, same state) was first seen."""
+    before = {_resource_key(r): r.get("drift_since") for r in (previous or {}).get("resources", [])}
+    for r in resources:
+        r["drift_since"] = before.get(_resource_key(r)) or utc_iso(now)
+
+
+# --- data versions: what decides whether a new materialization is recorded ----------------------
+
+def _digest(value: Any) -> str:
+    raw = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def desired_version(desired: DesiredState) -> str:
+    """Commit plus findings: the same commit read with other limits may give other findings."""
+    return _digest({"commit": desired.commit, "findings": [f.as_dict() for f in desired.findings]})
+
+
+def live_version(live: LiveState) -> str:
+    """Hash of the live objects without what the server changes on its own (resourceVersion etc.)."""
+    from hedgehog_sync.domain.normalize import normalize
+
+    objs = sorted((normalize(o) for o in live.objects), key=lambda o: json.dumps(o, sort_keys=True))
+    return _digest({"objects": objs, "findings": [f.as_dict() for f in live.findings],
+                    "complete": live.complete})
+
+
+def report_version(report: dict[str, Any]) -> str:
+    """A report's content without its timestamp: unchanged drift records nothing new."""
+    return _digest({k: v for k, v in report.items() if k != "generated_at"})
+
+
+def failure_from(exc: BaseException) -> ReadFailure:
+    return ReadFailure(str(exc), type(exc).__name__)
+
+
+__all__ = [
+    "IN_SYNC_STATUS", "DRIFTED", "UNKNOWN", "ReadFailure", "build_report", "desired_version",
+    "live_version", "report_version", "failure_from", "utc_iso", "Finding", "Obj",
+]

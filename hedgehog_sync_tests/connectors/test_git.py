@@ -1,0 +1,99 @@
+"""The git connector against real repositories on disk (file:// transport, allow_local)."""
+
+import os
+
+import pytest
+
+from hedgehog_sync.connectors.git import GitRepoCache, redact_url
+from hedgehog_sync.devlab.gitrepos import commit_files, init_repo
+from hedgehog_sync.domain.errors import GitRefError, GitUnreachableError, GitUrlRefused
+from hedgehog_sync.domain.inventory import GitSettings
+
+VPC = """apiVersion: vpc.githedgehog.com/v1beta1
+kind: VPC
+metadata: {name: vpc-1}
+spec: {subnets: {default: {subnet: 10.0.1.0/24, vlan: 1001}}}
+"""
+
+
+@pytest.fixture
+def origin(tmp_path):
+    repo = init_repo(tmp_path / "origin")
+    commit_files(repo, {"fabrics/east/vpcs.yaml": VPC, "fabrics/east/README.md": "# east",
+                        "fabrics/west/vpcs.yaml": VPC, "fabrics/east/unmanaged/x.yaml": VPC}, "initial")
+    return repo
+
+
+def settings(origin, **kw):
+    return GitSettings(url=f"file://{origin.working_tree_dir}", allow_local=True, **kw)
+
+
+def test_clone_once_then_fetch_reads_files_under_path(tmp_path, origin):
+    cache = GitRepoCache(tmp_path / "cache")
+    snap = cache.read("east", settings(origin, path="fabrics/east"))
+    assert snap.commit == origin.head.commit.hexsha and snap.message == "initial"
+    assert [f.path for f in snap.files] == ["vpcs.yaml"]
+    assert snap.files[0].data.decode() == VPC
+    second = commit_files(origin, {"fabrics/east/more.yaml": VPC.replace("vpc-1", "vpc-2")}, "add vpc-2")
+    snap2 = cache.read("east", settings(origin, path="fabrics/east"))
+    assert snap2.commit == second and sorted(f.path for f in snap2.files) == ["more.yaml", "vpcs.yaml"]
+    # the unchanged file keeps its blob SHA: nothing to parse again
+    assert {f.path: f.blob for f in snap.files}["vpcs.yaml"] == {f.path: f.blob for f in snap2.files}["vpcs.yaml"]
+
+
+def test_tag_and_commit_refs(tmp_path, origin):
+    first = origin.head.commit.hexsha
+    origin.create_tag("v1")
+    commit_files(origin, {"fabrics/east/vpcs.yaml": None}, "remove")
+    cache = GitRepoCache(tmp_path / "cache")
+    assert cache.read("east", settings(origin, ref="v1", path="fabrics/east")).commit == first
+    assert cache.read("east", settings(origin, ref=first[:12], path="fabrics/east")).commit == first
+    assert cache.read("east", settings(origin, path="fabrics/east")).files == []
+
+
+def test_unknown_ref_is_a_permanent_error(tmp_path, origin):
+    with pytest.raises(GitRefError, match="'nope'"):
+        GitRepoCache(tmp_path / "c").read("east", settings(origin, ref="nope"))
+
+
+def test_unreachable_repository(tmp_path):
+    s = GitSettings(url=f"file://{tmp_path}/missing", allow_local=True)
+    with pytest.raises((GitUnreachableError, GitRefError)):
+        GitRepoCache(tmp_path / "c").read("east", s)
+
+
+def test_corrupted_cache_is_rebuilt(tmp_path, origin):
+    cache = GitRepoCache(tmp_path / "cache")
+    cache.read("east", settings(origin))
+    d = cache.repo_dir("east")
+    for p in (d / "HEAD", d / "config"):
+        p.write_text("garbage")
+    assert cache.read("east", settings(origin)).commit == origin.head.commit.hexsha
+
+
+def test_symlink_pointing_out_of_the_repo_is_not_followed(tmp_path, origin):
+    os.symlink("/etc/passwd", os.path.join(origin.working_tree_dir, "fabrics/east/passwd.yaml"))
+    origin.index.add(["fabrics/east/passwd.yaml"])
+    origin.index.commit("symlink")
+    snap = GitRepoCache(tmp_path / "c").read("east", settings(origin, path="fabrics/east"))
+    assert [f.path for f in snap.files] == ["vpcs.yaml"]
+    assert "symbolic link" in snap.findings[0].message
+
+
+def test_local_url_without_consent_and_ext_transport_are_refused(tmp_path, origin):
+    with pytest.raises(GitUrlRefused):
+        GitRepoCache(tmp_path / "c").read("east", GitSettings.model_construct(
+            url=f"file://{origin.working_tree_dir}", ref="main", path="", token_env=None, allow_local=False))
+    with pytest.raises(GitUrlRefused):
+        GitRepoCache(tmp_path / "c").read("east", GitSettings.model_construct(
+            url="ext::sh -c 'touch /tmp/pwned'", ref="main", path="", token_env=None, allow_local=True))
+    assert not os.path.exists("/tmp/pwned")
+
+
+def test_bad_fabric_names_never_become_paths(tmp_path):
+    with pytest.raises(ValueError):
+        GitRepoCache(tmp_path).repo_dir("../escape")
+
+
+def test_redact_url():
+    assert redact_url("fatal: https://u:tok@h/r.git x") == "fatal: https://***@h/r.git x"

@@ -1,0 +1,116 @@
+import pytest
+
+from hedgehog_sync.domain.parsing import ParseLimits, is_candidate_file, parse_file, parse_files
+
+VPC = b"""apiVersion: vpc.githedgehog.com/v1beta1
+kind: VPC
+metadata:
+  name: vpc-1
+spec:
+  subnets:
+    default:
+      subnet: 10.0.1.0/24
+      vlan: 1001
+"""
+
+
+def test_multi_document_file_with_junk_gives_objects_and_one_finding_each():
+    data = VPC + b"""---
+# only a comment
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: x}
+---
+just: a mapping without kind
+---
+- a
+- list
+---
+apiVersion: wiring.githedgehog.com/v1alpha2
+kind: Switch
+metadata: {name: leaf-01}
+"""
+    parsed = parse_file("fab/vpcs.yaml", data)
+    assert [o["metadata"]["name"] for o in parsed.objects] == ["vpc-1"]
+    messages = [(f.document, f.level, f.message) for f in parsed.findings]
+    assert messages[0][:2] == (3, "warning") and "not a Hedgehog resource" in messages[0][2]
+    assert messages[1][:2] == (4, "warning") and "no apiVersion or kind" in messages[1][2]
+    assert messages[2][:2] == (5, "warning") and "not a mapping" in messages[2][2]
+    assert messages[3][:2] == (6, "error") and "upgrade it to wiring.githedgehog.com/v1beta1" in messages[3][2]
+
+
+def test_syntax_error_names_line_and_column():
+    parsed = parse_file("broken.yaml", b"kind: VPC\nmetadata: {name: [\n")
+    assert parsed.objects == []
+    (finding,) = parsed.findings
+    assert finding.source == "broken.yaml" and finding.level == "error"
+    assert "line" in finding.message and "column" in finding.message
+
+
+def test_alias_bomb_is_refused_without_expanding():
+    bomb = b'a: &a ["x","x","x","x","x","x","x","x","x"]\n'
+    for i in range(1, 12):
+        prev = chr(ord("a") + i - 1)
+        cur = chr(ord("a") + i)
+        bomb += f"{cur}: &{cur} [{','.join(['*' + prev] * 9)}]\n".encode()
+    parsed = parse_file("bomb.yaml", bomb)
+    assert parsed.objects == []
+    assert "alias bomb" in parsed.findings[0].message
+
+
+def test_recursive_alias_is_refused():
+    parsed = parse_file("loop.yaml", b"a: &a [*a, 1]\n")
+    assert parsed.objects == [] and "alias" in parsed.findings[0].message
+
+
+def test_ordinary_aliases_are_fine():
+    data = b"""apiVersion: vpc.githedgehog.com/v1beta1
+kind: VPC
+metadata: {name: v}
+spec:
+  subnets:
+    a: &s {subnet: 10.0.1.0/24, vlan: 1001}
+    b: *s
+"""
+    (obj,) = parse_file("ok.yaml", data).objects
+    assert obj["spec"]["subnets"]["b"]["vlan"] == 1001
+
+
+def test_limits_on_size_documents_depth_and_binary():
+    limits = ParseLimits(max_file_bytes=100, max_documents_per_file=3, max_depth=5)
+    assert "over the limit" in parse_file("big.yaml", b"a: 1\n" * 50, limits).findings[0].message
+    assert "more than 3" in parse_file("many.yaml", b"---\na: 1\n" * 4, limits).findings[0].message
+    deep = b"apiVersion: vpc.githedgehog.com/v1beta1\nkind: VPC\nmetadata: {name: v}\nspec: " + b"{a: " * 8 + b"1" + b"}" * 8
+    assert "nested deeper" in parse_file("deep.yaml", deep, ParseLimits(max_depth=5)).findings[0].message
+    very_deep = b"a: " + b"[" * 50_000 + b"]" * 50_000
+    assert "nested deeper" in parse_file("very-deep.yaml", very_deep).findings[0].message
+    block_deep = b"".join(b"  " * i + b"k:\n" for i in range(2000)) + b"  " * 2000 + b"v\n"
+    assert "nested deeper" in parse_file("block-deep.yaml", block_deep).findings[0].message
+    quoted = b'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: "' + b"[" * 100 + b'"}\n'
+    assert "nested" not in parse_file("quoted.yaml", quoted).findings[0].message
+    assert "binary" in parse_file("bin.yaml", b"\x00\x01\x02").findings[0].message
+    assert "not UTF-8" in parse_file("latin.yaml", b"name: caf\xe9\n").findings[0].message
+
+
+@pytest.mark.parametrize("path,counted", [
+    ("vpcs.yaml", True), ("a/b/c.yml", True), ("managed/vpcs/vpc-1.yaml", True),
+    ("raw/extra.yaml", True), ("unmanaged/vpcs/vpc-9.yaml", False), (".hnp/state.yaml", False),
+    (".github/workflows/ci.yaml", False), ("README.md", False), ("notes.txt", False),
+])
+def test_netbox_plugin_layout(path, counted):
+    assert is_candidate_file(path) is counted
+
+
+def test_duplicate_identity_across_files_names_both_files():
+    parsed = parse_files([("b.yaml", VPC), ("a.yaml", VPC)])
+    assert len(parsed.objects) == 1
+    assert parsed.sources == [("a.yaml", 1)]
+    (finding,) = parsed.findings
+    assert finding.source == "b.yaml" and "a.yaml" in finding.message and "twice" in finding.message
+
+
+def test_unknown_fields_are_kept():
+    data = VPC + b"  hostBGPMinPrefixLen: 24\n"
+    (obj,) = parse_file("v.yaml", data).objects
+    assert obj["spec"]["hostBGPMinPrefixLen"] == 24
