@@ -1,6 +1,5 @@
 """git_state, k8s_state and drift_report per fabric, computed in batches, recorded only on change."""
 
-from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any, Iterator

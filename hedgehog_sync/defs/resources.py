@@ -1,6 +1,5 @@
 """The fleet resource: where the inventory is, where state is kept, how wide a batch goes."""
 
-from __future__ import annotations
 
 import os
 from pathlib import Path

@@ -1,13 +1,12 @@
 """Every 60 seconds, every enabled fabric, in a few batched runs (never one run per fabric)."""
 
-from __future__ import annotations
 
 from dagster import (
-    DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext, SkipReason, define_asset_job, schedule,
+    DefaultScheduleStatus, RunRequest, in_process_executor, ScheduleEvaluationContext, SkipReason, define_asset_job, schedule,
 )
 
 from hedgehog_sync.defs.assets import fabric_sync
-from hedgehog_sync.defs.partitions import FABRICS_PARTITION, fabrics
+from hedgehog_sync.defs.partitions import FABRICS_PARTITION
 from hedgehog_sync.defs.resources import FleetResource
 from hedgehog_sync.domain.batching import plan_batches
 from hedgehog_sync.domain.errors import InventoryError
@@ -15,8 +14,9 @@ from hedgehog_sync.domain.errors import InventoryError
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
+# One step per run: the in-process executor spares a second Python start per run.
 sync_fleet_job = define_asset_job(
-    "sync_fleet", selection=[fabric_sync], partitions_def=fabrics,
+    "sync_fleet", selection=[fabric_sync], executor_def=in_process_executor,
     description="Sync a range of fabrics in one run.",
 )
 
@@ -50,5 +50,4 @@ def fleet_sync_schedule(context: ScheduleEvaluationContext, fleet: FleetResource
     wanted = {f.name for f in inventory.enabled()} & set(keys)
     if not wanted:
         return SkipReason("no enabled fabric has a partition yet (the discovery sensor adds them)")
-    tick = (context.scheduled_execution_time.isoformat() if context.scheduled_execution_time else "manual")
-    return batch_run_requests(keys, wanted, fleet.batch_size, tick)
+    return batch_run_requests(keys, wanted, fleet.batch_size, context.scheduled_execution_time.isoformat())

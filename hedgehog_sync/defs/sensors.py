@@ -1,6 +1,5 @@
 """Discovery: keep the `fabrics` partitions in step with the inventory, adding and deleting only the difference."""
 
-from __future__ import annotations
 
 from dagster import DefaultSensorStatus, SensorEvaluationContext, SensorResult, SkipReason, sensor
 

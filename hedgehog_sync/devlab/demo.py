@@ -59,6 +59,13 @@ schedules:
   num_workers: 2
 """
 
+WORKSPACE_YAML = """\
+load_from:
+  - python_module:
+      module_name: hedgehog_sync.definitions
+      location_name: hedgehog_sync
+"""
+
 
 @dataclass(frozen=True)
 class DriftedResource:
@@ -190,8 +197,11 @@ def run_demo(root: Path, host: str = "127.0.0.1", port: int = 3000, apiserver_po
     print(f"devlab: {len(DEMO_FABRICS)} fabrics in {fleet.root}, API server at {handle.url}", flush=True)
     print(f"devlab: inventory {fleet.inventory}", flush=True)
     print(f"devlab: open http://{host}:{port} (first reports within about two minutes)", flush=True)
-    cmd = [sys.executable, "-m", "dagster", "dev", "-m", "hedgehog_sync.definitions", "-h", host, "-p", str(port)]
-    proc = subprocess.Popen(cmd, env=dagster_env(fleet), cwd=fleet.root)
+    env = dagster_env(fleet)
+    workspace = Path(env["DAGSTER_HOME"]) / "workspace.yaml"
+    workspace.write_text(WORKSPACE_YAML)
+    cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(workspace), "-h", host, "-p", str(port)]
+    proc = subprocess.Popen(cmd, env=env, cwd=fleet.root)
 
     def _forward(signum: int, _frame: Any) -> None:
         proc.send_signal(signum)
