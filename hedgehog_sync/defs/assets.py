@@ -66,6 +66,17 @@ def _live_metadata(o: FabricOutcome) -> dict[str, Any]:
     }
 
 
+# Every materialization's metadata is stored in the event log: keep one fabric's bounded.
+MAX_RESOURCES_IN_METADATA = 200
+
+
+def _bounded(report: dict[str, Any]) -> dict[str, Any]:
+    if len(report["resources"]) <= MAX_RESOURCES_IN_METADATA:
+        return report
+    return {**report, "resources": report["resources"][:MAX_RESOURCES_IN_METADATA],
+            "resources_omitted": len(report["resources"]) - MAX_RESOURCES_IN_METADATA}
+
+
 def _report_metadata(o: FabricOutcome) -> dict[str, Any]:
     r = o.report
     s = r["summary"]
@@ -81,7 +92,7 @@ def _report_metadata(o: FabricOutcome) -> dict[str, Any]:
         "commit": MetadataValue.text(r["git"]["commit"] or ""),
         "drift_since": MetadataValue.text(r["drift_since"] or ""),
         "summary": MetadataValue.md(report_markdown(r)),
-        "report": MetadataValue.json(r),
+        "report": MetadataValue.json(_bounded(r)),
         "duration_s": MetadataValue.float(round(o.duration_s, 3)),
     }
 

@@ -1,8 +1,8 @@
 """Every 60 seconds, every enabled fabric, in a few batched runs (never one run per fabric)."""
 
-
 from dagster import (
-    DefaultScheduleStatus, RunRequest, in_process_executor, ScheduleEvaluationContext, SkipReason, define_asset_job, schedule,
+    DagsterInstance, DagsterRunStatus, DefaultScheduleStatus, RunRequest, RunsFilter,
+    ScheduleEvaluationContext, SkipReason, define_asset_job, in_process_executor, schedule,
 )
 
 from hedgehog_sync.defs.assets import fabric_sync
@@ -19,6 +19,24 @@ sync_fleet_job = define_asset_job(
     "sync_fleet", selection=[fabric_sync], executor_def=in_process_executor,
     description="Sync a range of fabrics in one run.",
 )
+
+
+IN_FLIGHT = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
+             DagsterRunStatus.STARTED]
+
+
+def fabrics_in_flight(instance: DagsterInstance, partition_keys: list[str]) -> set[str]:
+    """Fabrics covered by a sync run that is queued or running: never start a second one on them."""
+    busy: set[str] = set()
+    index = {k: i for i, k in enumerate(partition_keys)}
+    for record in instance.get_run_records(RunsFilter(job_name=sync_fleet_job.name, statuses=IN_FLIGHT)):
+        tags = record.dagster_run.tags
+        start, end = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
+        if start in index and end in index:
+            busy.update(partition_keys[index[start]: index[end] + 1])
+        elif tags.get("dagster/partition") in index:
+            busy.add(tags["dagster/partition"])
+    return busy
 
 
 def batch_run_requests(partition_keys: list[str], wanted: set[str], batch_size: int,
@@ -50,4 +68,10 @@ def fleet_sync_schedule(context: ScheduleEvaluationContext, fleet: FleetResource
     wanted = {f.name for f in inventory.enabled()} & set(keys)
     if not wanted:
         return SkipReason("no enabled fabric has a partition yet (the discovery sensor adds them)")
+    busy = fabrics_in_flight(context.instance, keys)
+    if busy:
+        context.log.info(f"{len(busy & wanted)} fabrics still in a queued or running sync; skipped this tick")
+        wanted -= busy
+        if not wanted:
+            return SkipReason("every enabled fabric is still in a queued or running sync")
     return batch_run_requests(keys, wanted, fleet.batch_size, context.scheduled_execution_time.isoformat())

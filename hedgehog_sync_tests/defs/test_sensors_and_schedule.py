@@ -87,3 +87,22 @@ def test_schedule_with_the_default_batch_size_makes_one_run_for_a_small_fleet(tm
                                      scheduled_execution_time=datetime(2026, 11, 28, 12, 1, tzinfo=timezone.utc))
         (request,) = fleet_sync_schedule.evaluate_tick(ctx).run_requests
     assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == ("fab-00", "fab-29")
+
+
+def test_schedule_skips_fabrics_whose_previous_sync_is_still_queued_or_running(tmp_path):
+    from dagster import DagsterRunStatus
+
+    from hedgehog_sync.definitions import defs
+
+    names = [f"fab-{i:02d}" for i in range(4)]
+    fleet = write_inventory(tmp_path / "fabrics.yaml", names)
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions("fabrics", names)
+        job = defs.resolve_job_def("sync_fleet")
+        run = instance.create_run_for_job(job, tags={RANGE_START_TAG: "fab-00", RANGE_END_TAG: "fab-01"},
+                                          status=DagsterRunStatus.STARTED)
+        assert run.status == DagsterRunStatus.STARTED
+        ctx = build_schedule_context(instance=instance, resources={"fleet": fleet},
+                                     scheduled_execution_time=datetime(2026, 11, 28, 12, 2, tzinfo=timezone.utc))
+        (request,) = fleet_sync_schedule.evaluate_tick(ctx).run_requests
+    assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == ("fab-02", "fab-03")
