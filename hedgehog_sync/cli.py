@@ -87,6 +87,44 @@ def inventory_validate(inventory_file: str | None) -> None:
 
 
 @main.command()
+@click.option("--reset", is_flag=True, help="Forget the collected metrics (they start again from the next run).")
+@click.option("--state-dir", type=click.Path(file_okay=False),
+              help="Default: $HEDGEHOG_SYNC_STATE_DIR, else the Dagster instance's storage ($DAGSTER_HOME).")
+@click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="table", show_default=True)
+def metrics(reset: bool, state_dir: str | None, fmt: str) -> None:
+    """Show the scheduler metrics of the fleet's sync runs, or reset them."""
+    from hedgehog_sync.defs.resources import FleetResource
+    from hedgehog_sync.store import MetricsStore
+
+    if state_dir:
+        store = MetricsStore(Path(state_dir) / "metrics.json")
+    else:
+        from dagster import DagsterInstance
+
+        with DagsterInstance.get() as instance:
+            store = FleetResource().metrics_store(instance)
+    if reset:
+        store.reset()
+        click.echo(f"metrics reset ({store.path})")
+        return
+    m = store.load()
+    if m is None:
+        click.echo(f"no sync run recorded yet ({store.path})")
+        return
+    if fmt == "json":
+        click.echo(json.dumps({k: v for k, v in m.items() if k != "recent"}, indent=2))
+        return
+    last = m["last_run"]
+    click.echo(f"runs since {m['since']}: {m['runs_total']}, fabrics checked {m['fabrics_checked_total']}, "
+               f"changed {m['fabrics_changed_total']}, failed {m['fabrics_failed_total']}")
+    click.echo(f"over the last {len(m['recent'])} runs: success rate {m['success_rate']:.2%}, "
+               f"mean duration {m['mean_duration_s']} s, mean queue wait {m['mean_queue_wait_s']} s")
+    click.echo(f"last run {last['run_id']} at {last['finished_at']}: {last['checked']} checked, "
+               f"{last['changed']} changed, {last['failed']} failed in {last['duration_s']} s "
+               f"(queued {last['queue_wait_s']} s)")
+
+
+@main.command()
 @click.option("--dir", "root", type=click.Path(file_okay=False), default=".devlab", show_default=True,
               help="Folder for the demo's Git repositories, kubeconfigs, cluster state and DAGSTER_HOME.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address of the Dagster UI.")

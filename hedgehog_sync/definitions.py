@@ -2,13 +2,13 @@
 
 from dagster import Definitions
 
-from hedgehog_sync.defs.assets import fabric_sync
+from hedgehog_sync.defs.assets import fabric_sync, scheduler_metrics_spec
 from hedgehog_sync.defs.resources import FleetResource
 from hedgehog_sync.defs.schedules import fleet_sync_schedule, sync_fleet_job
 from hedgehog_sync.defs.sensors import fabric_discovery
 
 defs = Definitions(
-    assets=[fabric_sync],
+    assets=[fabric_sync, scheduler_metrics_spec],
     jobs=[sync_fleet_job],
     schedules=[fleet_sync_schedule],
     sensors=[fabric_discovery],

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from hedgehog_sync.domain.inventory import PARTITION_KEY
 from hedgehog_sync.domain.report import UNKNOWN
@@ -63,3 +64,30 @@ class ReportStore:
         if not self.root.is_dir():
             return []
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and PARTITION_KEY.match(p.name))
+
+
+class MetricsStore:
+    """The fleet's scheduler metrics in one JSON file; concurrent runs update it under a lock."""
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+
+    def load(self) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.path.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
+    def update(self, change: Callable[[dict[str, Any] | None], dict[str, Any]]) -> dict[str, Any]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            new = change(self.load())
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".metrics.")
+            with os.fdopen(fd, "w") as f:
+                json.dump(new, f)
+            os.replace(tmp, self.path)
+            return new
+
+    def reset(self) -> None:
+        self.path.unlink(missing_ok=True)

@@ -1,7 +1,9 @@
 """git_state, k8s_state and drift_report per fabric, computed in batches, recorded only on change."""
 
 
+import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import datetime, timezone
 from typing import Any, Iterator
 
 from dagster import (
@@ -12,10 +14,12 @@ from dagster import (
 from hedgehog_sync.cycle import DRIFT_REPORT, GIT_STATE, K8S_STATE, FabricOutcome, sync_fabric
 from hedgehog_sync.defs.partitions import fabrics
 from hedgehog_sync.defs.resources import FleetResource
+from hedgehog_sync.domain.metrics import RunStats, roll_up
 from hedgehog_sync.domain.render import report_markdown
 
 DATA_VERSION_TAG = "dagster/data_version"
 GROUP = "fabric_drift"
+SCHEDULER_METRICS = "scheduler_metrics"
 OWNERS = ["team:netops"]
 
 git_state_spec = AssetSpec(
@@ -37,6 +41,35 @@ drift_report_spec = AssetSpec(
                 "(modified/missing/extra), JSON-pointer changes, severity, score and drift_since. "
                 "Status is unknown whenever a side could not be read completely.",
 )
+
+# Unpartitioned, reported by every sync run: the fleet-level "checked" record that costs one event.
+scheduler_metrics_spec = AssetSpec(
+    SCHEDULER_METRICS, group_name="fleet", owners=OWNERS, kinds={"dagster"},
+    description="What each sync run did: duration, queue wait, fabrics checked/changed/failed, and "
+                "success rate and means over the last 100 runs. Reset with `hedgehog-sync metrics --reset`.",
+)
+
+
+def _metrics_metadata(m: dict[str, Any]) -> dict[str, Any]:
+    last = m["last_run"]
+    return {
+        "duration_s": MetadataValue.float(float(last["duration_s"])),
+        "queue_wait_s": MetadataValue.float(float(last["queue_wait_s"])),
+        "checked": MetadataValue.int(last["checked"]),
+        "changed": MetadataValue.int(last["changed"]),
+        "failed": MetadataValue.int(last["failed"]),
+        "success_rate": MetadataValue.float(float(m["success_rate"])),
+        "mean_duration_s": MetadataValue.float(float(m["mean_duration_s"])),
+        "runs_total": MetadataValue.int(m["runs_total"]),
+        "fabrics_checked_total": MetadataValue.int(m["fabrics_checked_total"]),
+    }
+
+
+def _queue_wait(context: AssetExecutionContext) -> float:
+    record = context.instance.get_run_record_by_id(context.run.run_id)
+    if record is None or record.start_time is None:
+        return 0.0
+    return max(0.0, record.start_time - record.create_timestamp.timestamp())
 
 
 def _git_metadata(o: FabricOutcome) -> dict[str, Any]:
@@ -127,18 +160,21 @@ def fabric_sync(context: AssetExecutionContext, fleet: FleetResource) -> Iterato
             context.log.info(f"fabric {key} is disabled in the inventory; skipped")
         else:
             todo.append(cfg)
+    started = time.monotonic()
     store = fleet.report_store(context.instance)
     reader = fleet.reader(context.instance)
     failed: list[FabricOutcome] = []
-    recorded = 0
+    recorded = changed_fabrics = 0
     try:
         with ThreadPoolExecutor(max_workers=fleet.workers, thread_name_prefix="fabric") as pool:
             futures = [pool.submit(sync_fabric, cfg, reader, store) for cfg in todo]
             for done, future in enumerate(as_completed(futures), start=1):
                 outcome = future.result()
-                for event in _events(outcome):
+                events = list(_events(outcome))
+                for event in events:
                     context.log_event(event)
-                    recorded += 1
+                recorded += len(events)
+                changed_fabrics += bool(events)
                 store.save_versions(outcome.fabric, outcome.versions)
                 if outcome.failed:
                     failed.append(outcome)
@@ -148,6 +184,11 @@ def fabric_sync(context: AssetExecutionContext, fleet: FleetResource) -> Iterato
                     context.log.info(f"{done}/{len(futures)} fabrics checked, {recorded} changes recorded")
     finally:
         reader.close()
+    stats = RunStats(run_id=context.run.run_id, finished_at=datetime.now(timezone.utc).isoformat(),
+                     duration_s=round(time.monotonic() - started, 3), queue_wait_s=round(_queue_wait(context), 3),
+                     checked=len(todo), changed=changed_fabrics, failed=len(failed))
+    metrics = fleet.metrics_store(context.instance).update(lambda m: roll_up(m, stats))
+    context.log_event(AssetMaterialization(SCHEDULER_METRICS, metadata=_metrics_metadata(metrics)))
     if failed:
         names = ", ".join(sorted(o.fabric for o in failed))
         raise Failure(

@@ -11,7 +11,7 @@ from pydantic import Field
 from hedgehog_sync.connectors.git import GitRepoCache
 from hedgehog_sync.cycle import FabricReader
 from hedgehog_sync.domain.inventory import Inventory, inventory_path, load_inventory
-from hedgehog_sync.store import ReportStore
+from hedgehog_sync.store import MetricsStore, ReportStore
 
 
 class FleetResource(ConfigurableResource):
@@ -37,6 +37,9 @@ class FleetResource(ConfigurableResource):
 
     def report_store(self, instance: DagsterInstance) -> ReportStore:
         return ReportStore(self.state_root(instance) / "reports")
+
+    def metrics_store(self, instance: DagsterInstance) -> MetricsStore:
+        return MetricsStore(self.state_root(instance) / "metrics.json")
 
     def reader(self, instance: DagsterInstance) -> FabricReader:
         return FabricReader(GitRepoCache(self.state_root(instance) / "git"))

@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_one_definitions_object_with_the_fleet_pieces():
     repo = defs.get_repository_def()
     assert {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()} == {
-        "git_state", "k8s_state", "drift_report"}
+        "git_state", "k8s_state", "drift_report", "scheduler_metrics"}
     from dagster import AssetKey
 
     drift = repo.asset_graph.get(AssetKey("drift_report"))
