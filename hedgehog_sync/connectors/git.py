@@ -130,6 +130,26 @@ class GitRepoCache:
             commit = self._resolve(repo, settings.ref)
             return self._snapshot(repo, commit, settings.path)
 
+    def remote_commit(self, fabric: str, settings: GitSettings) -> str:
+        """The commit `ref` points to on the remote now, without fetching (`git ls-remote`)."""
+        check_url(settings)
+        if _HEX.match(settings.ref) and len(settings.ref) == 40:
+            return settings.ref  # a pinned commit never moves
+        with self._locked(fabric) as d:
+            repo = self._open(d, settings)
+            try:
+                out = repo.git.ls_remote("origin", f"refs/heads/{settings.ref}", f"refs/tags/{settings.ref}",
+                                         f"refs/tags/{settings.ref}^{{}}", env=self._env(settings),
+                                         kill_after_timeout=self.timeout_seconds)
+            except GitCommandError as exc:
+                raise self._classify(exc, settings) from None
+        refs = dict(reversed(line.split("\t", 1)) for line in out.splitlines() if "\t" in line)
+        for name in (f"refs/heads/{settings.ref}", f"refs/tags/{settings.ref}^{{}}", f"refs/tags/{settings.ref}"):
+            if name in refs:
+                return refs[name]
+        raise GitRefError(f"ref '{settings.ref}' is not a branch or tag of the repository; "
+                          "fix git.ref in the inventory")
+
     def _fetch(self, repo: git.Repo, env: dict[str, str], ref: str) -> None:
         repo.git.fetch("--prune", "--force", "--no-tags", "origin",
                        "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*",

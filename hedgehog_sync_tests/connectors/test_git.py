@@ -97,3 +97,15 @@ def test_bad_fabric_names_never_become_paths(tmp_path):
 
 def test_redact_url():
     assert redact_url("fatal: https://u:tok@h/r.git x") == "fatal: https://***@h/r.git x"
+
+
+def test_remote_commit_sees_a_new_commit_without_fetching(tmp_path, origin):
+    cache = GitRepoCache(tmp_path / "cache")
+    s = settings(origin, path="fabrics/east")
+    assert cache.remote_commit("east", s) == origin.head.commit.hexsha
+    new = commit_files(origin, {"fabrics/east/more.yaml": VPC.replace("vpc-1", "vpc-2")}, "more")
+    assert cache.remote_commit("east", s) == new
+    origin.create_tag("v2")
+    assert cache.remote_commit("east", settings(origin, ref="v2")) == new
+    with pytest.raises(GitRefError):
+        cache.remote_commit("east", settings(origin, ref="nope"))
