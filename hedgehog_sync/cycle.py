@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 from hedgehog_sync.connectors import kubernetes as k8s
 from hedgehog_sync.connectors.git import GitRepoCache, GitSnapshot, redact_url
@@ -15,6 +16,7 @@ from hedgehog_sync.domain.errors import HedgehogSyncError
 from hedgehog_sync.domain.inventory import FabricConfig
 from hedgehog_sync.domain.model import DesiredState, LiveState
 from hedgehog_sync.domain.parsing import ParsedFile, parse_file, parse_files
+from hedgehog_sync.domain.recovery import DEFAULT_POLICY, RecoveryPolicy, retry_delay
 from hedgehog_sync.domain.report import (
     ReadFailure, build_report, desired_version, live_version, report_version,
 )
@@ -104,6 +106,8 @@ class FabricOutcome:
     git_error: HedgehogSyncError | None = None
     cluster_error: HedgehogSyncError | None = None
     duration_s: float = 0.0
+    attempts: int = 1
+    waited_s: float = 0.0  # time spent waiting between attempts (backoff, Retry-After)
 
     @property
     def failed(self) -> bool:
@@ -155,3 +159,29 @@ def sync_fabric(cfg: FabricConfig, reader: FabricReader, store: ReportStore,
     # Versions are saved by the caller once the change is recorded: a crash in between re-records it.
     return FabricOutcome(cfg.name, report, desired, live, versions, changed, git_error, cluster_error,
                          time.monotonic() - started)
+
+
+def sync_fabric_with_retries(cfg: FabricConfig, reader: FabricReader, store: ReportStore,
+                             policy: RecoveryPolicy = DEFAULT_POLICY, deadline: float | None = None,
+                             sleep: Callable[[float], None] = time.sleep,
+                             rng: random.Random | None = None) -> FabricOutcome:
+    """sync_fabric, tried again after transient read errors with backoff and Retry-After honoured.
+
+    Bounded: at most policy.max_attempts tries, and never a wait that would pass `deadline`
+    (a time.monotonic() value): the next cycle tries again anyway.
+    """
+    attempt, waited = 1, 0.0
+    while True:
+        outcome = sync_fabric(cfg, reader, store)
+        errors = [e for e in (outcome.git_error, outcome.cluster_error) if e is not None]
+        delays = [retry_delay(e, attempt, policy, rng) for e in errors]
+        if not errors or any(d is None for d in delays):
+            break  # in sync, or a permanent error: no retry storm
+        delay = max(d for d in delays if d is not None)
+        if deadline is not None and time.monotonic() + delay > deadline:
+            break
+        sleep(delay)
+        waited += delay
+        attempt += 1
+    outcome.attempts, outcome.waited_s = attempt, waited
+    return outcome

@@ -2,15 +2,17 @@
 
 from dagster import Definitions
 
+from hedgehog_sync.defs.alerts import AlertSink
 from hedgehog_sync.defs.assets import fabric_sync, scheduler_metrics_spec
 from hedgehog_sync.defs.resources import FleetResource
 from hedgehog_sync.defs.schedules import fleet_sync_schedule, sync_fleet_job
+from hedgehog_sync.defs.fast_path import urgent_git_changes
 from hedgehog_sync.defs.sensors import fabric_discovery
 
 defs = Definitions(
     assets=[fabric_sync, scheduler_metrics_spec],
     jobs=[sync_fleet_job],
     schedules=[fleet_sync_schedule],
-    sensors=[fabric_discovery],
-    resources={"fleet": FleetResource()},
+    sensors=[fabric_discovery, urgent_git_changes],
+    resources={"fleet": FleetResource(), "alerts": AlertSink()},
 )

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from hedgehog_sync.domain.inventory import PARTITION_KEY
+from hedgehog_sync.domain.recovery import FabricHealthRecord
 from hedgehog_sync.domain.report import UNKNOWN
 
 
@@ -59,6 +60,13 @@ class ReportStore:
 
     def save_versions(self, fabric: str, versions: dict[str, str]) -> None:
         self._write(fabric, "versions.json", versions)
+
+    def health(self, fabric: str) -> FabricHealthRecord:
+        data = self._read(fabric, "health.json")
+        return FabricHealthRecord.from_dict(data) if data else FabricHealthRecord()
+
+    def save_health(self, fabric: str, record: FabricHealthRecord) -> None:
+        self._write(fabric, "health.json", record.to_dict())
 
     def fabrics(self) -> list[str]:
         if not self.root.is_dir():

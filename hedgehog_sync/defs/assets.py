@@ -2,24 +2,34 @@
 
 
 import time
+from dataclasses import dataclass
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
 from dagster import (
-    AssetExecutionContext, AssetMaterialization, AssetSpec, BackfillPolicy, Failure, MetadataValue,
-    multi_asset,
+    AssetExecutionContext, AssetMaterialization, AssetSpec, BackfillPolicy, Backoff, Failure, Jitter,
+    MetadataValue, RetryPolicy, multi_asset,
 )
 
-from hedgehog_sync.cycle import DRIFT_REPORT, GIT_STATE, K8S_STATE, FabricOutcome, sync_fabric
+from hedgehog_sync.cycle import (
+    DRIFT_REPORT, GIT_STATE, K8S_STATE, FabricOutcome, sync_fabric_with_retries,
+)
+from hedgehog_sync.defs.alerts import AlertSink
 from hedgehog_sync.defs.partitions import fabrics
 from hedgehog_sync.defs.resources import FleetResource
+from hedgehog_sync.domain.health import health_score
+from hedgehog_sync.domain.inventory import FabricConfig
 from hedgehog_sync.domain.metrics import RunStats, roll_up
+from hedgehog_sync.domain.priority import Schedule, schedule_for
+from hedgehog_sync.domain.recovery import CycleResult, FabricHealthRecord, RecoveryPolicy, record_cycle
 from hedgehog_sync.domain.render import report_markdown
+from hedgehog_sync.store import ReportStore
 
 DATA_VERSION_TAG = "dagster/data_version"
 GROUP = "fabric_drift"
 SCHEDULER_METRICS = "scheduler_metrics"
+HEALTH_VERSION = "health"
 OWNERS = ["team:netops"]
 
 git_state_spec = AssetSpec(
@@ -127,27 +137,71 @@ def _report_metadata(o: FabricOutcome) -> dict[str, Any]:
         "summary": MetadataValue.md(report_markdown(r)),
         "report": MetadataValue.json(_bounded(r)),
         "duration_s": MetadataValue.float(round(o.duration_s, 3)),
+        "attempts": MetadataValue.int(o.attempts),
+        "retry_wait_s": MetadataValue.float(round(o.waited_s, 3)),
     }
 
 
-def _events(o: FabricOutcome) -> Iterator[AssetMaterialization]:
+def _health_metadata(h: "FabricHealth") -> dict[str, Any]:
+    return {
+        "health": MetadataValue.float(h.score),
+        "isolated": MetadataValue.bool(h.record.isolated),
+        "escalated": MetadataValue.bool(h.record.escalated),
+        "priority": MetadataValue.text(h.schedule.configured),
+        "effective_priority": MetadataValue.text(h.schedule.priority),
+        "consecutive_failures": MetadataValue.int(h.record.consecutive_failures),
+        "failure_rate": MetadataValue.float(round(h.record.failure_rate, 4)),
+    }
+
+
+def _events(o: FabricOutcome, health: "FabricHealth") -> Iterator[AssetMaterialization]:
     builders = ((GIT_STATE, o.desired is not None, _git_metadata),
                 (K8S_STATE, o.live is not None, _live_metadata),
-                (DRIFT_REPORT, True, _report_metadata))
+                (DRIFT_REPORT, True, lambda o: {**_report_metadata(o), **_health_metadata(health)}))
     for asset, readable, metadata in builders:
-        if readable and asset in o.changed:
+        # A health change (isolation, escalation, a falling score) is a new point in the report's history.
+        moved = asset in o.changed or (asset == DRIFT_REPORT and HEALTH_VERSION in o.changed)
+        if readable and moved:
             yield AssetMaterialization(asset, partition=o.fabric, metadata=metadata(o),
                                        tags={DATA_VERSION_TAG: o.versions[asset]})
+
+
+@dataclass(frozen=True)
+class FabricHealth:
+    score: float
+    record: FabricHealthRecord
+    schedule: Schedule
+
+
+def _record_health(o: FabricOutcome, cfg: FabricConfig, store: ReportStore, policy: RecoveryPolicy,
+                   alerts: AlertSink, context: AssetExecutionContext) -> FabricHealth:
+    """Fold the cycle into the fabric's health record, raise its alerts, and version the result."""
+    now = datetime.now(timezone.utc)
+    result = CycleResult.from_report(o.report, o.git_error, o.cluster_error,
+                                     o.live.objects if o.live else None)
+    record, raised = record_cycle(store.health(o.fabric), result, now, policy)
+    store.save_health(o.fabric, record)
+    for alert in raised:
+        alerts.send(alert, context.log)
+    score = health_score(record, now)
+    version = f"{score:.2f}/{record.isolated}/{record.escalated}"
+    if o.versions.get(HEALTH_VERSION) != version:
+        o.versions[HEALTH_VERSION] = version
+        o.changed.add(HEALTH_VERSION)
+    return FabricHealth(score, record, schedule_for(cfg.priority, score, record.isolated, record.escalated))
 
 
 @multi_asset(
     name="fabric_sync",
     specs=[git_state_spec, k8s_state_spec, drift_report_spec],
     backfill_policy=BackfillPolicy.single_run(),
+    # For a step that crashed (storage hiccup, a bug): per-fabric read errors are retried inside the
+    # batch instead, and end in Failure(allow_retries=False), so a broken fabric never storms.
+    retry_policy=RetryPolicy(max_retries=2, delay=5, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS),
     description="Sync a batch of fabrics: read Git and the cluster of each, in parallel, and record "
                 "what changed. One fabric's failure never stops the others.",
 )
-def fabric_sync(context: AssetExecutionContext, fleet: FleetResource) -> Iterator[Any]:
+def fabric_sync(context: AssetExecutionContext, fleet: FleetResource, alerts: AlertSink) -> Iterator[Any]:
     inventory = fleet.load_inventory()
     by_name = inventory.by_name()
     keys = context.partition_keys
@@ -163,14 +217,22 @@ def fabric_sync(context: AssetExecutionContext, fleet: FleetResource) -> Iterato
     started = time.monotonic()
     store = fleet.report_store(context.instance)
     reader = fleet.reader(context.instance)
+    policy = fleet.recovery_policy()
+    # Retries inside the batch stop well before the run's budget: the next cycle tries again anyway.
+    deadline = started + 0.8 * fleet.run_budget_seconds
     failed: list[FabricOutcome] = []
     recorded = changed_fabrics = 0
     try:
         with ThreadPoolExecutor(max_workers=fleet.workers, thread_name_prefix="fabric") as pool:
-            futures = [pool.submit(sync_fabric, cfg, reader, store) for cfg in todo]
+            futures = [pool.submit(sync_fabric_with_retries, cfg, reader, store, policy, deadline)
+                       for cfg in todo]
             for done, future in enumerate(as_completed(futures), start=1):
                 outcome = future.result()
-                events = list(_events(outcome))
+                health = _record_health(outcome, by_name[outcome.fabric], store, policy, alerts, context)
+                if outcome.attempts > 1:
+                    context.log.info(f"fabric {outcome.fabric}: {outcome.attempts} attempts, "
+                                     f"waited {outcome.waited_s:.1f} s (backoff / Retry-After)")
+                events = list(_events(outcome, health))
                 for event in events:
                     context.log_event(event)
                 recorded += len(events)

@@ -11,6 +11,7 @@ from pydantic import Field
 from hedgehog_sync.connectors.git import GitRepoCache
 from hedgehog_sync.cycle import FabricReader
 from hedgehog_sync.domain.inventory import Inventory, inventory_path, load_inventory
+from hedgehog_sync.domain.recovery import RecoveryPolicy
 from hedgehog_sync.store import MetricsStore, ReportStore
 
 
@@ -24,6 +25,13 @@ class FleetResource(ConfigurableResource):
                                   "else <instance storage>/hedgehog_sync")
     batch_size: int = Field(default=100, ge=1, description="Most fabrics in one run")
     workers: int = Field(default=4, ge=1, le=64, description="Fabrics read in parallel within a run")
+    isolate_after: int = Field(default=5, ge=1, description="Failed cycles in a row that isolate a fabric")
+    run_budget_seconds: int = Field(default=300, ge=30,
+                                    description="Time budget of one sync run (dagster/max_runtime); "
+                                                "batches are split to fit it")
+
+    def recovery_policy(self) -> RecoveryPolicy:
+        return RecoveryPolicy(isolate_after=self.isolate_after)
 
     def inventory_file(self) -> str:
         return inventory_path(self.inventory_path)

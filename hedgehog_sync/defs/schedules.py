@@ -8,9 +8,14 @@ from dagster import (
 from hedgehog_sync.defs.assets import fabric_sync
 from hedgehog_sync.defs.partitions import FABRICS_PARTITION
 from hedgehog_sync.defs.resources import FleetResource
-from hedgehog_sync.domain.batching import plan_batches
+from hedgehog_sync.domain.batching import batch_size_for_budget, plan_batches
+from hedgehog_sync.domain.health import health_score, parse_time
+from hedgehog_sync.domain.priority import FabricPlanInput, due_by_run_priority, plan_tick
 from hedgehog_sync.domain.errors import InventoryError
 
+PRIORITY_TAG = "dagster/priority"
+MAX_RUNTIME_TAG = "dagster/max_runtime"
+TICK_SLACK_SECONDS = 30.0
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
@@ -51,13 +56,21 @@ def batch_run_requests(partition_keys: list[str], wanted: set[str], batch_size: 
     return requests
 
 
+def seconds_per_fabric(metrics: dict | None) -> float | None:
+    """Recent cost of one fabric in a run, from the scheduler metrics; None before any run."""
+    recent = (metrics or {}).get("recent") or []
+    checked = sum(r["checked"] for r in recent)
+    return sum(r["duration_s"] for r in recent) / checked if checked else None
+
+
 @schedule(
     name="fleet_sync_every_minute",
     cron_schedule="* * * * *",
     job=sync_fleet_job,
     default_status=DefaultScheduleStatus.RUNNING,
-    description="Refreshes git_state, k8s_state and drift_report of every enabled fabric every 60 s. "
-                "Stop it here for a maintenance window; start it again to resume.",
+    description="Every 60 s: each enabled fabric that is due by its priority (critical/high/medium "
+                "every tick, low every 5 min, maintenance and isolated ones hourly), batched into few "
+                "runs per run priority. Stop it here for a maintenance window; start it to resume.",
 )
 def fleet_sync_schedule(context: ScheduleEvaluationContext, fleet: FleetResource):
     try:
@@ -65,13 +78,30 @@ def fleet_sync_schedule(context: ScheduleEvaluationContext, fleet: FleetResource
     except InventoryError as exc:
         return SkipReason(f"inventory unusable: {exc}")
     keys = context.instance.get_dynamic_partitions(FABRICS_PARTITION)
-    wanted = {f.name for f in inventory.enabled()} & set(keys)
-    if not wanted:
-        return SkipReason("no enabled fabric has a partition yet (the discovery sensor adds them)")
+    present = set(keys)
+    now = context.scheduled_execution_time
+    store = fleet.report_store(context.instance)
+    inputs = []
+    for cfg in inventory.fabrics:
+        if cfg.name not in present:
+            continue
+        rec = store.health(cfg.name)
+        inputs.append(FabricPlanInput(cfg.name, cfg.priority, cfg.enabled, parse_time(rec.last_cycle_at),
+                                      health_score(rec, now), rec.isolated, rec.escalated))
+    if not inputs:
+        return SkipReason("no fabric has a partition yet (the discovery sensor adds them)")
+    # Half a tick of slack: a fabric synced late in the previous minute is still due this one.
+    planned = plan_tick(inputs, now, slack_seconds=TICK_SLACK_SECONDS)
     busy = fabrics_in_flight(context.instance, keys)
-    if busy:
-        context.log.info(f"{len(busy & wanted)} fabrics still in a queued or running sync; skipped this tick")
-        wanted -= busy
-        if not wanted:
-            return SkipReason("every enabled fabric is still in a queued or running sync")
-    return batch_run_requests(keys, wanted, fleet.batch_size, context.scheduled_execution_time.isoformat())
+    due = due_by_run_priority(p for p in planned if p.name not in busy)
+    if not due:
+        return SkipReason(f"no fabric due ({len(busy)} still in a queued or running sync)")
+    size = batch_size_for_budget(fleet.batch_size, fleet.run_budget_seconds,
+                                 seconds_per_fabric(fleet.metrics_store(context.instance).load()))
+    requests = []
+    for run_priority, names in due.items():
+        for request in batch_run_requests(keys, set(names), size, f"{now.isoformat()}:p{run_priority}"):
+            requests.append(request.with_replaced_attrs(tags={
+                **request.tags, PRIORITY_TAG: str(run_priority),
+                MAX_RUNTIME_TAG: str(fleet.run_budget_seconds)}))
+    return requests

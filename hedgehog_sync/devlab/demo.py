@@ -49,8 +49,11 @@ run_coordinator:
   config:
     max_concurrent_runs: 4
 run_monitoring:
-  enabled: true
+  enabled: true                # enforces each run's dagster/max_runtime tag (the run time budget)
   poll_interval_seconds: 30
+run_retries:
+  enabled: true                # a crashed run (worker killed, OOM) is run again
+  max_retries: 2
 sensors:
   use_threads: true
   num_workers: 2

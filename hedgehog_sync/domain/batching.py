@@ -30,3 +30,14 @@ def plan_batches(partition_keys: Sequence[str], wanted: Collection[str],
     if start is not None:
         ranges.append((start, last))  # type: ignore[arg-type]
     return ranges
+
+
+def batch_size_for_budget(batch_size: int, budget_seconds: float, seconds_per_fabric: float | None,
+                          headroom: float = 0.5) -> int:
+    """Shrink batches whose estimated time would pass the run's budget (reduce scope).
+
+    `headroom` leaves room for retries and slow fabrics; with no estimate yet, the configured size.
+    """
+    if not seconds_per_fabric or seconds_per_fabric <= 0:
+        return batch_size
+    return max(1, min(batch_size, int(budget_seconds * headroom / seconds_per_fabric)))

@@ -3,6 +3,7 @@
 import yaml
 from dagster import AssetKey, DagsterInstance, Definitions, materialize
 
+from hedgehog_sync.defs.alerts import AlertSink
 from hedgehog_sync.defs.assets import fabric_sync
 from hedgehog_sync.defs.resources import FleetResource
 from hedgehog_sync.defs.schedules import RANGE_END_TAG, RANGE_START_TAG, sync_fleet_job
@@ -27,7 +28,7 @@ def test_materializing_one_fabric_gives_the_expected_report(demo_fleet, fleet_re
     with DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions("fabrics", list(DEMO_FABRICS))
         result = materialize([fabric_sync], partition_key=DRIFTED_FABRIC, instance=instance,
-                             resources={"fleet": fleet_resource})
+                             resources={"fleet": fleet_resource, "alerts": AlertSink()})
         assert result.success
         report = latest(instance, "drift_report", DRIFTED_FABRIC).metadata["report"].value
         assert report["status"] == "drifted" and report["severity"] == "critical"
@@ -48,14 +49,14 @@ def test_unchanged_fabric_records_nothing_new_and_a_live_change_records_only_wha
         instance.add_dynamic_partitions("fabrics", list(DEMO_FABRICS))
         for _ in range(2):
             assert materialize([fabric_sync], partition_key=IN_SYNC_FABRIC, instance=instance,
-                               resources={"fleet": fleet_resource}).success
+                               resources={"fleet": fleet_resource, "alerts": AlertSink()}).success
         assert [count(instance, a, IN_SYNC_FABRIC) for a in ASSETS] == [1, 1, 1]
         # someone edits a switch label in the cluster
         switch = next(o for o in fleet.store.list(IN_SYNC_FABRIC, "wiring.githedgehog.com", "switches"))
         switch["metadata"].setdefault("labels", {})["rack"] = "r42"
         fleet.store.put(IN_SYNC_FABRIC, switch)
         assert materialize([fabric_sync], partition_key=IN_SYNC_FABRIC, instance=instance,
-                           resources={"fleet": fleet_resource}).success
+                           resources={"fleet": fleet_resource, "alerts": AlertSink()}).success
         assert [count(instance, a, IN_SYNC_FABRIC) for a in ASSETS] == [1, 2, 2]
         report = latest(instance, "drift_report", IN_SYNC_FABRIC).metadata["report"].value
         (changed,) = report["resources"]
@@ -69,7 +70,7 @@ def test_a_batch_run_covers_a_range_and_one_failing_fabric_does_not_stop_the_oth
     kubeconfig = fleet.root / "kube" / f"{BROKEN_FABRIC}.kubeconfig"
     kubeconfig.write_text(kubeconfig.read_text().replace(handle.url, "http://127.0.0.1:9"))
     resource = FleetResource(inventory_path=str(fleet.inventory), state_dir=str(tmp_path / "state"))
-    defs = Definitions(assets=[fabric_sync], jobs=[sync_fleet_job], resources={"fleet": resource})
+    defs = Definitions(assets=[fabric_sync], jobs=[sync_fleet_job], resources={"fleet": resource, "alerts": AlertSink()})
     with DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions("fabrics", list(DEMO_FABRICS))
         result = defs.resolve_job_def("sync_fleet").execute_in_process(
@@ -105,6 +106,6 @@ def test_invalid_inventory_entries_are_named_and_the_other_fabrics_still_sync(de
     with DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions("fabrics", list(DEMO_FABRICS))
         result = materialize([fabric_sync], partition_key=IN_SYNC_FABRIC, instance=instance,
-                             resources={"fleet": resource})
+                             resources={"fleet": resource, "alerts": AlertSink()})
         assert result.success
         assert latest(instance, "drift_report", IN_SYNC_FABRIC).metadata["status"].value == "in_sync"

@@ -9,6 +9,7 @@ from pathlib import Path
 from dagster import AssetKey, DagsterInstance, materialize
 from dagster._core.instance.ref import InstanceRef
 
+from hedgehog_sync.defs.alerts import AlertSink
 from hedgehog_sync.defs.assets import fabric_sync
 from hedgehog_sync.defs.resources import FleetResource
 from hedgehog_sync.devlab.demo import DEMO_FABRICS, DRIFTED_FABRIC, IN_SYNC_FABRIC
@@ -36,7 +37,7 @@ def test_runs_record_metrics_that_the_cli_shows_and_resets(demo_fleet, tmp_path)
         instance.add_dynamic_partitions("fabrics", list(DEMO_FABRICS))
         for fabric in (IN_SYNC_FABRIC, DRIFTED_FABRIC):
             assert materialize([fabric_sync], partition_key=fabric, instance=instance,
-                               resources={"fleet": resource}).success
+                               resources={"fleet": resource, "alerts": AlertSink()}).success
         mats = instance.fetch_materializations(AssetKey("scheduler_metrics"), limit=10).records
         assert len(mats) == 2
         assert mats[0].asset_materialization.metadata["runs_total"].value == 2

@@ -106,3 +106,58 @@ def test_schedule_skips_fabrics_whose_previous_sync_is_still_queued_or_running(t
                                      scheduled_execution_time=datetime(2026, 11, 28, 12, 2, tzinfo=timezone.utc))
         (request,) = fleet_sync_schedule.evaluate_tick(ctx).run_requests
     assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == ("fab-02", "fab-03")
+
+
+def test_priorities_decide_membership_run_tags_and_queue_order(tmp_path):
+    from datetime import timedelta
+
+    from dagster import DagsterRun, DagsterRunStatus
+    from dagster._core.remote_origin import InProcessCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+    from dagster._core.utils import make_new_run_id
+    from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
+
+    from hedgehog_sync.domain.recovery import FabricHealthRecord
+
+    now = datetime(2026, 11, 28, 12, 10, tzinfo=timezone.utc)
+    names = ["crit-1", "high-1", "med-1", "low-1", "low-new", "maint-1"]
+    priorities = ["critical", "high", "medium", "low", "low", "maintenance"]
+    path = tmp_path / "fabrics.yaml"
+    path.write_text(yaml.safe_dump({"fabrics": [
+        {"name": n, "priority": p, "git": {"url": f"https://git.example/{n}.git"}} for n, p in zip(names, priorities)]}))
+    fleet = FleetResource(inventory_path=str(path), state_dir=str(tmp_path / "state"))
+    overrides = {"run_coordinator": {"module": "dagster.core.run_coordinator", "class": "QueuedRunCoordinator",
+                                     "config": {"max_concurrent_runs": 10}}}
+    with instance_for_test(overrides=overrides) as instance:
+        instance.add_dynamic_partitions("fabrics", names)
+        store = fleet.report_store(instance)
+        two_minutes_ago = (now - timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for name in names:
+            if name != "low-new":  # every fabric but one was checked two minutes ago, and healthy
+                store.save_health(name, FabricHealthRecord(total_cycles=10, last_cycle_at=two_minutes_ago,
+                                                           last_status="in_sync", last_good_sync=two_minutes_ago,
+                                                           cluster_reachable=True))
+        ctx = build_schedule_context(instance=instance, resources={"fleet": fleet}, scheduled_execution_time=now)
+        requests = list(fleet_sync_schedule.evaluate_tick(ctx).run_requests)
+        members = {}
+        for r in requests:
+            covered = names[names.index(r.tags[RANGE_START_TAG]): names.index(r.tags[RANGE_END_TAG]) + 1]
+            members.setdefault(r.tags["dagster/priority"], []).extend(covered)
+            assert r.tags["dagster/max_runtime"] == str(fleet.run_budget_seconds)
+        # low (300 s) and maintenance (3600 s) checked 2 min ago are not due; a never-checked low one is
+        assert members == {"2": ["crit-1"], "1": ["high-1"], "0": ["med-1"], "-1": ["low-new"]}
+
+        # Dagster's queue starts the higher priority first, whatever the order they were queued in
+        origin = RemoteJobOrigin(
+            repository_origin=RemoteRepositoryOrigin(
+                code_location_origin=InProcessCodeLocationOrigin(
+                    LoadableTargetOrigin(module_name="hedgehog_sync.definitions")),
+                repository_name="__repository__"),
+            job_name="sync_fleet")
+        for r in reversed(requests):  # queued lowest first
+            instance.run_storage.add_run(DagsterRun(job_name="sync_fleet", run_id=make_new_run_id(),
+                                                    status=DagsterRunStatus.QUEUED, tags=r.tags,
+                                                    remote_job_origin=origin))
+        daemon = QueuedRunCoordinatorDaemon(interval_seconds=1)
+        order = daemon._get_runs_to_dequeue(instance, instance.get_concurrency_config(), None)
+        assert [run.tags["dagster/priority"] for run in order] == ["2", "1", "0", "-1"]
