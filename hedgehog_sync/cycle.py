@@ -23,6 +23,7 @@ from hedgehog_sync.domain.report import (
 from hedgehog_sync.store import ReportStore
 
 GIT_STATE, K8S_STATE, DRIFT_REPORT = "git_state", "k8s_state", "drift_report"
+GIT_SLOTS, KUBERNETES_SLOTS = 4, 3
 
 
 class _ParseCache:
@@ -61,15 +62,20 @@ def desired_from_snapshot(snap: GitSnapshot, ref: str, cache: _ParseCache | None
 class FabricReader:
     """Reads both sides of fabrics, keeping a Git cache, parsed blobs and one API client per fabric."""
 
-    def __init__(self, git_cache: GitRepoCache, page_size: int = 500):
+    def __init__(self, git_cache: GitRepoCache, page_size: int = 500,
+                 git_slots: int = GIT_SLOTS, kubernetes_slots: int = KUBERNETES_SLOTS):
         self.git_cache = git_cache
         self.page_size = page_size
+        # The old queue sizes, per process: at most this many reads of each API at once.
+        self._git_slots = threading.BoundedSemaphore(git_slots)
+        self._kubernetes_slots = threading.BoundedSemaphore(kubernetes_slots)
         self._parse_cache = _ParseCache()
         self._clients: dict[tuple[str | None, str | None], Any] = {}
         self._lock = threading.Lock()
 
     def read_desired(self, cfg: FabricConfig) -> DesiredState:
-        snap = self.git_cache.read(cfg.name, cfg.git)
+        with self._git_slots:
+            snap = self.git_cache.read(cfg.name, cfg.git)
         return desired_from_snapshot(snap, cfg.git.ref, self._parse_cache)
 
     def _client(self, cfg: FabricConfig) -> Any:
@@ -82,8 +88,9 @@ class FabricReader:
             return client
 
     def read_live(self, cfg: FabricConfig) -> LiveState:
-        return k8s.read_live(self._client(cfg), namespace=cfg.kubernetes.namespace,
-                             page_size=self.page_size)
+        with self._kubernetes_slots:
+            return k8s.read_live(self._client(cfg), namespace=cfg.kubernetes.namespace,
+                                 page_size=self.page_size)
 
     def close(self) -> None:
         with self._lock:

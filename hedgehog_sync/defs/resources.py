@@ -24,7 +24,9 @@ class FleetResource(ConfigurableResource):
         default=None, description="Git caches and reports; default $HEDGEHOG_SYNC_STATE_DIR, "
                                   "else <instance storage>/hedgehog_sync")
     batch_size: int = Field(default=100, ge=1, description="Most fabrics in one run")
-    workers: int = Field(default=4, ge=1, le=64, description="Fabrics read in parallel within a run")
+    workers: int = Field(default=7, ge=1, le=64,
+                         description="Fabrics in flight within a run; reads are further limited to "
+                                     "4 at once per run for git and 3 for Kubernetes")
     isolate_after: int = Field(default=5, ge=1, description="Failed cycles in a row that isolate a fabric")
     run_budget_seconds: int = Field(default=300, ge=30,
                                     description="Time budget of one sync run (dagster/max_runtime); "
