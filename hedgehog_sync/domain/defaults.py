@@ -30,6 +30,7 @@ Pure functions over plain JSON-like data: no I/O, no Dagster.
 from __future__ import annotations
 
 import copy
+import functools
 import ipaddress
 import re
 import string
@@ -139,12 +140,27 @@ ORDER_INSENSITIVE: dict[GroupKind, tuple[str, ...]] = {
 IGNORED_POINTERS: dict[GroupKind, tuple[str, ...]] = {}
 
 
-def apply_defaults(obj: Obj) -> Obj:
+# How much of `spec` each kind's Default() can change, so that a caller that copies what it keeps anyway
+# (normalize) need not have it copied twice: nothing at all, or only values directly under spec.
+# Kinds not named here may change anything. Checked against the defaulters by the tests.
+SPEC_UNTOUCHED: frozenset[GroupKind] = frozenset({
+    (WIRING, "Server"), (WIRING, "Connection"), (WIRING, "SwitchGroup"), (WIRING, "SwitchProfile"),
+    (WIRING, "ServerProfile"), (VPC, "ExternalAttachment"), (GATEWAY, "GatewayGroup"),
+})
+SPEC_TOP_LEVEL_ONLY: frozenset[GroupKind] = frozenset({(VPC, "VPCAttachment"), (VPC, "External")})
+
+
+def apply_defaults(obj: Obj, *, share_unchanged: bool = False) -> Obj:
     """A new object with Hedgehog's defaulting for its (group, kind) applied; others come back copied.
 
     Idempotent, never mutates its input, and never raises: what it cannot interpret stays as it is.
+    With share_unchanged, parts of `spec` that Default() never changes may be shared with the input
+    instead of copied: only for callers that copy what they keep.
     """
-    out = _copy(obj)
+    if share_unchanged and isinstance(obj, dict):
+        out = _copy_for_defaults(obj)
+    else:
+        out = _copy(obj)
     if not isinstance(out, dict):
         return out
     api_version, kind = out.get("apiVersion"), out.get("kind")
@@ -158,6 +174,24 @@ def apply_defaults(obj: Obj) -> Obj:
     for pointer, order in SORTED_LISTS.get((group, kind), ()):
         for items in _lists_at(out, pointer):
             _sort_in_place(items, order)
+    return out
+
+
+def _copy_for_defaults(obj: Obj) -> Obj:
+    """A copy of obj in which Default() can change nothing of obj: spec shared or shallow where it may."""
+    api_version, kind = obj.get("apiVersion"), obj.get("kind")
+    group = split_api_version(api_version)[0] if isinstance(api_version, str) else ""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict) or not isinstance(kind, str):
+        return _copy(obj)
+    if (group, kind) in SPEC_UNTOUCHED:
+        shared = spec
+    elif (group, kind) in SPEC_TOP_LEVEL_ONLY:
+        shared = dict(spec)
+    else:
+        return _copy(obj)
+    out = _copy({k: v for k, v in obj.items() if k != "spec"})
+    out["spec"] = shared
     return out
 
 
@@ -547,11 +581,43 @@ class _Cycle(Exception):
     """The input contains itself (only YAML aliases can build that)."""
 
 
+class _Unusual(Exception):
+    """Deeper than any decodable object, or not plain dicts and lists: take the careful path."""
+
+
+_FAST_COPY_DEPTH = 100  # parsing refuses documents nested deeper than 64
+
+
 def _copy(value: Any) -> Any:
+    try:
+        return _plain_copy(value, 0)
+    except _Unusual:
+        pass
     try:
         return _tree_copy(value, frozenset())
     except _Cycle:
         return copy.deepcopy(value)  # keeps the cycle, and still shares nothing with the input
+
+
+def _plain_copy(value: Any, depth: int) -> Any:
+    """_tree_copy for the usual input: plain dicts and lists, not too deep (so no cycle). Fast."""
+    kind = type(value)
+    if kind is dict:
+        if depth > _FAST_COPY_DEPTH:
+            raise _Unusual
+        return {k: (_plain_copy(v, depth + 1) if isinstance(v, _CONTAINERS) else v)
+                for k, v in value.items()}
+    if kind is list:
+        if depth > _FAST_COPY_DEPTH:
+            raise _Unusual
+        return [_plain_copy(v, depth + 1) if isinstance(v, _CONTAINERS) else v
+                for v in value]
+    if isinstance(value, _CONTAINERS):
+        raise _Unusual  # a subclass: _tree_copy turns it into the plain type
+    return value
+
+
+_CONTAINERS = (dict, list)
 
 
 def _tree_copy(value: Any, path: frozenset[int]) -> Any:
@@ -570,11 +636,15 @@ def _tree_copy(value: Any, path: frozenset[int]) -> Any:
     return value
 
 
+@functools.lru_cache(maxsize=256)
+def _tokens(pointer: str) -> tuple[str, ...]:
+    return tuple(t.replace("~1", "/").replace("~0", "~") for t in pointer.lstrip("/").split("/")) if pointer else ()
+
+
 def _lists_at(node: Any, pointer: str) -> list[list[Any]]:
     """The lists an RFC 6901 pointer with `*` wildcards names in node."""
-    tokens = [t.replace("~1", "/").replace("~0", "~") for t in pointer.lstrip("/").split("/")] if pointer else []
     found: list[Any] = [node]
-    for token in tokens:
+    for token in _tokens(pointer):
         step: list[Any] = []
         for current in found:
             if isinstance(current, dict):

@@ -7,13 +7,16 @@ cluster lacks. Each carries both sides: `desired` and `actual`.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from hedgehog_sync.domain.defaults import ORDER_INSENSITIVE
 from hedgehog_sync.domain.kinds import AGENT, DHCP, GATEWAY, GWINT, VPC, WIRING, kind_for
 from hedgehog_sync.domain.model import Obj, ResourceId
-from hedgehog_sync.domain.normalize import DEFAULT_RULES, NormalizeRules, normalize
+from hedgehog_sync.domain.normalize import DEFAULT_RULES, NormalizeRules, normalize, sort_key, split_pointer
 
 SEVERITIES = ("none", "low", "medium", "high", "critical")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
@@ -103,57 +106,173 @@ def _is_secret_path(path_tokens: list[str]) -> bool:
     return any(SECRET_KEY.search(t) for t in path_tokens)
 
 
-def diff_values(desired: Any, actual: Any, group: str) -> list[Change]:
-    """Changes between two normalized values, as JSON-pointer operations (desired -> actual)."""
+def _masked(value: Any) -> Any:
+    """The value with everything under a secret-like key replaced by the mask, at any depth."""
+    if isinstance(value, dict):
+        return {k: (MASK if v is not None and SECRET_KEY.search(str(k)) else _masked(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    return value
+
+
+def diff_values(desired: Any, actual: Any, group: str, unordered: Iterable[str] = ()) -> list[Change]:
+    """Changes between two normalized values, as JSON-pointer operations (desired -> actual).
+
+    `unordered` names lists (RFC 6901 pointers, `*` for any key or index) that are sets: their
+    elements are matched by value, so a changed element is one change wherever sorting put it.
+    Indexes in paths are those of the normalized lists: the desired one for `replace` and `remove`,
+    the live one for `add`.
+    """
     changes: list[Change] = []
-    _diff(desired, actual, [], group, changes)
+    _diff(desired, actual, [], _Context(group, _split_all(tuple(unordered)), changes))
     return changes
+
+
+@functools.lru_cache(maxsize=256)
+def _split_all(pointers: tuple[str, ...]) -> list[list[str]]:
+    return [split_pointer(p) for p in pointers]
+
+
+@dataclass
+class _Context:
+    group: str
+    unordered: list[list[str]]
+    out: list[Change]
 
 
 def _pointer(tokens: list[str]) -> str:
     return "".join("/" + escape_token(t) for t in tokens)
 
 
-def _emit(op: str, tokens: list[str], desired: Any, actual: Any, group: str, out: list[Change]) -> None:
+def _emit(op: str, tokens: list[str], desired: Any, actual: Any, ctx: _Context) -> None:
     path = _pointer(tokens)
     if _is_secret_path(tokens):
         desired = MASK if desired is not None else None
         actual = MASK if actual is not None else None
-    out.append(Change(op, path, desired, actual, change_severity(group, path)))
+    else:
+        desired, actual = _masked(desired), _masked(actual)
+    ctx.out.append(Change(op, path, desired, actual, change_severity(ctx.group, path)))
 
 
-# Maps whose keys are reported one by one even when the whole map is absent on one side.
-_PER_KEY_MAPS = (["metadata", "labels"], ["metadata", "annotations"])
+# Maps under metadata whose keys are reported one by one even when the whole map is absent on one side.
+_PER_KEY_MAPS = ("labels", "annotations")
+# Values compared as they are: equal only with the same type (True is not 1) or as numbers (1 == 1.0).
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
-def _diff(desired: Any, actual: Any, tokens: list[str], group: str, out: list[Change]) -> None:
+def _diff(desired: Any, actual: Any, tokens: list[str], ctx: _Context) -> None:
     if isinstance(desired, dict) and isinstance(actual, dict):
-        for key in sorted(desired.keys() | actual.keys()):
-            here = tokens + [key]
-            if here in _PER_KEY_MAPS:
-                _diff(desired.get(key, {}), actual.get(key, {}), here, group, out)
+        per_key = len(tokens) == 1 and tokens[0] == "metadata"
+        keys = desired.keys() | actual.keys() if desired.keys() != actual.keys() else desired.keys()
+        for key in sorted(keys):
+            if key in desired and key in actual:
+                want, have = desired[key], actual[key]
+                if type(want) is type(have) and type(want) in _SCALARS and want == have:
+                    continue  # the common case, without a call per field
+            tokens.append(key)
+            if per_key and key in _PER_KEY_MAPS:
+                _diff(desired.get(key, {}), actual.get(key, {}), tokens, ctx)
             elif key not in actual:
-                _emit("remove", here, desired[key], None, group, out)
+                _emit("remove", tokens, desired[key], None, ctx)
             elif key not in desired:
-                _emit("add", here, None, actual[key], group, out)
+                _emit("add", tokens, None, actual[key], ctx)
             else:
-                _diff(desired[key], actual[key], here, group, out)
+                _diff(desired[key], actual[key], tokens, ctx)
+            tokens.pop()
         return
     if isinstance(desired, list) and isinstance(actual, list):
+        if ctx.unordered and _matches(tokens, ctx.unordered):
+            _diff_set(desired, actual, tokens, ctx)
+            return
         if len(desired) != len(actual) and not _same_prefix(desired, actual):
             # Elements shifted: one replace of the list reads better than a cascade per index.
-            _emit("replace", tokens, desired, actual, group, out)
+            _emit("replace", tokens, desired, actual, ctx)
             return
         common = min(len(desired), len(actual))
         for i in range(common):
-            _diff(desired[i], actual[i], tokens + [str(i)], group, out)
+            tokens.append(str(i))
+            _diff(desired[i], actual[i], tokens, ctx)
+            tokens.pop()
         for i in range(common, len(desired)):
-            _emit("remove", tokens + [str(i)], desired[i], None, group, out)
+            _emit("remove", tokens + [str(i)], desired[i], None, ctx)
         for i in range(common, len(actual)):
-            _emit("add", tokens + [str(i)], None, actual[i], group, out)
+            _emit("add", tokens + [str(i)], None, actual[i], ctx)
         return
     if desired != actual or type(desired) is not type(actual) and not _same_number(desired, actual):
-        _emit("replace", tokens, desired, actual, group, out)
+        _emit("replace", tokens, desired, actual, ctx)
+
+
+def _matches(tokens: list[str], patterns: list[list[str]]) -> bool:
+    return any(len(p) == len(tokens) and all(a == "*" or a == b for a, b in zip(p, tokens)) for p in patterns)
+
+
+def _diff_set(desired: list[Any], actual: list[Any], tokens: list[str], ctx: _Context) -> None:
+    """A list that is a set: equal elements match wherever they are; the rest pair up by likeness."""
+    desired_keys = [sort_key(v) for v in desired]
+    actual_keys = [sort_key(v) for v in actual]
+    only_desired = _unmatched(desired_keys, Counter(actual_keys))
+    only_actual = _unmatched(actual_keys, Counter(desired_keys))
+    pairs = _pair(desired, actual, only_desired, only_actual)
+    paired_desired = {i for i, _ in pairs}
+    paired_actual = {j for _, j in pairs}
+    partner = dict(pairs)
+    for i in only_desired:
+        tokens.append(str(i))
+        if i in paired_desired:
+            _diff(desired[i], actual[partner[i]], tokens, ctx)
+        else:
+            _emit("remove", tokens, desired[i], None, ctx)
+        tokens.pop()
+    for j in only_actual:
+        if j not in paired_actual:
+            _emit("add", tokens + [str(j)], None, actual[j], ctx)
+
+
+def _unmatched(keys: list[str], other: Counter[str]) -> list[int]:
+    out = []
+    for index, key in enumerate(keys):
+        if other[key] > 0:
+            other[key] -= 1
+        else:
+            out.append(index)
+    return out
+
+
+def _pair(desired: list[Any], actual: list[Any], only_desired: list[int], only_actual: list[int]) -> list[tuple[int, int]]:
+    """Which unmatched elements are one element changed: scalars in order, structures by shared fields."""
+    if not only_desired or not only_actual:
+        return []
+    structured = any(isinstance(desired[i], (dict, list)) for i in only_desired) or any(
+        isinstance(actual[j], (dict, list)) for j in only_actual)
+    if not structured or len(only_desired) * len(only_actual) > 400:
+        return list(zip(only_desired, only_actual))
+    leaves_d = {i: _leaves(desired[i]) for i in only_desired}
+    leaves_a = {j: _leaves(actual[j]) for j in only_actual}
+    scored = sorted(((-sum((leaves_d[i] & leaves_a[j]).values()), i, j) for i in only_desired for j in only_actual))
+    pairs, used_d, used_a = [], set(), set()
+    for score, i, j in scored:
+        if score < 0 and i not in used_d and j not in used_a:
+            pairs.append((i, j))
+            used_d.add(i)
+            used_a.add(j)
+    return sorted(pairs)
+
+
+def _leaves(value: Any, prefix: str = "") -> Counter[str]:
+    """(place, value) of every scalar in a structure, list positions ignored: what two elements share."""
+    out: Counter[str] = Counter()
+    stack = [(prefix, value)]
+    while stack:
+        place, item = stack.pop()
+        if isinstance(item, (dict, list)) and not item:
+            out[f"{place}={sort_key(item)}"] += 1  # `vpc-1: {}` is a fact two elements can share
+        elif isinstance(item, dict):
+            stack.extend((f"{place}/{escape_token(str(k))}", v) for k, v in item.items())
+        elif isinstance(item, list):
+            stack.extend((f"{place}/*", v) for v in item)
+        else:
+            out[f"{place}={sort_key(item)}"] += 1
+    return out
 
 
 def _same_prefix(a: list[Any], b: list[Any]) -> bool:
@@ -203,11 +322,14 @@ def compare(desired: list[Obj], live: list[Obj], rules: NormalizeRules = DEFAULT
 
     counts = dict.fromkeys(STATES, 0)
     drifts: list[ResourceDrift] = []
-    for rid in sorted(desired_by_id.keys() | live_by_id.keys()):
+    # ResourceId orders as the tuple of its fields; sorting by that tuple avoids a Python __lt__ per step.
+    for rid in sorted(desired_by_id.keys() | live_by_id.keys(),
+                      key=lambda r: (r.group, r.kind, r.namespace, r.name)):
         want = desired_by_id.get(rid)
         have = live_by_id.get(rid)
         if want is not None and have is not None:
-            changes = diff_values(normalize(want[0], rules), normalize(have, rules), rid.group)
+            changes = diff_values(normalize(want[0], rules), normalize(have, rules), rid.group,
+                                  ORDER_INSENSITIVE.get((rid.group, rid.kind), ()))
             if not changes:
                 counts[IN_SYNC] += 1
                 continue

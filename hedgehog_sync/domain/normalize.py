@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import copy
+import functools
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from hedgehog_sync.domain.defaults import IGNORED_POINTERS, ORDER_INSENSITIVE, apply_defaults
-from hedgehog_sync.domain.kinds import split_api_version
+from hedgehog_sync.domain.kinds import GATEWAY, VPC, WIRING, split_api_version
 from hedgehog_sync.domain.model import Obj
 
 # What the API server writes on every object (DESIGN section 5).
@@ -23,15 +23,33 @@ SYSTEM_KEY_MARKERS = ("fabric.githedgehog.com/", "kubectl.kubernetes.io/", "hnp.
 # ...except these, which operators set and the agents act on (pkg/ctrl/agent_ctrl.go upstream).
 OPERATOR_KEYS = frozenset({"fabric.githedgehog.com/p2p-link", "fabric.githedgehog.com/route-summ"})
 
-# Maps whose keys are data (VPC names, subnet names): an entry with an empty value still counts.
+# What Go's types make of zero values, per kind: RFC 6901 pointers, `*` is any map key or list index.
+# Everywhere else an absent field, null, "", false, 0, {} and [] are the same (Go decodes them to one zero
+# value and omitempty drops it on the way out), so they are pruned from both sides.
+#
+# Maps whose keys are data (map[string]T upstream): every entry counts, even with a zero value
+# (`enp2s2: {}`, `E1/2: false`), because Go writes every map entry back.
 KEYED_MAPS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("vpc.githedgehog.com", "VPCPeering"): ("/spec/permit/*",),
-    ("vpc.githedgehog.com", "VPC"): ("/spec/subnets",),
-    ("gateway.githedgehog.com", "GatewayPeering"): ("/spec/peering",),
+    (WIRING, "Switch"): ("/spec/portGroupSpeeds", "/spec/portSpeeds", "/spec/portBreakouts",
+                         "/spec/portAutoNegs", "/spec/portFECs"),
+    (WIRING, "SwitchProfile"): ("/spec/ports", "/spec/portGroups", "/spec/portProfiles", "/spec/pipelines",
+                                "/spec/portProfiles/*/breakout/supported"),
+    (VPC, "VPCPeering"): ("/spec/permit/*",),
+    (VPC, "VPC"): ("/spec/subnets", "/spec/subnets/*/dhcp/static", "/spec/subnets/*/hostBGPExtraPrefixes"),
+    (GATEWAY, "Gateway"): ("/spec/interfaces", "/spec/logs/tags"),
+    (GATEWAY, "GatewayPeering"): ("/spec/peering",),
 }
-# Pointer-typed booleans (*bool upstream): an explicit false overrides a default, so it is kept.
-KEEP_FALSE: dict[tuple[str, str], tuple[str, ...]] = {
-    ("vpc.githedgehog.com", "VPC"): ("/spec/subnets/*/isolated", "/spec/subnets/*/restricted"),
+# Labels and annotations are maps on every kind: `tier: ""` is a label.
+KEYED_MAPS_ALL_KINDS: tuple[str, ...] = ("/metadata/labels", "/metadata/annotations")
+# Pointer-typed fields (*bool, *uint8, *Struct upstream): an explicit false, 0 or {} is a setting, not
+# the absence of one (isolated: false overrides defaultIsolated; ICMP type 0 is echo reply; an empty
+# `static: {}` selects static NAT).
+EXPLICIT_ZERO: dict[tuple[str, str], tuple[str, ...]] = {
+    (WIRING, "Switch"): ("/spec/linkFlapErrDisable/*",),
+    (VPC, "VPC"): ("/spec/subnets/*/isolated", "/spec/subnets/*/restricted"),
+    (VPC, "ExternalAttachment"): ("/spec/inboundACL/statements/*/icmpType",
+                                  "/spec/inboundACL/statements/*/icmpCode"),
+    (GATEWAY, "GatewayPeering"): ("/spec/peering/*/expose/*/nat/static",),
 }
 
 # Top-level fields that are not desired state.
@@ -66,80 +84,178 @@ DEFAULT_RULES = NormalizeRules()
 
 
 def normalize(obj: Obj, rules: NormalizeRules = DEFAULT_RULES) -> Obj:
-    """The comparable form of an object: defaults applied, bookkeeping, status and empties dropped."""
+    """The comparable form of an object: defaults applied, bookkeeping, status and empties dropped,
+    ignored fields removed, lists that are sets sorted. Never mutates its input, shares nothing with it."""
     group, _ = split_api_version(str(obj.get("apiVersion", "")))
     kind = str(obj.get("kind", ""))
-    out: Obj = {}
-    for key, value in obj.items():
-        if key in NON_DESIRED_TOP_LEVEL:
-            continue
-        if key == "metadata":
-            out["metadata"] = _normalize_metadata(value if isinstance(value, dict) else {})
-        else:
-            out[key] = copy.deepcopy(value)
-    out = apply_defaults(out)
+    # Shallow views without what is never compared.
+    meta = obj.get("metadata")
+    shaped: Obj = {k: v for k, v in obj.items() if k not in NON_DESIRED_TOP_LEVEL}
+    shaped["metadata"] = ({k: v for k, v in meta.items() if k not in SERVER_METADATA}
+                          if isinstance(meta, dict) else {})
+    # Defaulted parts are fresh copies; shared ones are only read, as _canonical_tracked builds anew.
+    out = apply_defaults(shaped, share_unchanged=True)
+    meta_out = out["metadata"]
+    if not meta_out.get("namespace"):
+        meta_out["namespace"] = "default"
     # System labels go after defaulting: Default() itself may add some.
-    if isinstance(out.get("metadata"), dict):
-        out["metadata"] = _drop_system_keys(out["metadata"])
-    out = _canonical(out, [], _patterns(KEYED_MAPS, group, kind), _patterns(KEEP_FALSE, group, kind))
-    for pointer in rules.pointers_for(group, kind):
-        _remove_pointer(out, split_pointer(pointer))
-    for pointer in ORDER_INSENSITIVE.get((group, kind), ()):
-        _sort_lists_at(out, split_pointer(pointer))
-    return out
-
-
-def _normalize_metadata(meta: dict[str, Any]) -> dict[str, Any]:
-    out = {k: copy.deepcopy(v) for k, v in meta.items() if k not in SERVER_METADATA}
-    out.setdefault("namespace", "default")
-    return out
+    _drop_system_keys(meta_out)
+    return _canonical_tracked(out, _plan(group, kind, rules))
 
 
 def is_system_key(key: str) -> bool:
     return key not in OPERATOR_KEYS and any(marker in key for marker in SYSTEM_KEY_MARKERS)
 
 
-def _drop_system_keys(meta: dict[str, Any]) -> dict[str, Any]:
+def _drop_system_keys(meta: dict[str, Any]) -> None:
     for field_name in ("labels", "annotations"):
         value = meta.get(field_name)
         if isinstance(value, dict):
             meta[field_name] = {k: v for k, v in value.items() if not is_system_key(str(k))}
-    return meta
 
 
-def _patterns(table: dict[tuple[str, str], tuple[str, ...]], group: str, kind: str) -> list[list[str]]:
-    return [split_pointer(p) for p in table.get((group, kind), ())]
+# --- the per-kind plan: every rule that applies to a kind, compiled once into an automaton over keys ---
 
 
-def _matches(tokens: list[str], patterns: list[list[str]]) -> bool:
-    return any(len(p) == len(tokens) and all(a in ("*", b) for a, b in zip(p, tokens)) for p in patterns)
+class _Step:
+    """What holds at one place of an object of a kind, and where each key below leads.
+
+    A deterministic automaton over the rule pointers (`*` is any key or index): `exact` for keys some
+    pointer names, `other` for any other key; None where no rule applies at or below.
+    """
+
+    __slots__ = ("exact", "other", "keyed", "explicit_zero", "ignored", "unordered")
+
+    def __init__(self) -> None:
+        self.exact: dict[str, _Step | None] = {}
+        self.other: _Step | None = None
+        self.keyed = False  # a map whose entries count whatever their value
+        self.explicit_zero = False  # a zero value here is a setting
+        self.ignored = False  # not compared
+        self.unordered = False  # a list that is a set: sorted
 
 
-def _is_empty(value: Any) -> bool:
-    # Go decodes absent and empty to the same zero value (and omitempty drops it on the way out).
-    return value is None or value is False or value == "" or value == {} or value == []
+class _Pattern:
+    """A node of the rule pointers as written: children by token, `*` included."""
+
+    def __init__(self) -> None:
+        self.children: dict[str, _Pattern] = {}
+        self.flags: set[str] = set()
 
 
-def _canonical(value: Any, tokens: list[str], keyed: list[list[str]], keep_false: list[list[str]]) -> Any:
-    """Numbers by value (1.0 -> 1) and empties pruned, recursively, except where emptiness is data."""
+@functools.lru_cache(maxsize=1024)
+def _plan(group: str, kind: str, rules: NormalizeRules) -> _Step:
+    root = _Pattern()
+    for flag, pointers in (
+        ("keyed", KEYED_MAPS.get((group, kind), ()) + KEYED_MAPS_ALL_KINDS),
+        ("explicit_zero", EXPLICIT_ZERO.get((group, kind), ())),
+        ("ignored", tuple(rules.pointers_for(group, kind))),
+        ("unordered", ORDER_INSENSITIVE.get((group, kind), ())),
+    ):
+        for pointer in pointers:
+            node = root
+            for token in split_pointer(pointer):
+                node = node.children.setdefault(token, _Pattern())
+            node.flags.add(flag)
+    step = _compile(frozenset([root]), {})
+    assert step is not None
+    return step
+
+
+def _compile(nodes: frozenset[_Pattern], done: dict[frozenset[_Pattern], _Step | None]) -> _Step | None:
+    """The automaton state for a set of pattern nodes that all apply at one place (subset construction)."""
+    if not nodes:
+        return None
+    if nodes in done:
+        return done[nodes]
+    step = done[nodes] = _Step()
+    for flag in ("keyed", "explicit_zero", "ignored", "unordered"):
+        setattr(step, flag, any(flag in n.flags for n in nodes))
+    wild = frozenset(n.children["*"] for n in nodes if "*" in n.children)
+    for token in {t for n in nodes for t in n.children if t != "*"}:
+        step.exact[token] = _compile(frozenset(n.children[token] for n in nodes if token in n.children) | wild, done)
+    step.other = _compile(wild, done)
+    return step
+
+
+# --- canonical values: numbers by value, zero values pruned except where they are data ---------------
+
+
+def _is_zero(value: Any) -> bool:
+    # Go decodes absent and zero to the same value, and omitempty drops it on the way out.
+    return (value is None or value is False or value == "" or value == {} or value == []
+            or (type(value) is int and value == 0) or (type(value) is float and value == 0.0))
+
+
+def _canonical_tracked(value: Any, step: _Step) -> Any:
+    """Canonical form of a value at a place where some rule of the plan applies at or below."""
     if isinstance(value, dict):
-        keyed_here = _matches(tokens, keyed)
+        keyed = step.keyed
+        exact, other = step.exact, step.other
         out = {}
         for k, v in value.items():
-            here = tokens + [str(k)]
-            c = _canonical(v, here, keyed, keep_false)
-            if keyed_here and isinstance(c, dict):
-                out[str(k)] = c  # an entry of a keyed map exists even with nothing set in it
-            elif c is False and _matches(here, keep_false):
-                out[str(k)] = c
-            elif not _is_empty(c):
-                out[str(k)] = c
+            key = k if type(k) is str else str(k)
+            below = exact.get(key, other)
+            if below is None:
+                c = _canonical(v)
+            elif below.ignored:
+                continue
+            else:
+                c = _canonical_tracked(v, below)
+                if c is not None and below.explicit_zero:
+                    out[key] = c
+                    continue
+            if keyed or not _is_zero(c):
+                out[key] = c  # a map entry exists whatever its value
         return out
     if isinstance(value, list):
-        return [_canonical(v, tokens + [str(i)], keyed, keep_false) for i, v in enumerate(value)]
-    if isinstance(value, float) and value.is_integer():
+        items = []
+        for i, v in enumerate(value):
+            below = step.exact.get(str(i), step.other) if step.exact else step.other
+            if below is None:
+                items.append(_canonical(v))
+            elif not below.ignored:
+                items.append(_canonical_tracked(v, below))
+        if step.unordered and len(items) > 1:
+            # Inner lists were sorted on the way down, so equal sets give equal keys here.
+            items.sort(key=sort_key)
+        return items
+    return _canonical(value)
+
+
+def _canonical(value: Any) -> Any:
+    """Canonical form where no rule applies: the fast path, which is almost every field (the zero test
+    of _is_zero is written out here, as this runs for every value of every object)."""
+    kind = type(value)
+    if kind is dict:
+        out = {}
+        for k, v in value.items():
+            t = type(v)
+            if t is dict or t is list or isinstance(v, (dict, list)):
+                v = _canonical(v)
+                if not v:
+                    continue
+            elif t is float:
+                if v.is_integer():
+                    v = int(v)
+                if not v:
+                    continue
+            elif v is None or v is False or v == "" or (t is int and v == 0):
+                continue
+            out[k if type(k) is str else str(k)] = v
+        return out
+    if kind is list:
+        return [_canonical(v) if isinstance(v, _CANONICALIZED) else v for v in value]
+    if kind is float and value.is_integer():
         return int(value)
+    if isinstance(value, dict):
+        return _canonical(dict(value))
+    if isinstance(value, list):
+        return _canonical(list(value))
     return value
+
+
+_CANONICALIZED = (dict, list, float)  # what _canonical may change
 
 
 def split_pointer(pointer: str) -> list[str]:
@@ -148,40 +264,6 @@ def split_pointer(pointer: str) -> list[str]:
     return [p.replace("~1", "/").replace("~0", "~") for p in pointer.lstrip("/").split("/")]
 
 
-def _children(node: Any, token: str) -> Iterable[tuple[Any, Any]]:
-    """(container, key) pairs that a pointer token addresses in node; `*` means all."""
-    if isinstance(node, dict):
-        keys = list(node) if token == "*" else ([token] if token in node else [])
-        return [(node, k) for k in keys]
-    if isinstance(node, list):
-        if token == "*":
-            return [(node, i) for i in range(len(node))]
-        if token.isdigit() and int(token) < len(node):
-            return [(node, int(token))]
-    return []
-
-
-def _remove_pointer(node: Any, tokens: list[str]) -> None:
-    if not tokens:
-        return
-    head, rest = tokens[0], tokens[1:]
-    for container, key in list(_children(node, head))[::-1]:
-        if rest:
-            _remove_pointer(container[key], rest)
-        else:
-            del container[key]
-
-
-def _sort_lists_at(node: Any, tokens: list[str]) -> None:
-    if not tokens:
-        return
-    head, rest = tokens[0], tokens[1:]
-    for container, key in _children(node, head):
-        if rest:
-            _sort_lists_at(container[key], rest)
-        elif isinstance(container[key], list):
-            container[key] = sorted(container[key], key=_sort_key)
-
-
-def _sort_key(value: Any) -> str:
+def sort_key(value: Any) -> str:
+    """A total order over normalized values (any mix of types), used for lists that are sets."""
     return json.dumps(value, sort_keys=True, default=str)

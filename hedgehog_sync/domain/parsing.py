@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+from collections.abc import Hashable
 from typing import Any, Callable, Iterable
 
 import re
@@ -90,24 +92,60 @@ def _expanded_size(node: yaml.Node, limit: int) -> int:
     return memo[id(node)]
 
 
-_BRACKETS = re.compile(rb"[\[\]{}]")
+def _may_nest_too_deep(data: bytes, limit: int) -> bool:
+    """Whether a document in data may nest deeper than limit (flow and block collections alike)."""
+    return _nesting(data, limit) is not _SHALLOW and _scanned_depth_exceeds(data, limit)
 
 
-def _flow_depth_exceeds(data: bytes, limit: int) -> bool:
-    """Whether flow collections ([ {) may nest deeper than limit. libyaml's composer recurses in C
-    and overflows the stack (a segfault, not an exception) on a few ten thousand levels, so this
-    runs before it. Brackets inside quoted strings can only make the estimate too high; then the
-    scanner, which does not recurse, gives the true depth."""
-    depth = deepest = 0
-    for m in _BRACKETS.finditer(data):
-        if m.group() in (b"[", b"{"):
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-        else:
-            depth = max(0, depth - 1)
-    if deepest <= limit:
-        return False
+_SHALLOW = "shallow"  # the bound proves every document within the limit
+_UNPROVEN = "unproven"  # the scanner must count, and each document's depth be checked once built
+
+
+def _nesting(data: bytes, limit: int) -> str:
+    """Whether a sound bound proves that no document in data nests deeper than limit.
+
+    libyaml's composer recurses in C and overflows the stack (a segfault, not an exception) on some
+    ten thousand levels, so this runs before it: a bound that never underestimates, computed by
+    C-level scans. Flow depth is at most the number of [ and { that do not close at once (a `]`
+    inside a quoted string cannot lower it), and block collections start only where a line's
+    indentation, indicators (- ? :), `---` and node properties (&anchor, !tag) end, at most two per
+    column. When the bound is over the limit, the token scanner (which does not recurse) decides.
+    """
+    empty_pairs = data.count(b"[]") + data.count(b"{}")
+    flow = data.count(b"[") + data.count(b"{") - empty_pairs + (1 if empty_pairs else 0)
+    # A block collection starts at most 2 columns past the items before a line's content (after
+    # `--- `, one item for three columns), and at most two share a column (a sequence at its
+    # mapping's column): block depth <= 2 * (items + 3). Plus flow depth, plus the scalar level.
+    room = (limit - flow - 1) // 2 - 3
+    if room >= 0 and not _line_start_longer_than(room).search(_lines(data)):
+        return _SHALLOW
+    return _UNPROVEN
+
+
+# Every line break YAML knows besides \n: CR, NEL, LS, PS (as UTF-8).
+_OTHER_BREAKS = (b"\r", b"\xc2\x85", b"\xe2\x80\xa8", b"\xe2\x80\xa9")
+
+
+def _lines(data: bytes) -> bytes:
+    """data with every YAML line break as \n, so that `^` finds each line (a CR alone breaks one too)."""
+    for other in _OTHER_BREAKS:
+        if other in data:
+            data = data.replace(other, b"\n")
+    return data
+
+
+@functools.lru_cache(maxsize=64)
+def _line_start_longer_than(items: int) -> re.Pattern[bytes]:
+    """A line with more than `items` blanks, indicators, `---` and node properties before its content."""
+    end = rb"(?=[ \t\r\n]|\Z)"
+    item = rb"(?:[ \t]|[-?:]" + end + rb"|---" + end + rb"|[&!][^ \t\r\n]*" + end + rb")"
+    return re.compile(rb"^" + item + rb"{%d}" % (items + 1), re.MULTILINE)
+
+
+def _scanned_depth_exceeds(data: bytes, limit: int) -> bool:
+    """Depth by the token scanner. A sequence at its mapping's column has no start token of its own,
+    so this may count up to half the true depth: enough to keep the composer's recursion small, and
+    each document's exact depth is checked once it is built."""
     depth = 0
     start = (yaml.FlowSequenceStartToken, yaml.FlowMappingStartToken,
              yaml.BlockSequenceStartToken, yaml.BlockMappingStartToken)
@@ -121,24 +159,25 @@ def _flow_depth_exceeds(data: bytes, limit: int) -> bool:
             elif isinstance(token, end):
                 depth -= 1
     except yaml.YAMLError:
-        return False  # the loader reports the syntax error with its position
+        return False  # the loader reports the syntax error, at a point no deeper than counted here
     return False
 
 
 def _depth(value: Any, limit: int) -> int:
-    """Nesting depth of plain data, stopping early past the limit (iterative: no recursion bombs)."""
-    deepest = 0
+    """Nesting depth of plain data (a scalar is 1, a mapping of scalars 2), stopping early past the
+    limit; iterative, so no recursion bombs, and it visits containers only."""
+    if not isinstance(value, (dict, list)):
+        return 1
+    deepest = 1
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, d = stack.pop()
-        if d > deepest:
-            deepest = d
+        children = item.values() if isinstance(item, dict) else item
+        if children and d + 1 > deepest:
+            deepest = d + 1  # its children, scalars or not, are one level down
             if deepest > limit:
                 return deepest
-        if isinstance(item, dict):
-            stack.extend((v, d + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, d + 1) for v in item)
+        stack.extend((c, d + 1) for c in children if isinstance(c, (dict, list)))
     return deepest
 
 
@@ -152,7 +191,8 @@ def parse_file(path: str, data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> 
     if b"\x00" in data:
         out.findings.append(Finding(path, "file is binary (has NUL bytes), not YAML"))
         return out
-    if _flow_depth_exceeds(data, limits.max_depth):
+    nesting = _nesting(data, limits.max_depth)
+    if nesting is _UNPROVEN and _scanned_depth_exceeds(data, limits.max_depth):
         out.findings.append(Finding(path, f"file is nested deeper than {limits.max_depth} levels"))
         return out
     try:
@@ -176,8 +216,11 @@ def parse_file(path: str, data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> 
     except RecursionError:
         out.findings.append(Finding(path, f"file is nested deeper than {limits.max_depth} levels"))
         return out
+    except _SCALAR_ERRORS as exc:  # from SafeConstructor, when a document needed it
+        out.findings.append(Finding(path, f"YAML value cannot be read: {type(exc).__name__}: {str(exc)[:200]}"))
+        return out
     for index, doc in enumerate(docs, start=1):
-        _take_document(path, index, doc, limits, out)
+        _take_document(path, index, doc, limits, out, check_depth=nesting is _UNPROVEN)
     return out
 
 
@@ -194,6 +237,10 @@ def _load_all(text: str, limits: ParseLimits) -> list[Any]:
     loader = _BaseLoader(text)
     docs: list[Any] = []
     budget = limits.max_expanded_nodes
+    # Only aliases expand, and an alias needs an anchor (`&`). Without one, every node takes at least
+    # half a character of the text (`[:,:]` is the densest YAML gets), so a short text cannot be over.
+    anchored = "&" in text
+    count_nodes = anchored or 2 * len(text) + 2 > budget
     try:
         while loader.check_node():
             if len(docs) >= limits.max_documents_per_file:
@@ -202,31 +249,119 @@ def _load_all(text: str, limits: ParseLimits) -> list[Any]:
             if node is None:
                 docs.append(None)
                 continue
-            budget -= _expanded_size(node, budget)
-            if budget < 0:
-                raise _TooLarge()
-            docs.append(loader.construct_document(node))
+            if count_nodes:
+                budget -= _expanded_size(node, budget)
+                if budget < 0:
+                    raise _TooLarge()
+            docs.append(_construct(loader, node, anchored))
     finally:
         loader.dispose()
     return docs
 
 
+# --- building Python data from composed nodes ---------------------------------------------------------
+#
+# PyYAML's SafeConstructor is written in Python and general (two-phase generators for recursive data,
+# multi-constructors, state kept on the loader): it takes most of a load's time, even with the C
+# parser. GitOps YAML holds maps, sequences and a few scalar types, so those are built directly here,
+# with PyYAML's own functions for every scalar that is not a string. Anything else (merge keys, `=`,
+# !!set, !!omap, unknown tags, unhashable keys, a node that contains itself) is left to
+# SafeConstructor for the whole document, so the result, or the error, is always the one PyYAML gives.
+
+_TAG = "tag:yaml.org,2002:"
+_STR_TAG, _MAP_TAG, _SEQ_TAG = _TAG + "str", _TAG + "map", _TAG + "seq"
+_SCALAR_TAGS = frozenset(_TAG + t for t in ("null", "bool", "int", "float", "timestamp", "binary"))
+_BUILDING = object()
+
+
+# What PyYAML's scalar constructors raise for a value their tag cannot hold (`!!int abc`, a number of
+# more digits than Python converts): plain Python errors, not YAMLError.
+_SCALAR_ERRORS = (ValueError, KeyError, IndexError, AttributeError, TypeError, OverflowError)
+
+
+def _unreadable_scalar(node: yaml.Node, exc: BaseException) -> yaml.YAMLError:
+    shown = node.value if len(node.value) <= 40 else node.value[:39] + "…"
+    return yaml.constructor.ConstructorError(
+        None, None, f"{shown!r} is not a valid {node.tag.rpartition(':')[2]} ({type(exc).__name__})",
+        node.start_mark)
+
+
+class _NeedsSafeConstructor(Exception):
+    """A document with something only PyYAML's SafeConstructor builds (or rejects) correctly."""
+
+
+def _construct(loader: Any, node: yaml.Node, anchored: bool) -> Any:
+    try:
+        # Aliased nodes must come back as one shared object, as PyYAML returns them: remember each
+        # node built. Without an anchor in the text no node is shared, and nothing need be remembered.
+        return _build(node, loader, {} if anchored else None)
+    except _NeedsSafeConstructor:
+        return loader.construct_document(node)
+
+
+def _build(node: yaml.Node, loader: Any, built: dict[int, Any] | None) -> Any:
+    if built is not None and id(node) in built:
+        found = built[id(node)]
+        if found is _BUILDING:
+            raise _NeedsSafeConstructor  # a collection that contains itself
+        return found
+    tag, kind = node.tag, type(node)
+    if kind is yaml.ScalarNode:
+        if tag == _STR_TAG:
+            return node.value
+        if tag in _SCALAR_TAGS:
+            try:
+                return loader.yaml_constructors[tag](loader, node)
+            except _SCALAR_ERRORS as exc:
+                raise _unreadable_scalar(node, exc) from None
+        raise _NeedsSafeConstructor
+    if kind is yaml.MappingNode and tag == _MAP_TAG:
+        if built is not None:
+            built[id(node)] = _BUILDING
+        mapping: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if type(key_node) is yaml.ScalarNode and key_node.tag == _STR_TAG:
+                key = key_node.value
+            else:
+                key = _build(key_node, loader, built)  # merge (<<) and value (=) keys have their own tags
+                if not isinstance(key, Hashable):
+                    raise _NeedsSafeConstructor
+            if type(value_node) is yaml.ScalarNode and value_node.tag == _STR_TAG:
+                mapping[key] = value_node.value
+            else:
+                mapping[key] = _build(value_node, loader, built)
+        if built is not None:
+            built[id(node)] = mapping
+        return mapping
+    if kind is yaml.SequenceNode and tag == _SEQ_TAG:
+        if built is not None:
+            built[id(node)] = _BUILDING
+        sequence = [item.value if type(item) is yaml.ScalarNode and item.tag == _STR_TAG
+                    else _build(item, loader, built) for item in node.value]
+        if built is not None:
+            built[id(node)] = sequence
+        return sequence
+    raise _NeedsSafeConstructor
+
+
 def _yaml_error_text(exc: yaml.YAMLError) -> str:
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    what = "YAML value error" if isinstance(exc, yaml.constructor.ConstructorError) else "YAML syntax error"
     if mark is not None:
-        return f"YAML syntax error at line {mark.line + 1}, column {mark.column + 1}: {problem}"
-    return f"YAML syntax error: {problem}"
+        return f"{what} at line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    return f"{what}: {problem}"
 
 
-def _take_document(path: str, index: int, doc: Any, limits: ParseLimits, out: ParsedFile) -> None:
+def _take_document(path: str, index: int, doc: Any, limits: ParseLimits, out: ParsedFile,
+                   check_depth: bool = True) -> None:
     if doc is None:
         return  # empty documents (a trailing ---, comments only) are normal
     if not isinstance(doc, dict):
         out.findings.append(Finding(path, f"document is a {type(doc).__name__}, not a mapping",
                                     level="warning", document=index))
         return
-    if _depth(doc, limits.max_depth) > limits.max_depth:
+    if check_depth and _depth(doc, limits.max_depth) > limits.max_depth:
         out.findings.append(Finding(path, f"document is nested deeper than {limits.max_depth} levels",
                                     document=index))
         return

@@ -72,6 +72,13 @@ def build_report(
 
     resources = [d.as_dict() for d in drifts]
     _carry_since(resources, previous, now)
+    # Drift this report could not re-check keeps its first-seen time for the report that can.
+    if desired is None or live is None:
+        unchecked = _previous_drift(previous)
+    elif desired_partial:
+        unchecked = [r for r in _previous_drift(previous) if r["state"] == EXTRA]
+    else:
+        unchecked = []
     report: dict[str, Any] = {
         "fabric": fabric,
         "status": status,
@@ -95,6 +102,8 @@ def build_report(
         "errors": errors,
         "warnings": warnings,
     }
+    if unchecked:
+        report["unchecked_drift"] = unchecked
     return report
 
 
@@ -110,9 +119,20 @@ def _resource_key(r: dict[str, Any]) -> tuple[str, str, str, str, str]:
     return (r["apiVersion"].rpartition("/")[0], r["kind"], r["namespace"], r["name"], r["state"])
 
 
+def _previous_drift(previous: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The drifted resources the previous report knew of, checked or carried, with their drift_since."""
+    out: dict[tuple[str, str, str, str, str], dict[str, Any]] = {}
+    for r in (previous or {}).get("unchecked_drift", []) + (previous or {}).get("resources", []):
+        if r.get("drift_since"):
+            out[_resource_key(r)] = {k: r[k] for k in ("apiVersion", "kind", "namespace", "name", "state",
+                                                       "drift_since")}
+    return list(out.values())
+
+
 def _carry_since(resources: list[dict[str, Any]], previous: dict[str, Any] | None, now: datetime) -> None:
-    """Each drifted resource keeps the time its drift (same resource, same state) was first seen."""
-    before = {_resource_key(r): r.get("drift_since") for r in (previous or {}).get("resources", [])}
+    """Each drifted resource keeps the time its drift (same resource, same state) was first seen, also
+    across reports that could not check it (a side unread)."""
+    before = {_resource_key(r): r["drift_since"] for r in _previous_drift(previous)}
     for r in resources:
         r["drift_since"] = before.get(_resource_key(r)) or utc_iso(now)
 

@@ -93,6 +93,47 @@ def test_limits_on_size_documents_depth_and_binary():
     assert "not UTF-8" in parse_file("latin.yaml", b"name: caf\xe9\n").findings[0].message
 
 
+# Nesting that once reached libyaml's recursive composer and crashed the process (SIGSEGV): block
+# sequences written compactly on one line, and flow brackets whose count quoted `]` kept low.
+CRASHERS = {
+    "compact block sequences": "- " * 100_000 + "x\n",
+    "compact explicit keys": "? " * 100_000 + "x\n",
+    "brackets hidden by quoted closers": "a: " + '[ "]", ' * 100_000 + "x" + "]" * 100_000 + "\n",
+    "flow maps hidden by quoted closers": "a: " + "{k: '}]', v: " * 100_000 + "x" + "}" * 100_000 + "\n",
+    # YAML breaks lines at CR, NEL and LS too: the nesting after them is on a line of its own.
+    **{f"compact sequences after a {name}": "x: 1" + brk + "y:" + brk + "- " * 100_000 + "z\n"
+       for name, brk in (("CR", "\r"), ("NEL", "\u0085"), ("LS", "\u2028"))},
+}
+
+
+def test_nesting_bombs_are_findings_not_crashes():
+    import json
+    import subprocess
+    import sys
+
+    # A child process: should the guard fail again, the crash fails this test instead of ending pytest.
+    script = (
+        "import json, sys\n"
+        "from hedgehog_sync.domain.parsing import parse_file\n"
+        "cases = json.loads(sys.stdin.read())\n"
+        "print(json.dumps({k: [f.message for f in parse_file(k, v.encode()).findings] for k, v in cases.items()}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], input=json.dumps(CRASHERS), capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, f"parser crashed (exit {done.returncode}): {done.stderr[-500:]}"
+    for case, messages in json.loads(done.stdout).items():
+        assert messages == ["file is nested deeper than 64 levels"], case
+
+
+def test_depth_guard_leaves_ordinary_files_to_the_fast_path():
+    from hedgehog_sync.domain import parsing
+
+    # Typical GitOps YAML never needs the token scanner, which costs a third of a full load.
+    ordinary = VPC + b"---\n" + b"apiVersion: wiring.githedgehog.com/v1beta1\nkind: SwitchGroup\nmetadata: {name: g}\nspec: {}\n"
+    assert not parsing._may_nest_too_deep(ordinary, 64)
+    assert parsing._may_nest_too_deep(b"a: " + b"[" * 70 + b"]" * 70, 64)
+
+
 @pytest.mark.parametrize("path,counted", [
     ("vpcs.yaml", True), ("a/b/c.yml", True), ("managed/vpcs/vpc-1.yaml", True),
     ("raw/extra.yaml", True), ("unmanaged/vpcs/vpc-9.yaml", False), (".hnp/state.yaml", False),
@@ -114,3 +155,18 @@ def test_unknown_fields_are_kept():
     data = VPC + b"  hostBGPMinPrefixLen: 24\n"
     (obj,) = parse_file("v.yaml", data).objects
     assert obj["spec"]["hostBGPMinPrefixLen"] == 24
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (b"a: !!int abc\n", "YAML value error at line 1, column 4: 'abc' is not a valid int"),
+    (b"a: !!int\n", "YAML value error at line 1, column 4: '' is not a valid int"),
+    (b"a: !!bool maybe\n", "YAML value error at line 1, column 4: 'maybe' is not a valid bool"),
+    (b"a: !!timestamp nope\n", "YAML value error at line 1, column 4: 'nope' is not a valid timestamp"),
+    (b"a: " + b"9" * 5000 + b"\n", "is not a valid int (ValueError)"),  # past Python's 4300-digit limit
+    (b"b: &x {k: 1}\nc:\n  <<: *x\n  d: !!int zz\n", "YAML value cannot be read: ValueError"),  # via SafeConstructor
+    (b"a: !custom 1\n", "YAML value error at line 1, column 4: could not determine a constructor"),
+])
+def test_values_a_tag_cannot_hold_are_findings_not_exceptions(text, message):
+    # These once escaped parse_file as ValueError, KeyError or AttributeError and failed the whole fabric.
+    (finding,) = parse_file("values.yaml", text).findings
+    assert message in finding.message and finding.level == "error"
