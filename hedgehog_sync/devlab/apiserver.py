@@ -4,6 +4,8 @@ One process serves many fabrics, each under `/fabrics/<fabric>` with its own bea
 the official `kubernetes` client works against it unchanged (its kubeconfig `server:` is
 `http://127.0.0.1:PORT/fabrics/<fabric>`). Objects live in a `FabricStore` that tests and the
 demo also drive directly from Python. `FaultRules` put failures in front of chosen requests.
+With a `ClusterObjectStore`, a served name also holds built-in objects (Namespaces, Secrets,
+ConfigMaps, batch/v1 Jobs, ...): the cluster a Dagster run launcher creates its Jobs in.
 """
 
 from __future__ import annotations
@@ -858,6 +860,335 @@ def _decode_continue(token: str) -> tuple[int, tuple[str, str]]:
         raise ApiError(400, "BadRequest", "continue key is not valid") from None
 
 
+# --- built-in objects of a served cluster -------------------------------------------------------
+@dataclass(frozen=True)
+class CoreKind:
+    """A built-in Kubernetes kind a devlab server can also hold, e.g. batch/v1 Job."""
+
+    group: str  # "" for the core group (/api/v1)
+    version: str
+    plural: str
+    kind: str
+    namespaced: bool = True
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def label(self) -> str:
+        """How the API server names the resource in messages: `jobs.batch`, `secrets`."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+
+# What a Dagster deployment writes to its own cluster: the K8sRunLauncher creates Jobs and reads
+# their Pods; the deployment guide creates the Namespace, Secrets, ConfigMaps and the claim.
+CORE_KINDS: tuple[CoreKind, ...] = (
+    CoreKind("", "v1", "namespaces", "Namespace", namespaced=False),
+    CoreKind("", "v1", "configmaps", "ConfigMap"),
+    CoreKind("", "v1", "secrets", "Secret"),
+    CoreKind("", "v1", "serviceaccounts", "ServiceAccount"),
+    CoreKind("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim"),
+    CoreKind("", "v1", "pods", "Pod"),
+    CoreKind("batch", "v1", "jobs", "Job"),
+)
+# Namespaces every cluster has without anyone creating them.
+_BUILT_IN_NAMESPACES = frozenset({NAMESPACE, "kube-system", "kube-public"})
+_MAX_LABEL_VALUE = 63  # a Job's name becomes the job-name label of its pods
+
+
+def _core_details(kind: CoreKind, name: str, uid: str | None = None) -> Obj:
+    details: Obj = {"name": name, "group": kind.group, "kind": kind.plural}
+    if uid:
+        details["uid"] = uid
+    return details
+
+
+def _core_invalid(kind: CoreKind, name: str, problem: str) -> ApiError:
+    label = f"{kind.kind}.{kind.group}" if kind.group else kind.kind
+    return ApiError(422, "Invalid", f'{label} "{name}" is invalid: {problem}', _core_details(kind, name))
+
+
+def _core_not_found(kind: CoreKind, name: str) -> ApiError:
+    return ApiError(404, "NotFound", f'{kind.label} "{name}" not found', _core_details(kind, name))
+
+
+class ClusterObjectStore:
+    """Built-in objects (Namespaces, Secrets, ConfigMaps, Jobs, Pods, ...) of served clusters, in memory.
+
+    Kept apart from the Hedgehog objects of `FabricStore`: a name served by the devlab (one of
+    `FabricStore.fabrics()`) can stand for the cluster Dagster itself runs in, so that a run launcher
+    and the deployment guide's `kubectl create` calls talk to it over the real REST protocol. The API
+    server's own work on a write is done (uid, resourceVersion, Job defaults and selector, Secret
+    stringData); no controller runs, so a Job's status changes only through `set_status`.
+    """
+
+    def __init__(self, kinds: Sequence[CoreKind] = CORE_KINDS):
+        self._kinds = tuple(kinds)
+        # (cluster, group, plural, namespace, name) -> the stored object; namespace "" if cluster-scoped
+        self._objects: dict[tuple[str, str, str, str, str], Obj] = {}
+        self._resource_version = 0
+        self._lock = threading.RLock()
+
+    @property
+    def kinds(self) -> tuple[CoreKind, ...]:
+        return self._kinds
+
+    def kind(self, group: str, version: str, plural: str) -> CoreKind:
+        """The kind served at /api/v1/.../<plural> (group "") or /apis/<group>/<version>/.../<plural>."""
+        for kind in self._kinds:
+            if (kind.group, kind.version, kind.plural) == (group, version, plural):
+                return kind
+        raise _no_such_resource()
+
+    def kind_named(self, plural_or_kind: str) -> CoreKind:
+        for kind in self._kinds:
+            if plural_or_kind in (kind.plural, kind.kind, kind.kind.lower()):
+                return kind
+        raise ValueError(f"{plural_or_kind!r} is not a built-in kind of the devlab")
+
+    # -- Python API for tests --
+    def create(self, cluster: str, obj: Obj, *, namespace: str | None = None) -> Obj:
+        """POST: store a new object with the server's bookkeeping; 404 if its namespace does not exist."""
+        if not isinstance(obj, dict):
+            raise ApiError(400, "BadRequest", "the object is not a JSON object")
+        kind = self._kind_of(obj)
+        meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        namespace = (namespace or meta.get("namespace") or NAMESPACE) if kind.namespaced else ""
+        return self._create(cluster, kind, obj, namespace)
+
+    def get(self, cluster: str, plural_or_kind: str, name: str, *, namespace: str = NAMESPACE) -> Obj | None:
+        return self._get(cluster, self.kind_named(plural_or_kind), namespace, name)
+
+    def list(
+        self,
+        cluster: str,
+        plural_or_kind: str,
+        *,
+        namespace: str | None = None,
+        selector: str | None = None,
+    ) -> list[Obj]:
+        """Stored objects of a kind, ordered by namespace and name; namespace None = every namespace."""
+        return self._listed(cluster, self.kind_named(plural_or_kind), namespace, selector)
+
+    def delete(
+        self, cluster: str, plural_or_kind: str, name: str, *, namespace: str = NAMESPACE
+    ) -> Obj | None:
+        """Remove an object (a Namespace with everything in it) and return it as it was; None if absent."""
+        return self._delete(cluster, self.kind_named(plural_or_kind), namespace, name, cascade=True)
+
+    def set_status(
+        self, cluster: str, plural_or_kind: str, name: str, status: Obj, *, namespace: str = NAMESPACE
+    ) -> Obj:
+        """Write an object's status the way its controller would, e.g. a Job's `succeeded: 1`."""
+        kind = self.kind_named(plural_or_kind)
+        with self._lock:
+            found = self._objects.get(self._key(cluster, kind, namespace, name))
+            if found is None:
+                raise _core_not_found(kind, name)
+            found["status"] = copy.deepcopy(status)
+            self._resource_version += 1
+            found["metadata"]["resourceVersion"] = str(self._resource_version)
+            return copy.deepcopy(found)
+
+    def namespace_exists(self, cluster: str, namespace: str) -> bool:
+        with self._lock:
+            created = (cluster, "", "namespaces", "", namespace) in self._objects
+            return created or namespace in _BUILT_IN_NAMESPACES
+
+    # -- what the REST handlers call --
+    def _create(self, cluster: str, kind: CoreKind, obj: Obj, namespace: str) -> Obj:
+        body = copy.deepcopy(obj)
+        # Like the real server, a typed endpoint fills in a body's missing apiVersion and kind.
+        body["apiVersion"] = body.get("apiVersion") or kind.api_version
+        body["kind"] = body.get("kind") or kind.kind
+        if body["apiVersion"] != kind.api_version or body["kind"] != kind.kind:
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"the object's {body.get('apiVersion')}/{body.get('kind')} does not match the expected "
+                f"{kind.api_version}/{kind.kind}",
+            )
+        meta = body.get("metadata")
+        if not isinstance(meta, dict):
+            meta = body["metadata"] = {}
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = f"{meta['generateName']}{secrets.token_hex(3)[:5]}"
+        name = str(meta.get("name") or "")
+        if kind.namespaced and meta.get("namespace") and meta["namespace"] != namespace:
+            raise ApiError(
+                400,
+                "BadRequest",
+                "the namespace of the provided object does not match the namespace sent on the request",
+            )
+        self._check_name(kind, name)
+        for server_field in _SERVER_METADATA:
+            meta.pop(server_field, None)
+        with self._lock:
+            if kind.namespaced and not self.namespace_exists(cluster, namespace):
+                raise ApiError(
+                    404,
+                    "NotFound",
+                    f'namespaces "{namespace}" not found',
+                    {"name": namespace, "kind": "namespaces"},
+                )
+            key = self._key(cluster, kind, namespace, name)
+            if key in self._objects or (kind.plural == "namespaces" and name in _BUILT_IN_NAMESPACES):
+                raise ApiError(
+                    409, "AlreadyExists", f'{kind.label} "{name}" already exists', _core_details(kind, name)
+                )
+            self._resource_version += 1
+            uid = str(uuid.uuid4())
+            meta.update(uid=uid, creationTimestamp=_now(), resourceVersion=str(self._resource_version))
+            if kind.namespaced:
+                meta["namespace"] = namespace
+            else:
+                meta.pop("namespace", None)
+            _admit(kind, body, uid)
+            self._objects[key] = body
+            return copy.deepcopy(body)
+
+    def _listed(
+        self, cluster: str, kind: CoreKind, namespace: str | None, selector: str | None
+    ) -> list[Obj]:
+        matches = label_selector(selector) if selector else None
+        with self._lock:
+            keys = sorted(
+                key
+                for key in self._objects
+                if key[:3] == (cluster, kind.group, kind.plural)
+                and (namespace is None or not kind.namespaced or key[3] == namespace)
+            )
+            objects = [copy.deepcopy(self._objects[key]) for key in keys]
+        if matches is None:
+            return objects
+        return [obj for obj in objects if matches(obj["metadata"].get("labels") or {})]
+
+    def _list_body(self, cluster: str, kind: CoreKind, namespace: str | None, selector: str | None) -> Obj:
+        items = self._listed(cluster, kind, namespace, selector)
+        with self._lock:
+            version = str(self._resource_version)
+        return {
+            "apiVersion": kind.api_version,
+            "kind": f"{kind.kind}List",
+            "metadata": {"resourceVersion": version},
+            "items": items,
+        }
+
+    def _get(self, cluster: str, kind: CoreKind, namespace: str, name: str) -> Obj | None:
+        with self._lock:
+            found = self._objects.get(self._key(cluster, kind, namespace, name))
+            return copy.deepcopy(found) if found is not None else None
+
+    def _delete(
+        self, cluster: str, kind: CoreKind, namespace: str, name: str, *, cascade: bool
+    ) -> Obj | None:
+        """Remove an object; a Namespace takes its objects along, a Job its Pods unless orphaned."""
+        with self._lock:
+            existing = self._objects.pop(self._key(cluster, kind, namespace, name), None)
+            if existing is None:
+                return None
+            self._resource_version += 1
+            if kind.plural == "namespaces":
+                doomed = [k for k in self._objects if k[0] == cluster and k[3] == name]
+            elif kind.plural == "jobs" and cascade:
+                doomed = [
+                    k
+                    for k, obj in self._objects.items()
+                    if k[:4] == (cluster, "", "pods", namespace)
+                    and (obj["metadata"].get("labels") or {}).get("batch.kubernetes.io/job-name") == name
+                ]
+            else:
+                doomed = []
+            for key in doomed:
+                del self._objects[key]
+            return existing
+
+    def _kind_of(self, obj: Obj) -> CoreKind:
+        for kind in self._kinds:
+            if (kind.api_version, kind.kind) == (obj.get("apiVersion"), obj.get("kind")):
+                return kind
+        raise ApiError(404, "NotFound", f"no kind {obj.get('kind')!r} is served in {obj.get('apiVersion')!r}")
+
+    @staticmethod
+    def _key(cluster: str, kind: CoreKind, namespace: str, name: str) -> tuple[str, str, str, str, str]:
+        return (cluster, kind.group, kind.plural, namespace if kind.namespaced else "", name)
+
+    @staticmethod
+    def _check_name(kind: CoreKind, name: str) -> None:
+        if not name:
+            raise _core_invalid(kind, name, "metadata.name: Required value: name or generateName is required")
+        pattern = _FABRIC_NAME if kind.plural == "namespaces" else _OBJECT_NAME
+        if len(name) > 253 or not pattern.match(name):
+            raise _core_invalid(
+                kind, name, f'metadata.name: Invalid value: "{name}": must be a lowercase RFC 1123 name'
+            )
+        if kind.plural == "jobs" and len(name) > _MAX_LABEL_VALUE:
+            raise _core_invalid(
+                kind, name, f'metadata.name: Invalid value: "{name}": must be no more than 63 characters'
+            )
+
+
+def _admit(kind: CoreKind, body: Obj, uid: str) -> None:
+    """What the API server's validation and defaulting do to a new object of a built-in kind."""
+    if kind.plural == "secrets":
+        data = body.get("data") or {}
+        for key, value in data.items():
+            try:
+                base64.b64decode(str(value), validate=True)
+            except (binascii.Error, ValueError):
+                raise _core_invalid(
+                    kind, body["metadata"]["name"], f"data[{key}]: Invalid value: not base64"
+                ) from None
+        for key, value in (body.pop("stringData", None) or {}).items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
+        body["data"] = data
+        body.setdefault("type", "Opaque")
+    elif kind.plural == "namespaces":
+        body["status"] = {"phase": "Active"}
+    elif kind.plural == "jobs":
+        _admit_job(kind, body, uid)
+
+
+def _admit_job(kind: CoreKind, body: Obj, uid: str) -> None:
+    name = body["metadata"]["name"]
+    spec = body.get("spec")
+    template = spec.get("template") if isinstance(spec, dict) else None
+    pod_spec = template.get("spec") if isinstance(template, dict) else None
+    if not isinstance(pod_spec, dict):
+        raise _core_invalid(kind, name, "spec.template.spec: Required value")
+    containers = pod_spec.get("containers") or []
+    if not containers:
+        raise _core_invalid(kind, name, "spec.template.spec.containers: Required value")
+    for index, container in enumerate(containers):
+        for required in ("name", "image"):
+            if not (isinstance(container, dict) and container.get(required)):
+                raise _core_invalid(
+                    kind, name, f"spec.template.spec.containers[{index}].{required}: Required value"
+                )
+    if pod_spec.get("restartPolicy") not in ("Never", "OnFailure"):
+        raise _core_invalid(
+            kind,
+            name,
+            f'spec.template.spec.restartPolicy: Unsupported value: "{pod_spec.get("restartPolicy") or ""}": '
+            'supported values: "OnFailure", "Never"',
+        )
+    for field_name, default in (("parallelism", 1), ("completions", 1), ("backoffLimit", 6)):
+        spec.setdefault(field_name, default)
+    spec.setdefault("completionMode", "NonIndexed")
+    spec.setdefault("suspend", False)
+    spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+    template_meta = template.setdefault("metadata", {})
+    template_meta["labels"] = {
+        **(template_meta.get("labels") or {}),
+        "batch.kubernetes.io/controller-uid": uid,
+        "batch.kubernetes.io/job-name": name,
+        "controller-uid": uid,
+        "job-name": name,
+    }
+    body["status"] = {}
+
+
 # --- fault injection ----------------------------------------------------------------------------
 @dataclass
 class FaultRule:
@@ -969,10 +1300,17 @@ def _route(template: str) -> re.Pattern[str]:
 class DevlabApp:
     """The ASGI application: fault rules, then fabric routing, bearer authentication and the REST verbs."""
 
-    def __init__(self, store: FabricStore, faults: FaultRules | None = None):
+    def __init__(
+        self, store: FabricStore, faults: FaultRules | None = None, cluster: ClusterObjectStore | None = None
+    ):
         self.store = store
         self.faults = faults if faults is not None else FaultRules()
-        self._routes: list[tuple[re.Pattern[str], tuple[str, ...], Callable[[_Call], _Reply]]] = [
+        self.cluster = cluster
+        # Built-in kinds are served only with a ClusterObjectStore; their routes come first.
+        self._routes: list[tuple[re.Pattern[str], tuple[str, ...], Callable[[_Call], _Reply]]] = (
+            self._core_routes(cluster) if cluster is not None else []
+        )
+        self._routes += [
             (_route("/version"), ("GET",), self._version),
             (_route("/api"), ("GET",), self._core_versions),
             (_route("/api/v1"), ("GET",), self._core_resources),
@@ -1231,6 +1569,119 @@ class DevlabApp:
             raise _not_found(kind, name)
         return _Reply(200, deleted)  # custom resources answer a delete with the object, as it was
 
+    # -- built-in objects of the cluster (Jobs, Pods, Secrets, ...), with a ClusterObjectStore --
+    def _core_routes(
+        self, cluster: ClusterObjectStore
+    ) -> list[tuple[re.Pattern[str], tuple[str, ...], Callable[[_Call], _Reply]]]:
+        routes: list[tuple[re.Pattern[str], tuple[str, ...], Callable[[_Call], _Reply]]] = [
+            (_route("/api/v1/namespaces"), ("GET", "POST"), self._core_namespaces),
+            (_route("/api/v1/namespaces/{name}"), ("GET", "DELETE"), self._core_namespace),
+        ]
+        for group, version in sorted({(k.group, k.version) for k in cluster.kinds if k.namespaced}):
+            prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
+
+            def bound(
+                handler: Callable[[_Call, str, str], _Reply], g: str = group, v: str = version
+            ) -> Callable[[_Call], _Reply]:
+                return lambda call: handler(call, g, v)
+
+            namespaced = prefix + "/namespaces/{namespace}/{plural}"
+            routes += [
+                (_route(namespaced), ("GET", "POST"), bound(self._core_collection)),
+                (_route(namespaced + "/{name}"), ("GET", "DELETE"), bound(self._core_item)),
+                (_route(namespaced + "/{name}/status"), ("GET",), bound(self._core_item)),
+                (_route(prefix + "/{plural}"), ("GET",), bound(self._core_all_namespaces)),
+            ]
+        return routes
+
+    def _core_kind(self, call: _Call, group: str, version: str, *, namespaced: bool = True) -> CoreKind:
+        assert self.cluster is not None
+        kind = self.cluster.kind(group, version, call.params["plural"])
+        if kind.namespaced != namespaced:
+            raise _no_such_resource()
+        return kind
+
+    def _core_list(self, call: _Call, kind: CoreKind, namespace: str | None) -> _Reply:
+        assert self.cluster is not None
+        if call.query.get("watch") in ("true", "1"):
+            raise ApiError(400, "BadRequest", "watch is not supported by the devlab API server")
+        if call.query.get("fieldSelector"):
+            raise ApiError(400, "BadRequest", "fieldSelector is not supported by the devlab API server")
+        try:
+            selector = call.query.get("labelSelector") or None
+            body = self.cluster._list_body(call.fabric, kind, namespace, selector)
+        except ValueError as exc:
+            raise ApiError(400, "BadRequest", str(exc)) from None
+        return _Reply(200, body)
+
+    def _core_create(self, call: _Call, kind: CoreKind, namespace: str) -> _Reply:
+        assert self.cluster is not None
+        self._refuse_dry_run(call)
+        if call.content_type != "application/json":
+            raise ApiError(415, "UnsupportedMediaType", _accepted("application/json"))
+        body = call.json()
+        if not isinstance(body, dict):
+            raise ApiError(400, "BadRequest", "the request body is not a JSON object")
+        return _Reply(201, self.cluster._create(call.fabric, kind, body, namespace))
+
+    def _core_delete(self, call: _Call, kind: CoreKind, namespace: str, name: str) -> _Reply:
+        assert self.cluster is not None
+        self._refuse_dry_run(call)
+        options = call.json() or {}
+        policy = call.query.get("propagationPolicy") or (
+            options.get("propagationPolicy") if isinstance(options, dict) else None
+        )
+        deleted = self.cluster._delete(call.fabric, kind, namespace, name, cascade=policy != "Orphan")
+        if deleted is None:
+            raise _core_not_found(kind, name)
+        details = _core_details(kind, name, deleted["metadata"].get("uid"))
+        return _Reply(200, status_body(200, "", "", details))
+
+    def _core_collection(self, call: _Call, group: str, version: str) -> _Reply:
+        kind = self._core_kind(call, group, version)
+        if call.method == "GET":
+            return self._core_list(call, kind, call.params["namespace"])
+        return self._core_create(call, kind, call.params["namespace"])
+
+    def _core_item(self, call: _Call, group: str, version: str) -> _Reply:
+        assert self.cluster is not None
+        kind = self._core_kind(call, group, version)
+        namespace, name = call.params["namespace"], call.params["name"]
+        if call.method == "DELETE":
+            return self._core_delete(call, kind, namespace, name)
+        found = self.cluster._get(call.fabric, kind, namespace, name)
+        if found is None:
+            raise _core_not_found(kind, name)
+        return _Reply(200, found)
+
+    def _core_all_namespaces(self, call: _Call, group: str, version: str) -> _Reply:
+        assert self.cluster is not None
+        return self._core_list(call, self.cluster.kind(group, version, call.params["plural"]), None)
+
+    def _core_namespaces(self, call: _Call) -> _Reply:
+        assert self.cluster is not None
+        kind = self.cluster.kind("", "v1", "namespaces")
+        if call.method == "GET":
+            return self._core_list(call, kind, None)
+        return self._core_create(call, kind, "")
+
+    def _core_namespace(self, call: _Call) -> _Reply:
+        assert self.cluster is not None
+        kind, name = self.cluster.kind("", "v1", "namespaces"), call.params["name"]
+        if call.method == "DELETE":
+            return self._core_delete(call, kind, "", name)
+        found = self.cluster._get(call.fabric, kind, "", name)
+        if found is None and name in _BUILT_IN_NAMESPACES:
+            found = {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": name},
+                "status": {"phase": "Active"},
+            }
+        if found is None:
+            raise _core_not_found(kind, name)
+        return _Reply(200, found)
+
 
 def _fault_reply(status: int, retry_after: float | str | None) -> _Reply:
     """The Status a fault rule answers, with Retry-After as a 429 or 503 of the API server sends it."""
@@ -1259,9 +1710,11 @@ async def _send(send: Callable[..., Any], reply: _Reply, action: str | None) -> 
     await send({"type": "http.response.body", "body": body})
 
 
-def create_app(store: FabricStore, faults: FaultRules | None = None) -> DevlabApp:
-    """The ASGI application serving a store's fabrics."""
-    return DevlabApp(store, faults)
+def create_app(
+    store: FabricStore, faults: FaultRules | None = None, cluster: ClusterObjectStore | None = None
+) -> DevlabApp:
+    """The ASGI application serving a store's fabrics (and, with `cluster`, their built-in objects)."""
+    return DevlabApp(store, faults, cluster)
 
 
 # --- kubeconfigs and objects --------------------------------------------------------------------
@@ -1387,6 +1840,10 @@ class ApiServerHandle:
     def faults(self) -> FaultRules:
         return self.app.faults
 
+    @property
+    def cluster(self) -> ClusterObjectStore | None:
+        return self.app.cluster
+
     def fabric_url(self, fabric: str) -> str:
         """The `server:` URL of a fabric's kubeconfig."""
         return f"{self.url}/fabrics/{fabric}"
@@ -1424,9 +1881,13 @@ def start_apiserver(
     faults: FaultRules | None = None,
     state_path: str | os.PathLike[str] | None = None,
     ready_timeout: float = 10.0,
+    cluster: ClusterObjectStore | None = None,
 ) -> ApiServerHandle:
-    """Serve a store on 127.0.0.1 (port 0 = a free port) in a background thread, once it accepts requests."""
-    app = create_app(store, faults)
+    """Serve a store on 127.0.0.1 (port 0 = a free port) in a background thread, once it accepts requests.
+
+    With `cluster`, every served name also answers for built-in objects (Jobs, Secrets, ...) kept there.
+    """
+    app = create_app(store, faults, cluster)
     sock = _listening_socket(port)
     server = _uvicorn_server(app)
     thread = threading.Thread(
