@@ -130,11 +130,17 @@ def metrics(reset: bool, state_dir: str | None, fmt: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address of the Dagster UI.")
 @click.option("--port", default=3000, show_default=True, help="Port of the Dagster UI.")
 @click.option("--apiserver-port", default=0, show_default=True, help="Port of the local API server (0: any free).")
-def demo(root: str, host: str, port: int, apiserver_port: int) -> None:
+@click.option("--churn", is_flag=True,
+              help="Keep the history interesting: every --churn-every seconds change fab-east live or in "
+                   "Git, so its drift appears and clears (a VLAN edit, a VPC added to Git, then removed).")
+@click.option("--churn-every", type=click.FloatRange(min=5), default=120, show_default=True,
+              help="Seconds between churn steps; the first comes after one interval.")
+def demo(root: str, host: str, port: int, apiserver_port: int, churn: bool, churn_every: float) -> None:
     """Run the demo fleet: local Git and API server, and `dagster dev` with the daemon."""
     from hedgehog_sync.devlab.demo import run_demo
 
-    sys.exit(run_demo(Path(root), host=host, port=port, apiserver_port=apiserver_port))
+    sys.exit(run_demo(Path(root), host=host, port=port, apiserver_port=apiserver_port,
+                      churn_every=churn_every if churn else None))
 
 
 @main.group()

@@ -4,15 +4,18 @@ from dagster import Definitions
 
 from hedgehog_sync.defs.alerts import AlertSink
 from hedgehog_sync.defs.assets import fabric_sync, scheduler_metrics_spec
+from hedgehog_sync.defs.checks import drift_report_checks, record_freshness_job
+from hedgehog_sync.defs.fast_path import urgent_git_changes
+from hedgehog_sync.defs.fleet import fleet_summary_spec, fleet_watch
 from hedgehog_sync.defs.resources import FleetResource
 from hedgehog_sync.defs.schedules import fleet_sync_schedule, sync_fleet_job
-from hedgehog_sync.defs.fast_path import urgent_git_changes
 from hedgehog_sync.defs.sensors import fabric_discovery
 
 defs = Definitions(
-    assets=[fabric_sync, scheduler_metrics_spec],
-    jobs=[sync_fleet_job],
+    assets=[fabric_sync, fleet_summary_spec, scheduler_metrics_spec],
+    asset_checks=drift_report_checks,
+    jobs=[sync_fleet_job, record_freshness_job],
     schedules=[fleet_sync_schedule],
-    sensors=[fabric_discovery, urgent_git_changes],
+    sensors=[fabric_discovery, urgent_git_changes, fleet_watch],
     resources={"fleet": FleetResource(), "alerts": AlertSink()},
 )

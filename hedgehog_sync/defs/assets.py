@@ -8,22 +8,27 @@ from datetime import datetime, timezone
 from typing import Any, Iterator
 
 from dagster import (
-    AssetExecutionContext, AssetMaterialization, AssetSpec, BackfillPolicy, Backoff, Failure, Jitter,
-    MetadataValue, RetryPolicy, multi_asset,
+    AssetCheckEvaluation, AssetExecutionContext, AssetMaterialization, AssetSpec, BackfillPolicy, Backoff,
+    Failure, Jitter, MetadataValue, RetryPolicy, multi_asset,
 )
 
 from hedgehog_sync.cycle import (
     DRIFT_REPORT, GIT_STATE, K8S_STATE, FabricOutcome, sync_fabric_with_retries,
 )
 from hedgehog_sync.defs.alerts import AlertSink
+from hedgehog_sync.defs.checks import (
+    NO_CRITICAL_DRIFT, REPORT_FRESH, critical_drift_outcome, evaluation, freshness_outcome, latest_report,
+)
+from hedgehog_sync.defs.fleet import fleet_row, merge_rows
 from hedgehog_sync.defs.partitions import fabrics
 from hedgehog_sync.defs.resources import FleetResource
-from hedgehog_sync.domain.health import health_score
+from hedgehog_sync.defs.tables import CHANGED_RESOURCE_COLUMNS, changed_resources_frame, table_metadata
+from hedgehog_sync.domain.health import health_score, parse_time
 from hedgehog_sync.domain.inventory import FabricConfig
 from hedgehog_sync.domain.metrics import RunStats, roll_up
 from hedgehog_sync.domain.priority import Schedule, schedule_for
 from hedgehog_sync.domain.recovery import CycleResult, FabricHealthRecord, RecoveryPolicy, record_cycle
-from hedgehog_sync.domain.render import report_markdown
+from hedgehog_sync.domain.render import SourceLinks, report_markdown
 from hedgehog_sync.store import ReportStore
 
 DATA_VERSION_TAG = "dagster/data_version"
@@ -46,10 +51,12 @@ k8s_state_spec = AssetSpec(
 )
 drift_report_spec = AssetSpec(
     DRIFT_REPORT, partitions_def=fabrics, skippable=True, group_name=GROUP, owners=OWNERS,
-    deps=[GIT_STATE, K8S_STATE], kinds={"python"},
+    deps=[GIT_STATE, K8S_STATE], kinds={"pandas"},
     description="What differs between a fabric's Git and its cluster: per-resource state "
                 "(modified/missing/extra), JSON-pointer changes, severity, score and drift_since. "
-                "Status is unknown whenever a side could not be read completely.",
+                "Status is unknown whenever a side could not be read completely. Each materialization "
+                "shows a summary, a table of the changed resources (worst first, each with its file in "
+                "Git), numbers that plot (counts, score, health, duration) and the commit.",
 )
 
 # Unpartitioned, reported by every sync run: the fleet-level "checked" record that costs one event.
@@ -120,10 +127,19 @@ def _bounded(report: dict[str, Any]) -> dict[str, Any]:
             "resources_omitted": len(report["resources"]) - MAX_RESOURCES_IN_METADATA}
 
 
-def _report_metadata(o: FabricOutcome) -> dict[str, Any]:
+def _links(cfg: FabricConfig) -> SourceLinks:
+    return SourceLinks(git_url=cfg.git.url, git_path=cfg.git.path, kube_context=cfg.kubernetes.context)
+
+
+def _report_metadata(o: FabricOutcome, links: SourceLinks) -> dict[str, Any]:
     r = o.report
     s = r["summary"]
+    git = r["git"]
     return {
+        # First what a person reads, then the table, then numbers that plot over time.
+        "summary": MetadataValue.md(report_markdown(r, links=links)),
+        "changed_resources": table_metadata(changed_resources_frame(r), CHANGED_RESOURCE_COLUMNS,
+                                            limit=MAX_RESOURCES_IN_METADATA),
         "status": MetadataValue.text(r["status"]),
         "severity": MetadataValue.text(r["severity"]),
         "score": MetadataValue.float(float(r["score"])),
@@ -132,13 +148,18 @@ def _report_metadata(o: FabricOutcome) -> dict[str, Any]:
         "missing": MetadataValue.int(s["missing"]),
         "extra": MetadataValue.int(s["extra"]),
         "errors": MetadataValue.int(len(r["errors"])),
-        "commit": MetadataValue.text(r["git"]["commit"] or ""),
+        "warnings": MetadataValue.int(len(r.get("warnings", []))),
+        "git_resources": MetadataValue.int(git.get("resources") or 0),
+        "live_resources": MetadataValue.int(r["cluster"].get("resources") or 0),
+        "commit": MetadataValue.text(git.get("commit") or ""),
+        "commit_message": MetadataValue.text(git.get("message") or ""),
+        "commit_author": MetadataValue.text(git.get("author") or ""),
+        "ref": MetadataValue.text(git.get("ref") or ""),
         "drift_since": MetadataValue.text(r["drift_since"] or ""),
-        "summary": MetadataValue.md(report_markdown(r)),
-        "report": MetadataValue.json(_bounded(r)),
         "duration_s": MetadataValue.float(round(o.duration_s, 3)),
         "attempts": MetadataValue.int(o.attempts),
         "retry_wait_s": MetadataValue.float(round(o.waited_s, 3)),
+        "report": MetadataValue.json(_bounded(r)),
     }
 
 
@@ -154,10 +175,10 @@ def _health_metadata(h: "FabricHealth") -> dict[str, Any]:
     }
 
 
-def _events(o: FabricOutcome, health: "FabricHealth") -> Iterator[AssetMaterialization]:
+def _events(o: FabricOutcome, health: "FabricHealth", links: SourceLinks) -> Iterator[AssetMaterialization]:
     builders = ((GIT_STATE, o.desired is not None, _git_metadata),
                 (K8S_STATE, o.live is not None, _live_metadata),
-                (DRIFT_REPORT, True, lambda o: {**_report_metadata(o), **_health_metadata(health)}))
+                (DRIFT_REPORT, True, lambda o: {**_report_metadata(o, links), **_health_metadata(health)}))
     for asset, readable, metadata in builders:
         # A health change (isolation, escalation, a falling score) is a new point in the report's history.
         moved = asset in o.changed or (asset == DRIFT_REPORT and HEALTH_VERSION in o.changed)
@@ -166,11 +187,21 @@ def _events(o: FabricOutcome, health: "FabricHealth") -> Iterator[AssetMateriali
                                        tags={DATA_VERSION_TAG: o.versions[asset]})
 
 
+def _checks(o: FabricOutcome, health: "FabricHealth", context: AssetExecutionContext) -> list[AssetCheckEvaluation]:
+    """drift_report's checks for the report just recorded (and written: log_event writes at once)."""
+    target = latest_report(context.instance, o.fabric)
+    fresh = freshness_outcome(o.fabric, parse_time(health.record.last_cycle_at), health.schedule.interval_seconds,
+                              datetime.now(timezone.utc))
+    return [evaluation(NO_CRITICAL_DRIFT, o.fabric, critical_drift_outcome(o.report), target),
+            evaluation(REPORT_FRESH, o.fabric, fresh, target)]
+
+
 @dataclass(frozen=True)
 class FabricHealth:
     score: float
     record: FabricHealthRecord
     schedule: Schedule
+    row: dict[str, Any]  # the fabric's line in the fleet summary
 
 
 def _record_health(o: FabricOutcome, cfg: FabricConfig, store: ReportStore, policy: RecoveryPolicy,
@@ -188,7 +219,8 @@ def _record_health(o: FabricOutcome, cfg: FabricConfig, store: ReportStore, poli
     if o.versions.get(HEALTH_VERSION) != version:
         o.versions[HEALTH_VERSION] = version
         o.changed.add(HEALTH_VERSION)
-    return FabricHealth(score, record, schedule_for(cfg.priority, score, record.isolated, record.escalated))
+    schedule = schedule_for(cfg.priority, score, record.isolated, record.escalated)
+    return FabricHealth(score, record, schedule, fleet_row(o.report, record, score, schedule))
 
 
 @multi_asset(
@@ -221,6 +253,7 @@ def fabric_sync(context: AssetExecutionContext, fleet: FleetResource, alerts: Al
     # Retries inside the batch stop well before the run's budget: the next cycle tries again anyway.
     deadline = started + 0.8 * fleet.run_budget_seconds
     failed: list[FabricOutcome] = []
+    rows: dict[str, dict[str, Any]] = {}
     recorded = changed_fabrics = 0
     try:
         with ThreadPoolExecutor(max_workers=fleet.workers, thread_name_prefix="fabric") as pool:
@@ -228,13 +261,18 @@ def fabric_sync(context: AssetExecutionContext, fleet: FleetResource, alerts: Al
                        for cfg in todo]
             for done, future in enumerate(as_completed(futures), start=1):
                 outcome = future.result()
-                health = _record_health(outcome, by_name[outcome.fabric], store, policy, alerts, context)
+                cfg = by_name[outcome.fabric]
+                health = _record_health(outcome, cfg, store, policy, alerts, context)
+                rows[outcome.fabric] = health.row
                 if outcome.attempts > 1:
                     context.log.info(f"fabric {outcome.fabric}: {outcome.attempts} attempts, "
                                      f"waited {outcome.waited_s:.1f} s (backoff / Retry-After)")
-                events = list(_events(outcome, health))
+                events = list(_events(outcome, health, _links(cfg)))
                 for event in events:
                     context.log_event(event)
+                if any(e.asset_key.path == [DRIFT_REPORT] for e in events):  # checks go with each new report
+                    for result in _checks(outcome, health, context):
+                        context.log_event(result)
                 recorded += len(events)
                 changed_fabrics += bool(events)
                 store.save_versions(outcome.fabric, outcome.versions)
@@ -246,6 +284,8 @@ def fabric_sync(context: AssetExecutionContext, fleet: FleetResource, alerts: Al
                     context.log.info(f"{done}/{len(futures)} fabrics checked, {recorded} changes recorded")
     finally:
         reader.close()
+        if rows:  # no event: the fleet_watch sensor records fleet_summary when the table changed
+            fleet.fleet_rows(context.instance).update(lambda doc: merge_rows(doc, rows))
     stats = RunStats(run_id=context.run.run_id, finished_at=datetime.now(timezone.utc).isoformat(),
                      duration_s=round(time.monotonic() - started, 3), queue_wait_s=round(_queue_wait(context), 3),
                      checked=len(todo), changed=changed_fabrics, failed=len(failed))

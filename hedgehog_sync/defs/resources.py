@@ -51,5 +51,10 @@ class FleetResource(ConfigurableResource):
     def metrics_store(self, instance: DagsterInstance) -> MetricsStore:
         return MetricsStore(self.state_root(instance) / "metrics.json")
 
+    def fleet_rows(self, instance: DagsterInstance) -> MetricsStore:
+        """One summary row per fabric, kept by the sync runs for the fleet_watch sensor. A JSON
+        document updated under a lock, exactly what MetricsStore is (its name says what it first held)."""
+        return MetricsStore(self.state_root(instance) / "fleet-rows.json")
+
     def reader(self, instance: DagsterInstance) -> FabricReader:
         return FabricReader(GitRepoCache(self.state_root(instance) / "git"))

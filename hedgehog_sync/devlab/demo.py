@@ -193,8 +193,12 @@ def dagster_env(fleet: DemoFleet) -> dict[str, str]:
     return env
 
 
-def run_demo(root: Path, host: str = "127.0.0.1", port: int = 3000, apiserver_port: int = 0) -> int:
-    """Build or reopen the fleet, serve it, and run `dagster dev` until interrupted."""
+def run_demo(root: Path, host: str = "127.0.0.1", port: int = 3000, apiserver_port: int = 0,
+             churn_every: float | None = None) -> int:
+    """Build or reopen the fleet, serve it, and run `dagster dev` until interrupted; with churn_every,
+    also change fab-east every that many seconds (devlab/churn.py) so drift appears and clears."""
+    from hedgehog_sync.devlab.churn import CHURN_FABRIC, Churner
+
     fleet = build_demo_fleet(root)
     handle = serve_demo_fleet(fleet, apiserver_port)
     print(f"devlab: {len(DEMO_FABRICS)} fabrics in {fleet.root}, API server at {handle.url}", flush=True)
@@ -205,6 +209,11 @@ def run_demo(root: Path, host: str = "127.0.0.1", port: int = 3000, apiserver_po
     workspace.write_text(WORKSPACE_YAML)
     cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(workspace), "-h", host, "-p", str(port)]
     proc = subprocess.Popen(cmd, env=env, cwd=fleet.root)
+    churner = None
+    if churn_every:
+        churner = Churner(fleet, churn_every, log=lambda line: print(f"devlab: {line}", flush=True)).start()
+        print(f"devlab: churn on: every {churn_every:g} s {CHURN_FABRIC} drifts or comes back in sync "
+              f"(first change in {churn_every:g} s)", flush=True)
 
     def _forward(signum: int, _frame: Any) -> None:
         proc.send_signal(signum)
@@ -216,5 +225,7 @@ def run_demo(root: Path, host: str = "127.0.0.1", port: int = 3000, apiserver_po
         proc.send_signal(signal.SIGINT)
         return proc.wait()
     finally:
+        if churner is not None:
+            churner.stop()
         handle.stop()
         fleet.store.save(fleet.state_file)

@@ -109,3 +109,31 @@ def test_invalid_inventory_entries_are_named_and_the_other_fabrics_still_sync(de
                              resources={"fleet": resource, "alerts": AlertSink()})
         assert result.success
         assert latest(instance, "drift_report", IN_SYNC_FABRIC).metadata["status"].value == "in_sync"
+
+
+def test_a_drift_report_reads_in_five_seconds_and_plots_over_time(demo_fleet, fleet_resource):
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("fabrics", list(DEMO_FABRICS))
+        assert materialize([fabric_sync], partition_key=DRIFTED_FABRIC, instance=instance,
+                           resources={"fleet": fleet_resource, "alerts": AlertSink()}).success
+        meta = latest(instance, "drift_report", DRIFTED_FABRIC).metadata
+        # what a person reads comes first: the summary, then the table of changed resources
+        assert list(meta)[:2] == ["summary", "changed_resources"]
+        md = meta["summary"].value
+        assert md.startswith(f"### ⚠ drifted · {DRIFTED_FABRIC}: 3 resources differ")
+        assert md.index("rogue-vpc") < md.index("vpc-01--default")  # critical before high
+        assert "`vpcs/vpc-01.yaml#2`" in md  # where Git defines the missing attachment
+        table = meta["changed_resources"]
+        assert [(r.data["severity"], r.data["state"], r.data["kind"]) for r in table.records] == [
+            ("critical", "extra", "VPC"), ("high", "modified", "VPC"), ("high", "missing", "VPCAttachment")]
+        types = {c.name: c.type for c in table.schema.columns}
+        assert types["changes"] == "int" and types["source"] == "string"
+        assert table.records[1].data["first_change"].startswith("replace `/spec/subnets/")
+        report = meta["report"].value
+        assert meta["commit"].value == report["git"]["commit"]
+        assert meta["commit_message"].value == f"{DRIFTED_FABRIC}: initial wiring and VPCs"
+        assert meta["commit_author"].value == "hedgehog-sync devlab"
+        numbers = {k: meta[k].value for k in ("in_sync", "modified", "missing", "extra", "git_resources",
+                                              "live_resources", "score", "health", "duration_s")}
+        assert all(isinstance(v, (int, float)) for v in numbers.values()), numbers
+        assert (numbers["modified"], numbers["missing"], numbers["extra"]) == (1, 1, 1)

@@ -11,15 +11,38 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_one_definitions_object_with_the_fleet_pieces():
-    repo = defs.get_repository_def()
-    assert {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()} == {
-        "git_state", "k8s_state", "drift_report", "scheduler_metrics"}
     from dagster import AssetKey
 
-    drift = repo.asset_graph.get(AssetKey("drift_report"))
+    repo = defs.get_repository_def()
+    graph = repo.asset_graph
+    assert {k.to_user_string() for k in graph.get_all_asset_keys()} == {
+        "git_state", "k8s_state", "drift_report", "fleet_summary", "scheduler_metrics"}
+    drift = graph.get(AssetKey("drift_report"))
     assert {p.to_user_string() for p in drift.parent_keys} == {"git_state", "k8s_state"}
+    assert {p.to_user_string() for p in graph.get(AssetKey("fleet_summary")).parent_keys} == {"drift_report"}
+    assert {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys} == {
+        ("drift_report", "no_critical_drift"), ("drift_report", "report_fresh")}
     assert repo.get_schedule_def("fleet_sync_every_minute").cron_schedule == "* * * * *"
-    assert repo.has_sensor_def("fabric_discovery")
+    assert repo.has_sensor_def("fabric_discovery") and repo.has_sensor_def("fleet_watch")
+
+
+def test_assets_read_well_in_the_graph():
+    from dagster import AssetKey
+
+    graph = defs.get_repository_def().asset_graph
+    expected = {"git_state": ("fabric_drift", {"git", "yaml"}), "k8s_state": ("fabric_drift", {"kubernetes"}),
+                "drift_report": ("fabric_drift", {"pandas"}), "fleet_summary": ("fleet", {"pandas"}),
+                "scheduler_metrics": ("fleet", {"dagster"})}
+    for key, (group, kinds) in expected.items():
+        node = graph.get(AssetKey(key))
+        assert node.group_name == group and set(node.kinds) == kinds, key
+        assert node.owners == ["team:netops"] and len(node.description) > 40, key
+
+
+def test_the_sync_job_never_plans_the_checks():
+    # A planned check writes a row per fabric per run and shows "skipped" over the real result.
+    job = defs.resolve_job_def("sync_fleet")
+    assert [n.name for n in job.graph.nodes] == ["fabric_sync"]  # the check ops are not in it
 
 
 def test_dagster_definitions_validate_passes(tmp_path):
