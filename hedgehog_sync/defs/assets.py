@@ -121,10 +121,14 @@ MAX_RESOURCES_IN_METADATA = 200
 
 
 def _bounded(report: dict[str, Any]) -> dict[str, Any]:
-    if len(report["resources"]) <= MAX_RESOURCES_IN_METADATA:
-        return report
-    return {**report, "resources": report["resources"][:MAX_RESOURCES_IN_METADATA],
-            "resources_omitted": len(report["resources"]) - MAX_RESOURCES_IN_METADATA}
+    """The report with its long lists cut (drift carried through an outage can be long too)."""
+    out = dict(report)
+    for key in ("resources", "unchecked_drift"):
+        items = report.get(key) or []
+        if len(items) > MAX_RESOURCES_IN_METADATA:
+            out[key] = items[:MAX_RESOURCES_IN_METADATA]
+            out[f"{key}_omitted"] = len(items) - MAX_RESOURCES_IN_METADATA
+    return out
 
 
 def _links(cfg: FabricConfig) -> SourceLinks:

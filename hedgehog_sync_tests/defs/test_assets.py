@@ -137,3 +137,14 @@ def test_a_drift_report_reads_in_five_seconds_and_plots_over_time(demo_fleet, fl
                                               "live_resources", "score", "health", "duration_s")}
         assert all(isinstance(v, (int, float)) for v in numbers.values()), numbers
         assert (numbers["modified"], numbers["missing"], numbers["extra"]) == (1, 1, 1)
+
+
+def test_report_metadata_keeps_long_lists_bounded():
+    from hedgehog_sync.defs.assets import MAX_RESOURCES_IN_METADATA, _bounded
+
+    many = [{"kind": "VPC", "name": f"v{i}"} for i in range(MAX_RESOURCES_IN_METADATA + 5)]
+    small = {"fabric": "f", "resources": many[:3], "unchecked_drift": []}
+    assert _bounded(small) == small
+    cut = _bounded({"fabric": "f", "resources": many, "unchecked_drift": many})
+    assert len(cut["resources"]) == len(cut["unchecked_drift"]) == MAX_RESOURCES_IN_METADATA
+    assert cut["resources_omitted"] == cut["unchecked_drift_omitted"] == 5
