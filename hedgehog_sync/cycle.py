@@ -18,7 +18,7 @@ from hedgehog_sync.domain.model import DesiredState, LiveState
 from hedgehog_sync.domain.parsing import ParsedFile, parse_file, parse_files
 from hedgehog_sync.domain.recovery import DEFAULT_POLICY, RecoveryPolicy, retry_delay
 from hedgehog_sync.domain.report import (
-    ReadFailure, build_report, desired_version, live_version, report_version,
+    build_report, failure_from, desired_version, live_version, report_version,
 )
 from hedgehog_sync.store import ReportStore
 
@@ -150,8 +150,8 @@ def sync_fabric(cfg: FabricConfig, reader: FabricReader, store: ReportStore,
     previous = store.latest_report(cfg.name)
     report = build_report(
         cfg.name, desired, live, now=now, ref=cfg.git.ref, previous=previous,
-        git_failure=ReadFailure(str(git_error), type(git_error).__name__) if git_error else None,
-        cluster_failure=ReadFailure(str(cluster_error), type(cluster_error).__name__) if cluster_error else None,
+        git_failure=failure_from(git_error) if git_error else None,
+        cluster_failure=failure_from(cluster_error) if cluster_error else None,
         rules=cfg.rules,
     )
     before = store.versions(cfg.name)

@@ -12,7 +12,7 @@ from hedgehog_sync.domain.diff import (
     EXTRA, IN_SYNC, MISSING, MODIFIED, compare, drift_score, max_severity,
 )
 from hedgehog_sync.domain.model import DesiredState, Finding, LiveState, Obj
-from hedgehog_sync.domain.normalize import DEFAULT_RULES, NormalizeRules
+from hedgehog_sync.domain.normalize import DEFAULT_RULES, NormalizeRules, normalize
 
 IN_SYNC_STATUS, DRIFTED, UNKNOWN = "in_sync", "drifted", "unknown"
 
@@ -151,8 +151,6 @@ def desired_version(desired: DesiredState) -> str:
 
 def live_version(live: LiveState) -> str:
     """Hash of the live objects without what the server changes on its own (resourceVersion etc.)."""
-    from hedgehog_sync.domain.normalize import normalize
-
     objs = sorted((normalize(o) for o in live.objects), key=lambda o: json.dumps(o, sort_keys=True))
     return _digest({"objects": objs, "findings": [f.as_dict() for f in live.findings],
                     "complete": live.complete})
@@ -166,8 +164,3 @@ def report_version(report: dict[str, Any]) -> str:
 def failure_from(exc: BaseException) -> ReadFailure:
     return ReadFailure(str(exc), type(exc).__name__)
 
-
-__all__ = [
-    "IN_SYNC_STATUS", "DRIFTED", "UNKNOWN", "ReadFailure", "build_report", "desired_version",
-    "live_version", "report_version", "failure_from", "utc_iso", "Finding", "Obj",
-]
