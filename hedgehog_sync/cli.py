@@ -125,6 +125,19 @@ def metrics(reset: bool, state_dir: str | None, fmt: str) -> None:
 
 
 @main.command()
+def pools() -> None:
+    """Set the `git` (4) and `kubernetes` (3) pool limits on the instance where none is set, and show them."""
+    from dagster import DagsterInstance
+
+    from hedgehog_sync.defs.pools import ensure_pool_limits, pool_limits
+
+    with DagsterInstance.get() as instance:
+        set_now = ensure_pool_limits(instance)
+        for pool, limit in pool_limits(instance).items():
+            click.echo(f"{pool}: {limit}" + (" (set now)" if pool in set_now else ""))
+
+
+@main.command()
 @click.option("--dir", "root", type=click.Path(file_okay=False), default=".devlab", show_default=True,
               help="Folder for the demo's Git repositories, kubeconfigs, cluster state and DAGSTER_HOME.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address of the Dagster UI.")

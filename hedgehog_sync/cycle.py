@@ -103,6 +103,18 @@ class FabricReader:
 
 
 @dataclass
+class SideRead:
+    """One side of a fabric (Git or the cluster) as read this cycle, after any retries."""
+
+    value: Any  # DesiredState or LiveState; None when it could not be read
+    error: HedgehogSyncError | None = None
+    version: str | None = None  # data version of `value` (what decides whether to record it)
+    attempts: int = 1
+    waited_s: float = 0.0  # time spent waiting between attempts (backoff, Retry-After)
+    duration_s: float = 0.0
+
+
+@dataclass
 class FabricOutcome:
     fabric: str
     report: dict[str, Any]
@@ -130,65 +142,88 @@ def _as_sync_error(exc: Exception) -> HedgehogSyncError:
     return wrapped
 
 
-def sync_fabric(cfg: FabricConfig, reader: FabricReader, store: ReportStore,
-                now: datetime | None = None) -> FabricOutcome:
-    """Read, compare and store one fabric's report; never raises for the fabric's own faults."""
+ONE_ATTEMPT = RecoveryPolicy(max_attempts=1)
+
+
+def read_with_retries(read: Callable[[], Any], version: Callable[[Any], str],
+                      policy: RecoveryPolicy = DEFAULT_POLICY, deadline: float | None = None,
+                      sleep: Callable[[float], None] = time.sleep,
+                      rng: random.Random | None = None) -> SideRead:
+    """Call `read` until it succeeds, a permanent error, policy.max_attempts, or `deadline`.
+
+    Never raises for the fabric's own faults. Transient errors wait with backoff, or as long as
+    the server's Retry-After asks; no wait may pass `deadline` (a time.monotonic() value): the
+    next cycle tries again anyway.
+    """
+    started = time.monotonic()
+    attempt, waited = 1, 0.0
+    while True:
+        try:
+            value = read()
+            return SideRead(value, None, version(value), attempt, waited, time.monotonic() - started)
+        except Exception as exc:  # one fabric's fault never stops the batch
+            error = _as_sync_error(exc)
+        delay = retry_delay(error, attempt, policy, rng)
+        if delay is None or (deadline is not None and time.monotonic() + delay > deadline):
+            return SideRead(None, error, None, attempt, waited, time.monotonic() - started)
+        sleep(delay)
+        waited += delay
+        attempt += 1
+
+
+def read_git_side(cfg: FabricConfig, reader: FabricReader, policy: RecoveryPolicy = DEFAULT_POLICY,
+                  deadline: float | None = None, **kw: Any) -> SideRead:
+    return read_with_retries(lambda: reader.read_desired(cfg), desired_version, policy, deadline, **kw)
+
+
+def read_cluster_side(cfg: FabricConfig, reader: FabricReader, policy: RecoveryPolicy = DEFAULT_POLICY,
+                      deadline: float | None = None, **kw: Any) -> SideRead:
+    return read_with_retries(lambda: reader.read_live(cfg), live_version, policy, deadline, **kw)
+
+
+def compare_fabric(cfg: FabricConfig, git: SideRead, cluster: SideRead, store: ReportStore,
+                   now: datetime | None = None) -> FabricOutcome:
+    """Compare what was read of both sides and store the fabric's report; never raises for its faults."""
     started = time.monotonic()
     now = now or datetime.now(timezone.utc)
-    desired: DesiredState | None = None
-    live: LiveState | None = None
-    git_error = cluster_error = None
-    try:
-        desired = reader.read_desired(cfg)
-    except Exception as exc:  # one fabric's fault never stops the batch
-        git_error = _as_sync_error(exc)
-    try:
-        live = reader.read_live(cfg)
-    except Exception as exc:
-        cluster_error = _as_sync_error(exc)
-
+    desired, live = git.value, cluster.value
     previous = store.latest_report(cfg.name)
     report = build_report(
         cfg.name, desired, live, now=now, ref=cfg.git.ref, previous=previous,
-        git_failure=failure_from(git_error) if git_error else None,
-        cluster_failure=failure_from(cluster_error) if cluster_error else None,
+        git_failure=failure_from(git.error) if git.error else None,
+        cluster_failure=failure_from(cluster.error) if cluster.error else None,
         rules=cfg.rules,
     )
     before = store.versions(cfg.name)
     versions = dict(before)
     if desired is not None:
-        versions[GIT_STATE] = desired_version(desired)
+        versions[GIT_STATE] = git.version or desired_version(desired)
     if live is not None:
-        versions[K8S_STATE] = live_version(live)
+        versions[K8S_STATE] = cluster.version or live_version(live)
     versions[DRIFT_REPORT] = report_version(report)
     changed = {name for name, v in versions.items() if before.get(name) != v}
     store.save_report(cfg.name, report)
     # Versions are saved by the caller once the change is recorded: a crash in between re-records it.
-    return FabricOutcome(cfg.name, report, desired, live, versions, changed, git_error, cluster_error,
-                         time.monotonic() - started)
+    return FabricOutcome(cfg.name, report, desired, live, versions, changed, git.error, cluster.error,
+                         duration_s=git.duration_s + cluster.duration_s + time.monotonic() - started,
+                         attempts=max(git.attempts, cluster.attempts), waited_s=git.waited_s + cluster.waited_s)
+
+
+def sync_fabric(cfg: FabricConfig, reader: FabricReader, store: ReportStore,
+                now: datetime | None = None) -> FabricOutcome:
+    """Read both sides once, compare, and store one fabric's report; never raises for its faults."""
+    return compare_fabric(cfg, read_git_side(cfg, reader, ONE_ATTEMPT), read_cluster_side(cfg, reader, ONE_ATTEMPT),
+                          store, now)
 
 
 def sync_fabric_with_retries(cfg: FabricConfig, reader: FabricReader, store: ReportStore,
                              policy: RecoveryPolicy = DEFAULT_POLICY, deadline: float | None = None,
                              sleep: Callable[[float], None] = time.sleep,
                              rng: random.Random | None = None) -> FabricOutcome:
-    """sync_fabric, tried again after transient read errors with backoff and Retry-After honoured.
+    """sync_fabric, each side tried again after transient read errors (backoff, Retry-After honoured).
 
-    Bounded: at most policy.max_attempts tries, and never a wait that would pass `deadline`
-    (a time.monotonic() value): the next cycle tries again anyway.
+    Bounded: at most policy.max_attempts tries per side, and never a wait that would pass `deadline`.
     """
-    attempt, waited = 1, 0.0
-    while True:
-        outcome = sync_fabric(cfg, reader, store)
-        errors = [e for e in (outcome.git_error, outcome.cluster_error) if e is not None]
-        delays = [retry_delay(e, attempt, policy, rng) for e in errors]
-        if not errors or any(d is None for d in delays):
-            break  # in sync, or a permanent error: no retry storm
-        delay = max(d for d in delays if d is not None)
-        if deadline is not None and time.monotonic() + delay > deadline:
-            break
-        sleep(delay)
-        waited += delay
-        attempt += 1
-    outcome.attempts, outcome.waited_s = attempt, waited
-    return outcome
+    git = read_git_side(cfg, reader, policy, deadline, sleep=sleep, rng=rng)
+    cluster = read_cluster_side(cfg, reader, policy, deadline, sleep=sleep, rng=rng)
+    return compare_fabric(cfg, git, cluster, store)

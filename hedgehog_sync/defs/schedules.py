@@ -5,7 +5,7 @@ from dagster import (
     ScheduleEvaluationContext, SkipReason, define_asset_job, in_process_executor, schedule,
 )
 
-from hedgehog_sync.defs.assets import fabric_sync
+from hedgehog_sync.defs.assets import RETRY_ALL_STEPS_TAGS, fabric_sync
 from hedgehog_sync.defs.partitions import FABRICS_PARTITION
 from hedgehog_sync.defs.resources import FleetResource
 from hedgehog_sync.domain.batching import batch_size_for_budget, plan_batches
@@ -19,12 +19,13 @@ TICK_SLACK_SECONDS = 30.0
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
-# One step per run: the in-process executor spares a second Python start per run. Without the asset
-# checks: a run that selected them would plan a check row per fabric per run; the run logs their
-# results itself, and only when there is news (see defs/checks.py).
+# Three steps in one process per run (read_git, read_kubernetes, compare): the in-process executor
+# spares a Python start per step and hands the snapshots over in memory, so a crashed run is re-run
+# from its first step. Without the asset checks: a run that selected them would plan a check row per
+# fabric per run; the run logs their results itself, and only when there is news (defs/checks.py).
 sync_fleet_job = define_asset_job(
     "sync_fleet", selection=AssetSelection.assets(fabric_sync).without_checks(), executor_def=in_process_executor,
-    description="Sync a range of fabrics in one run.",
+    tags=RETRY_ALL_STEPS_TAGS, description="Sync a range of fabrics in one run.",
 )
 
 

@@ -4,6 +4,7 @@
 from dagster import DefaultSensorStatus, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
 from hedgehog_sync.defs.partitions import FABRICS_PARTITION, fabrics
+from hedgehog_sync.defs.pools import ensure_pool_limits
 from hedgehog_sync.defs.resources import FleetResource
 from hedgehog_sync.domain.errors import InventoryError
 from hedgehog_sync.domain.inventory import Inventory
@@ -23,9 +24,12 @@ def partition_changes(inventory: Inventory, existing: list[str]) -> tuple[list[s
     minimum_interval_seconds=30,
     default_status=DefaultSensorStatus.RUNNING,
     description="Reads the fabric inventory and adds or deletes `fabrics` partitions to match. "
-                "Deleting a partition keeps its materialization history.",
+                "Deleting a partition keeps its materialization history. Also sets the limits of "
+                "the `git` and `kubernetes` pools where none is set.",
 )
 def fabric_discovery(context: SensorEvaluationContext, fleet: FleetResource):
+    for pool, limit in ensure_pool_limits(context.instance).items():
+        context.log.info(f"pool {pool}: limit set to {limit} (change it in Deployment > Concurrency)")
     try:
         inventory = fleet.load_inventory()
     except InventoryError as exc:

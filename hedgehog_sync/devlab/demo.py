@@ -48,6 +48,7 @@ run_coordinator:
   class: QueuedRunCoordinator
   config:
     max_concurrent_runs: 4
+# Pools git (4) and kubernetes (3) hold the sync steps: fabric_discovery sets them (`hedgehog-sync pools`).
 run_monitoring:
   enabled: true                # enforces each run's dagster/max_runtime tag (the run time budget)
   poll_interval_seconds: 30
