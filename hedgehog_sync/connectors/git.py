@@ -24,6 +24,20 @@ from hedgehog_sync.domain.model import Finding
 from hedgehog_sync.domain.parsing import DEFAULT_LIMITS, is_candidate_file
 
 FETCH_TIMEOUT_SECONDS = 120
+# Operators (and the fault tests) may shorten the limit on one git operation without code.
+TIMEOUT_ENV = "HEDGEHOG_SYNC_GIT_TIMEOUT_SECONDS"
+# What git and curl print for a refused credential. Matched as phrases, never as bare numbers:
+# "401" alone also matches a port (127.0.0.1:40137) or a commit SHA in the same text.
+_AUTH_FAILURE = re.compile(
+    r"authentication failed|could not read (username|password)|permission denied \(|"
+    r"host key verification failed|terminal prompts disabled|returned error: 40[13]\b|"
+    r"\bhttp 40[13]\b", re.IGNORECASE)
+# What git prints when the local cache, not the remote, is broken.
+_CORRUPTION = re.compile(
+    r"not a git repository|bad object|corrupt|unable to read|loose object|did not send all necessary|"
+    r"bad config|invalid object|missing blob|failed to read object|is empty|packfile .* cannot be accessed|"
+    r"unable to open object pack|index-pack failed", re.IGNORECASE)
+_TIMED_OUT = re.compile(r"operation too slow|operation timed out|curl 28\b", re.IGNORECASE)
 _USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]*@", re.IGNORECASE)
 _HEX = re.compile(r"^[0-9a-f]{7,40}$")
 
@@ -65,9 +79,9 @@ def _allowed_protocols(settings: GitSettings) -> str:
 class GitRepoCache:
     """One bare repository per fabric under `root`; clone once, then fetch."""
 
-    def __init__(self, root: str | os.PathLike[str], timeout_seconds: int = FETCH_TIMEOUT_SECONDS):
+    def __init__(self, root: str | os.PathLike[str], timeout_seconds: float | None = None):
         self.root = Path(root)
-        self.timeout_seconds = timeout_seconds
+        self.timeout_seconds = timeout_seconds if timeout_seconds is not None else _timeout_from_env()
 
     def repo_dir(self, fabric: str) -> Path:
         if not PARTITION_KEY.match(fabric):  # validated before any path is built from it
@@ -83,6 +97,10 @@ class GitRepoCache:
             "GIT_SSH_COMMAND": "ssh -o BatchMode=yes -o StrictHostKeyChecking=yes",
             "GIT_CONFIG_NOSYSTEM": "1",
             "GIT_CONFIG_GLOBAL": os.devnull,
+            # Killing git at the timeout leaves its HTTP helper holding the pipe: let curl give up
+            # on a stalled server by itself within the same limit.
+            "GIT_HTTP_LOW_SPEED_LIMIT": "1",
+            "GIT_HTTP_LOW_SPEED_TIME": str(max(1, int(self.timeout_seconds))),
         }
         token = os.environ.get(settings.token_env) if settings.token_env else None
         if token:
@@ -107,6 +125,7 @@ class GitRepoCache:
         try:
             repo = git.Repo(d)
             if repo.bare and repo.remotes and repo.remotes.origin.url == settings.url:
+                repo.git.rev_parse("--git-dir")  # GitPython opens a repository git itself refuses
                 return repo
         except (InvalidGitRepositoryError, NoSuchPathError, configparser.Error, GitCommandError,
                 OSError, ValueError, AttributeError):
@@ -121,14 +140,31 @@ class GitRepoCache:
         """Fetch, resolve `ref` to a commit and read every candidate file under `path` at it."""
         check_url(settings)
         with self._locked(fabric) as d:
-            repo = self._open(d, settings)
-            env = self._env(settings)
             try:
-                self._fetch(repo, env, settings.ref)
-            except GitCommandError as exc:
-                raise self._classify(exc, settings) from None
-            commit = self._resolve(repo, settings.ref)
+                return self._read_cached(self._open(d, settings), settings)
+            except _CacheCorrupted:
+                # A damaged cache (a cut pack, a lost object, a disk error) is not the remote's
+                # fault: throw it away and clone again, once.
+                shutil.rmtree(d, ignore_errors=True)
+            try:
+                return self._read_cached(self._open(d, settings), settings)
+            except _CacheCorrupted as exc:
+                raise GitUnreachableError(f"git cache of {redact_url(settings.url)} is unusable even "
+                                          f"after a fresh clone: {exc}") from None
+
+    def _read_cached(self, repo: git.Repo, settings: GitSettings) -> GitSnapshot:
+        env = self._env(settings)
+        try:
+            self._fetch(repo, env, settings.ref)
+        except GitCommandError as exc:
+            if _CORRUPTION.search(str(exc.stderr or "")):
+                raise _CacheCorrupted(_last_line(exc)) from None
+            raise self._classify(exc, settings) from None
+        commit = self._resolve(repo, settings.ref)
+        try:
             return self._snapshot(repo, commit, settings.path)
+        except (GitCommandError, ValueError, OSError) as exc:  # gitdb raises BadObject (a ValueError)
+            raise _CacheCorrupted(type(exc).__name__) from None
 
     def remote_commit(self, fabric: str, settings: GitSettings) -> str:
         """The commit `ref` points to on the remote now, without fetching (`git ls-remote`)."""
@@ -170,11 +206,9 @@ class GitRepoCache:
         detail = stderr.strip().splitlines()[-1].strip() if stderr.strip() else f"exit {exc.status}"
         detail = detail.removeprefix("stderr: ").strip("'")
         low = stderr.lower()
-        if exc.status is not None and (exc.status == -9 or "timed out" in low and "connection" not in low):
+        if exc.status == -9 or _TIMED_OUT.search(stderr) or "timed out" in low and "connection" not in low:
             return GitTimeoutError(f"git fetch from {url} timed out: {detail}")
-        if any(s in low for s in ("authentication failed", "could not read username", "permission denied",
-                                  "host key verification failed", "403", "401",
-                                  "terminal prompts disabled")):
+        if _AUTH_FAILURE.search(stderr):
             return GitAuthError(f"git fetch from {url} was refused (credentials or host key): {detail}")
         if any(s in low for s in ("not found", "does not appear to be a git repository",
                                   "repository not found")):
@@ -225,6 +259,24 @@ class GitRepoCache:
             data = repo.odb.stream(bytes.fromhex(blob)).read()
             snap.files.append(GitFile(rel, blob, data))
         return snap
+
+
+class _CacheCorrupted(Exception):
+    """The local cache of a repository is damaged; cloning again repairs it."""
+
+
+def _last_line(exc: GitCommandError) -> str:
+    lines = redact_url(str(exc.stderr or "")).strip().splitlines()
+    return lines[-1].removeprefix("stderr: ").strip(" '") if lines else f"exit {exc.status}"
+
+
+def _timeout_from_env() -> float:
+    value = os.environ.get(TIMEOUT_ENV)
+    try:
+        seconds = float(value) if value else FETCH_TIMEOUT_SECONDS
+    except ValueError:
+        seconds = FETCH_TIMEOUT_SECONDS
+    return seconds if seconds > 0 else FETCH_TIMEOUT_SECONDS
 
 
 def _has_commit(repo: git.Repo, sha: str) -> bool:

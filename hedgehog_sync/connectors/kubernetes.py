@@ -34,13 +34,26 @@ from hedgehog_sync.domain.model import Finding, LiveState, Obj
 DEFAULT_NAMESPACE = "default"
 DEFAULT_PAGE_SIZE = 500
 DEFAULT_TIMEOUT_SECONDS = 30.0
+# Operators (and the fault tests) may change the per-request limit without code.
+TIMEOUT_ENV = "HEDGEHOG_SYNC_KUBERNETES_TIMEOUT_SECONDS"
 # Shows up in the API server's audit log and managedFields, so operators can tell who read.
 USER_AGENT = "hedgehog-sync"
 _PLUGIN_KEYS = ("exec", "auth-provider")
 # Connection-level retries only. Waiting out a 429 or a 5xx is the Dagster retry policy's job:
 # urllib3's default would sleep on Retry-After inside the read and hide the status from us.
 # Redirects are not followed: an API server that redirects is misconfigured.
-TRANSPORT_RETRIES = urllib3.Retry(
+class _TransportRetry(urllib3.Retry):
+    """urllib3's Retry, except that a read timeout is never retried: the server was asked and did not
+    answer in time, and trying again at once would double the time limit the caller set. The read
+    retry stays for what it is there for: a kept-alive connection the server had already closed."""
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+        if isinstance(error, urllib3.exceptions.ReadTimeoutError):
+            raise urllib3.exceptions.MaxRetryError(_pool, url, error) from error
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+TRANSPORT_RETRIES = _TransportRetry(
     total=None, connect=2, read=1, redirect=False, status=0, other=0, respect_retry_after_header=False
 )
 
@@ -181,7 +194,7 @@ def read_live(
     namespace: str = DEFAULT_NAMESPACE,
     kinds: Sequence[ResourceKind] = KINDS,
     page_size: int = DEFAULT_PAGE_SIZE,
-    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+    timeout_seconds: float | None = None,
 ) -> LiveState:
     """Every object of the given kinds in one namespace of a fabric, listed page by page.
 
@@ -191,6 +204,8 @@ def read_live(
     """
     if page_size <= 0:
         raise ValueError("page_size must be positive")
+    if timeout_seconds is None:
+        timeout_seconds = _timeout_from_env()
     server = redact_url(api_client.configuration.host)
     api = k8s_client.CustomObjectsApi(api_client)
     state = LiveState(server=server)
@@ -212,6 +227,14 @@ def read_live(
             f"{server} serves none of the {len(kinds)} Hedgehog resource kinds asked for"
         )
     return state
+
+
+def _timeout_from_env() -> float:
+    try:
+        seconds = float(os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT_SECONDS)
+    except ValueError:
+        return DEFAULT_TIMEOUT_SECONDS
+    return seconds if math.isfinite(seconds) and seconds > 0 else DEFAULT_TIMEOUT_SECONDS
 
 
 def _list_kind(

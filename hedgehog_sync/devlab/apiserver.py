@@ -1200,8 +1200,14 @@ class FaultRule:
     status: int | None = None  # answer this status (a Kubernetes Status body) instead of serving
     retry_after: float | str | None = None  # Retry-After header sent with `status`
     latency: float = 0.0  # seconds to wait before answering
-    action: str | None = None  # "truncate": cut the JSON body in half; "drop": close without a body
+    # "truncate": cut the JSON body in half; "drop": close without a body; "garbage": answer a body
+    # that is not JSON (a proxy's HTML error page) as application/json; "expire-if-changed": answer
+    # 410 Expired to a continue token whose snapshot is older than the fabric's objects, as etcd
+    # does once the revision is compacted (real servers never mix two snapshots in one list)
+    action: str | None = None
     times: int | None = None  # apply to the first N matching requests only; None = always
+    # called (in the server's thread) when the rule is applied: e.g. change objects between pages
+    on_apply: Callable[[], None] | None = None
     hits: int = field(default=0, init=False)  # how many requests it has been applied to
 
     def matches(self, method: str, path: str, query: str) -> bool:
@@ -1341,10 +1347,16 @@ class DevlabApp:
         request = Request(scope, receive)
         method, path = request.method, request.url.path
         rule = self.faults.take(method, path, scope.get("query_string", b"").decode("latin-1"))
+        if rule is not None and rule.on_apply is not None:
+            rule.on_apply()
         if rule is not None and rule.latency > 0:
             await asyncio.sleep(rule.latency)
         if rule is not None and rule.status is not None:
             reply = _fault_reply(rule.status, rule.retry_after)
+        elif rule is not None and rule.action == "expire-if-changed" and self._continue_is_stale(request):
+            reply = _Reply(410, status_body(
+                410, "Expired", "The provided continue parameter is too old to display a consistent list "
+                "result. You can start a new list without the continue parameter."))
         else:
             reply = await self._serve(request, path)
         await _send(send, reply, rule.action if rule is not None else None)
@@ -1390,6 +1402,18 @@ class DevlabApp:
             return _Reply(
                 500, status_body(500, "InternalError", f"devlab API server error: {type(exc).__name__}")
             )
+
+    def _continue_is_stale(self, request: Request) -> bool:
+        routed = _FABRIC_PATH.match(request.url.path)
+        token = request.query_params.get("continue")
+        if routed is None or not token or not self.store.has_fabric(routed["fabric"]):
+            return False
+        try:
+            snapshot, _ = _decode_continue(token)
+        except ApiError:
+            return False
+        with self.store._lock:
+            return self.store._fabric(routed["fabric"]).resource_version != snapshot
 
     def _authenticated(self, request: Request, fabric: str) -> bool:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -1702,6 +1726,8 @@ async def _send(send: Callable[..., Any], reply: _Reply, action: str | None) -> 
     body, content_type = reply.encoded()
     if action == "truncate":
         body = body[: len(body) // 2]
+    elif action == "garbage":
+        body, content_type = b"<html><body>502 Bad Gateway</body></html>", "application/json"
     headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
     headers += [(k.lower().encode(), v.encode()) for k, v in reply.headers.items()]
     await send({"type": "http.response.start", "status": reply.code, "headers": headers})
