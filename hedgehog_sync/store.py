@@ -61,6 +61,13 @@ class ReportStore:
     def save_versions(self, fabric: str, versions: dict[str, str]) -> None:
         self._write(fabric, "versions.json", versions)
 
+    def parsed_files(self, fabric: str) -> Any | None:
+        """What the last read of the fabric's Git parsed, by file (see cycle.PersistentParses)."""
+        return self._read(fabric, "parsed.json")
+
+    def save_parsed_files(self, fabric: str, doc: Any) -> None:
+        self._write(fabric, "parsed.json", doc)
+
     def health(self, fabric: str) -> FabricHealthRecord:
         data = self._read(fabric, "health.json")
         return FabricHealthRecord.from_dict(data) if data else FabricHealthRecord()

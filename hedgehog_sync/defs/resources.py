@@ -9,7 +9,7 @@ from dagster import ConfigurableResource, DagsterInstance
 from pydantic import Field
 
 from hedgehog_sync.connectors.git import GitRepoCache
-from hedgehog_sync.cycle import FabricReader
+from hedgehog_sync.cycle import FabricReader, PersistentParses
 from hedgehog_sync.domain.inventory import Inventory, inventory_path, load_inventory
 from hedgehog_sync.domain.recovery import RecoveryPolicy
 from hedgehog_sync.store import MetricsStore, ReportStore
@@ -57,4 +57,5 @@ class FleetResource(ConfigurableResource):
         return MetricsStore(self.state_root(instance) / "fleet-rows.json")
 
     def reader(self, instance: DagsterInstance) -> FabricReader:
-        return FabricReader(GitRepoCache(self.state_root(instance) / "git"))
+        return FabricReader(GitRepoCache(self.state_root(instance) / "git"),
+                            parses=PersistentParses(self.report_store(instance)))

@@ -12,7 +12,9 @@ from hedgehog_sync.domain.diff import (
     EXTRA, IN_SYNC, MISSING, MODIFIED, compare, drift_score, max_severity,
 )
 from hedgehog_sync.domain.model import DesiredState, Finding, LiveState, Obj
-from hedgehog_sync.domain.normalize import DEFAULT_RULES, NormalizeRules, normalize
+from hedgehog_sync.domain.normalize import (
+    DEFAULT_RULES, NON_DESIRED_TOP_LEVEL, SERVER_METADATA, NormalizeRules,
+)
 
 IN_SYNC_STATUS, DRIFTED, UNKNOWN = "in_sync", "drifted", "unknown"
 
@@ -149,11 +151,27 @@ def desired_version(desired: DesiredState) -> str:
     return _digest({"commit": desired.commit, "findings": [f.as_dict() for f in desired.findings]})
 
 
+def _live_fingerprint(obj: Obj) -> str:
+    meta = obj.get("metadata")
+    kept = {k: v for k, v in obj.items() if k not in NON_DESIRED_TOP_LEVEL and k != "metadata"}
+    kept["metadata"] = {k: v for k, v in meta.items() if k not in SERVER_METADATA} if isinstance(meta, dict) else meta
+    return json.dumps(kept, sort_keys=True, separators=(",", ":"), default=str)
+
+
 def live_version(live: LiveState) -> str:
-    """Hash of the live objects without what the server changes on its own (resourceVersion etc.)."""
-    objs = sorted((normalize(o) for o in live.objects), key=lambda o: json.dumps(o, sort_keys=True))
-    return _digest({"objects": objs, "findings": [f.as_dict() for f in live.findings],
+    """Hash of the live objects without status and what the server writes on its own
+    (resourceVersion, managedFields...). Cheaper than normalizing: one JSON dump per object."""
+    h = hashlib.sha256()
+    for line in sorted(_live_fingerprint(o) for o in live.objects):
+        h.update(line.encode())
+        h.update(b"\n")
+    return _digest({"objects": h.hexdigest(), "findings": [f.as_dict() for f in live.findings],
                     "complete": live.complete})
+
+
+def rules_version(rules: NormalizeRules) -> str:
+    """The user's normalization rules, as a version: other rules may give another comparison."""
+    return _digest(repr(rules))
 
 
 def report_version(report: dict[str, Any]) -> str:

@@ -1,0 +1,133 @@
+"""The steady cycle's savings: unchanged blobs are not parsed again, unchanged inputs not compared again,
+and neither ever changes what a report says."""
+
+import copy
+from datetime import datetime, timedelta, timezone
+
+import git
+import pytest
+
+import hedgehog_sync.cycle as cycle
+from hedgehog_sync.connectors.git import GitRepoCache
+from hedgehog_sync.cycle import FabricReader, PersistentParses, sync_fabric
+from hedgehog_sync.devlab.demo import DRIFTED_FABRIC
+from hedgehog_sync.domain.inventory import IgnoreEntry, load_inventory
+from hedgehog_sync.domain.model import LiveState
+from hedgehog_sync.domain.report import build_report, live_version
+from hedgehog_sync.store import ReportStore
+
+T0 = datetime(2026, 11, 28, 12, tzinfo=timezone.utc)
+
+
+class Counted:
+    """Wraps a real function of hedgehog_sync.cycle and counts its calls."""
+
+    def __init__(self, monkeypatch, name):
+        self.calls = 0
+        real = getattr(cycle, name)
+
+        def counted(*args, **kwargs):
+            self.calls += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(cycle, name, counted)
+
+
+@pytest.fixture
+def drifted(demo_fleet, tmp_path):
+    fleet, _ = demo_fleet
+    cfg = load_inventory(str(fleet.inventory)).by_name()[DRIFTED_FABRIC]
+    store = ReportStore(tmp_path / "reports")
+    reader = FabricReader(GitRepoCache(tmp_path / "git"), parses=PersistentParses(store))
+    clock = [T0]
+
+    def sync(config=cfg, save_versions=True):
+        clock[0] += timedelta(minutes=1)
+        outcome = sync_fabric(config, reader, store, now=clock[0])
+        if save_versions:
+            store.save_versions(config.name, outcome.versions)
+        return outcome
+
+    yield cfg, store, sync
+    reader.close()
+
+
+def repo_of(cfg):
+    return git.Repo(cfg.git.url.removeprefix("file://"))
+
+
+def test_only_blobs_that_changed_are_parsed_again(drifted, monkeypatch):
+    cfg, store, sync = drifted
+    parses = Counted(monkeypatch, "parse_file")
+    first = sync()
+    files = parses.calls
+    assert files > 1 and set(store.parsed_files(cfg.name)["files"]) == {s for s, _ in first.desired.sources}
+    second = sync()
+    assert parses.calls == files  # nothing parsed: every blob was known
+    assert second.desired.objects == first.desired.objects and second.desired.sources == first.desired.sources
+    repo = repo_of(cfg)
+    path = sorted({s for s, _ in first.desired.sources})[0]
+    with open(f"{repo.working_tree_dir}/{path}", "a") as f:
+        f.write("# reviewed\n")
+    repo.index.add([path])
+    repo.index.commit("a comment")
+    third = sync()
+    assert parses.calls == files + 1  # just the changed file
+    assert third.desired.commit != first.desired.commit and third.desired.objects == first.desired.objects
+
+
+def test_a_damaged_or_foreign_parse_cache_is_parsed_afresh(drifted, monkeypatch):
+    cfg, store, sync = drifted
+    first = sync()
+    store.save_parsed_files(cfg.name, {"parser": "an older release", "files": {"x": 1}})
+    assert sync().desired.objects == first.desired.objects
+    store.save_parsed_files(cfg.name, ["not", "a", "cache"])
+    assert sync().desired.objects == first.desired.objects
+
+
+def test_unchanged_inputs_give_the_full_comparisons_report_restamped(drifted, monkeypatch):
+    cfg, store, sync = drifted
+    first = sync()
+    assert first.report["status"] == "drifted"
+    builds = Counted(monkeypatch, "build_report")
+    second = sync()
+    assert builds.calls == 0  # the comparison was skipped...
+    full = build_report(cfg.name, second.desired, second.live, now=T0 + timedelta(minutes=2), ref=cfg.git.ref,
+                        previous=first.report, rules=cfg.rules)
+    assert second.report == full  # ...and the report is exactly what it would have computed
+    assert second.report["generated_at"] != first.report["generated_at"]
+    assert second.versions["drift_report"] == first.versions["drift_report"]  # nothing new to record
+
+
+def test_other_rules_or_a_report_saved_without_its_versions_compare_afresh(drifted, monkeypatch):
+    cfg, store, sync = drifted
+    sync()
+    builds = Counted(monkeypatch, "build_report")
+    ignoring = cfg.model_copy(update={"ignore": (*cfg.ignore, IgnoreEntry(kind="VPC", pointer="/spec/subnets"))})
+    assert ignoring.rules != cfg.rules
+    sync(ignoring)
+    assert builds.calls == 1
+    # A crash between saving a report and its versions: the next cycle must not trust the old pairing.
+    before = builds.calls
+    sync(save_versions=False)
+    store.save_report(cfg.name, {**store.latest_report(cfg.name), "score": 0.0})
+    sync()
+    assert builds.calls == before + 2
+
+
+def test_live_version_ignores_server_bookkeeping_and_status_but_not_spec():
+    obj = {"apiVersion": "vpc.githedgehog.com/v1beta1", "kind": "VPC",
+           "metadata": {"name": "v", "namespace": "default", "resourceVersion": "1", "uid": "a",
+                        "managedFields": [{"manager": "kubectl"}], "labels": {"team": "a"}},
+           "spec": {"subnets": {"s": {"subnet": "10.0.0.0/24"}}}, "status": {"ready": True}}
+    base = live_version(LiveState(server="s", objects=[obj]))
+    bumped = copy.deepcopy(obj)
+    bumped["metadata"].update(resourceVersion="2", generation=3)
+    bumped["status"] = {"ready": False}
+    assert live_version(LiveState(server="s", objects=[bumped])) == base
+    edited = copy.deepcopy(obj)
+    edited["spec"]["subnets"]["s"]["subnet"] = "10.0.1.0/24"
+    relabelled = copy.deepcopy(obj)
+    relabelled["metadata"]["labels"]["team"] = "b"
+    assert len({base, live_version(LiveState(objects=[edited], server="s")),
+                live_version(LiveState(objects=[relabelled], server="s"))}) == 3
