@@ -68,6 +68,10 @@ def check_url(settings: GitSettings) -> None:
     url = settings.url
     if url.startswith("-") or "::" in url.split("/", 1)[0]:
         raise GitUrlRefused("git URL refused: transport helpers (ext::, fd::) and leading '-' are not allowed")
+    if re.match(r"^[a-z][a-z0-9+.-]*://([^/@]*@)?\[?-", url, re.IGNORECASE) or re.match(r"^[^/:]*@?-[^/]*:", url):
+        raise GitUrlRefused("git URL refused: a host or user starting with '-' would be read as an ssh option")
+    if re.match(r"^https?://[^/]*@", url, re.IGNORECASE):
+        raise GitUrlRefused("git URL refused: credentials in the URL; name an env var in token_env instead")
     if settings.is_local() and not settings.allow_local:
         raise GitUrlRefused("git URL refused: local paths need allow_local: true")
 

@@ -13,11 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from hedgehog_sync.domain.errors import InventoryError
 from hedgehog_sync.domain.normalize import IgnoreRule, NormalizeRules
+from hedgehog_sync.domain.parsing import expanded_size
 
-PARTITION_KEY = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+# \Z, not $: "$" also matches before a trailing newline, and "fab\n" must not pass as "fab".
+PARTITION_KEY = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
 ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DEFAULT_INVENTORY = "fabrics.yaml"
 MAX_INVENTORY_BYTES = 4 * 1024 * 1024
+MAX_INVENTORY_NODES = 1_000_000
 
 Priority = Literal["critical", "high", "medium", "low", "maintenance"]
 PRIORITY_RANK = {"critical": 1, "high": 2, "medium": 3, "low": 4, "maintenance": 5}
@@ -45,8 +48,13 @@ class GitSettings(_Strict):
         lowered = v.lower()
         if "::" in v.split("/", 1)[0] or lowered.startswith(("ext::", "fd::")):
             raise ValueError("transport helpers such as ext:: and fd:: are refused")
-        if re.search(r"^[a-z][a-z0-9+.-]*://[^/@]*:[^/@]*@", v, re.IGNORECASE):
+        if re.search(r"^[a-z][a-z0-9+.-]*://[^/@]*:[^/@]*@", v, re.IGNORECASE) or re.match(
+                r"^https?://[^/@]*@", v, re.IGNORECASE):
+            # https://TOKEN@host/ is how many people paste a token: a user name is a secret there too
             raise ValueError("must not carry credentials; put the token in an env var named by token_env")
+        if re.match(r"^[a-z][a-z0-9+.-]*://([^/@]*@)?\[?-", v, re.IGNORECASE) or re.match(r"^[^/:]*@?-[^/]*:", v):
+            # ssh://-oProxyCommand=... : a host (or user) that ssh would read as an option
+            raise ValueError("host and user must not start with '-' (ssh would read them as options)")
         return v
 
     @field_validator("ref")
@@ -173,12 +181,20 @@ def _describe(err: dict[str, Any]) -> str:
 def parse_inventory(text: str, path: str) -> Inventory:
     """Parse inventory text; raises InventoryError only when nothing at all can be used."""
     try:
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        # An alias bomb would expand while each entry is validated: refuse it before building anything.
+        if node is not None and expanded_size(node, MAX_INVENTORY_NODES) > MAX_INVENTORY_NODES:
+            raise InventoryError(f"{path}: YAML aliases expand to more than {MAX_INVENTORY_NODES} nodes "
+                                 "(an alias bomb?); write the entries out")
+        data = yaml.SafeLoader(text).construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise InventoryError(f"{path}: not valid YAML{where}; fix the syntax") from None
-    if not isinstance(data, dict) or not isinstance(data.get("fabrics", []), list):
+    except RecursionError:
+        raise InventoryError(f"{path}: YAML nested too deeply") from None
+    if not isinstance(data, dict) or not isinstance(data.get("fabrics"), list):
+        # No `fabrics:` list at all: this is some other file, not an inventory with a typo in it.
         raise InventoryError(f"{path}: expected a mapping with a 'fabrics:' list at the top")
     inv = Inventory(path=path)
     for key in data:

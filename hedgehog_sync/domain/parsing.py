@@ -60,7 +60,7 @@ def is_candidate_file(path: str) -> bool:
     return not parts[-1].startswith(".")
 
 
-def _expanded_size(node: yaml.Node, limit: int) -> int:
+def expanded_size(node: yaml.Node, limit: int) -> int:
     """Nodes after alias expansion, computed on the composed graph (aliases share nodes): no blow-up.
 
     Returns more than `limit` when over it, or when an alias refers to a node that contains it.
@@ -250,7 +250,7 @@ def _load_all(text: str, limits: ParseLimits) -> list[Any]:
                 docs.append(None)
                 continue
             if count_nodes:
-                budget -= _expanded_size(node, budget)
+                budget -= expanded_size(node, budget)
                 if budget < 0:
                     raise _TooLarge()
             docs.append(_construct(loader, node, anchored))

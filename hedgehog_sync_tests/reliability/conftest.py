@@ -62,7 +62,7 @@ class FaultLab:
     git_token: str
     monkeypatch: pytest.MonkeyPatch
     results: list[Any] = field(default_factory=list)
-    pristine: dict[Path, str] = field(default_factory=dict)
+    pristine: dict[Path, bytes] = field(default_factory=dict)
     initial_commits: dict[str, str] = field(default_factory=dict)
 
     # -- the fleet's sources --
@@ -213,7 +213,7 @@ def _start_lab(root: Path, monkeypatch: pytest.MonkeyPatch) -> FaultLab:
     instance.add_dynamic_partitions("fabrics", list(DEMO_FABRICS))
     resource = FleetResource(inventory_path=str(fleet.inventory), state_dir=str(root / "state"))
     lab = FaultLab(root, fleet, apiserver, gitserver, instance, resource, token, monkeypatch)
-    lab.pristine = {p: p.read_text() for p in [fleet.inventory, *sorted((fleet.root / "kube").glob("*"))]}
+    lab.pristine = {p: p.read_bytes() for p in [fleet.inventory, *sorted((fleet.root / "kube").glob("*"))]}
     lab.initial_commits = {f: lab.work_repo(f).head.commit.hexsha for f in DEMO_FABRICS}
     return lab
 
@@ -230,8 +230,8 @@ def _reset(lab: FaultLab) -> None:
     lab.gitserver.faults.clear()
     lab.gitserver.set_token(lab.git_token)
     for path, text in lab.pristine.items():
-        if path.read_text() != text:
-            path.write_text(text)
+        if path.read_bytes() != text:
+            path.write_bytes(text)
     for fabric, sha in lab.initial_commits.items():
         repo = lab.work_repo(fabric)
         if repo.head.commit.hexsha != sha or repo.is_dirty(untracked_files=True):
