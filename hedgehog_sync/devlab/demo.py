@@ -209,6 +209,9 @@ def run_demo(root: Path, host: str = "127.0.0.1", port: int = 3000, apiserver_po
     workspace = Path(env["DAGSTER_HOME"]) / "workspace.yaml"
     workspace.write_text(WORKSPACE_YAML)
     cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(workspace), "-h", host, "-p", str(port)]
+    # Started in the background of a script, this process inherits SIGINT ignored, and so would
+    # `dagster dev` and its webserver and daemon, which then never stop. Ctrl-C must always work.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     proc = subprocess.Popen(cmd, env=env, cwd=fleet.root)
     churner = None
     if churn_every:

@@ -71,12 +71,14 @@ class DemoProcess:
         self.proc = subprocess.Popen(
             [exe, "demo", "--dir", str(root), "--port", str(port), *extra_args],
             stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
-            # A shell may have started pytest with SIGINT ignored, which children inherit: undo that,
-            # or `dagster dev` would never hear the interrupt that stops it cleanly.
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+            # As a script's `hedgehog-sync demo &` starts it: with SIGINT ignored, which children
+            # inherit. The demo must undo that, or Ctrl-C (stop() below) would never reach `dagster dev`.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        self.stopped_by: signal.Signals | None = None
 
     def log_tail(self, chars: int = 4000) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return "\n--- demo log (tail) ---\n" + self.log_path.read_text(errors="replace")[-chars:]
 
     def alive(self) -> bool:
@@ -96,6 +98,7 @@ class DemoProcess:
             if not self._group_alive():
                 break
             os.killpg(self.proc.pid, sig)
+            self.stopped_by = sig
             deadline = time.monotonic() + grace
             while self._group_alive() and time.monotonic() < deadline:
                 time.sleep(0.5)
@@ -124,6 +127,8 @@ def demo(tmp_path_factory) -> Iterator[DemoProcess]:
         process.stop()
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(process.log_path, ARTIFACTS / "demo.log")
+    # Ctrl-C alone stopped the demo and everything it started, though it began with SIGINT ignored.
+    assert process.stopped_by == signal.SIGINT, f"needed {process.stopped_by!r} to stop" + process.log_tail()
 
 
 @pytest.fixture(scope="session")
