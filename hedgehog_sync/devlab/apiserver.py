@@ -19,6 +19,7 @@ import hmac
 import json
 import logging
 import os
+import random
 import re
 import secrets
 import signal
@@ -1208,6 +1209,8 @@ class FaultRule:
     times: int | None = None  # apply to the first N matching requests only; None = always
     # called (in the server's thread) when the rule is applied: e.g. change objects between pages
     on_apply: Callable[[], None] | None = None
+    # apply to this fraction of the matching requests, at random (the soak's background faults)
+    probability: float = 1.0
     hits: int = field(default=0, init=False)  # how many requests it has been applied to
 
     def matches(self, method: str, path: str, query: str) -> bool:
@@ -1216,7 +1219,16 @@ class FaultRule:
             and (not self.path or re.search(self.path, path) is not None)
             and (not self.query or re.search(self.query, query) is not None)
             and (self.times is None or self.hits < self.times)
+            and (self.probability >= 1.0 or _fault_rng.random() < self.probability)
         )
+
+
+_fault_rng = random.Random()
+
+
+def seed_faults(seed: int | None) -> None:
+    """Make the random choices of `probability` rules repeatable."""
+    _fault_rng.seed(seed)
 
 
 class FaultRules:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hmac
 import os
+import random
 import re
 import subprocess
 import threading
@@ -35,11 +36,13 @@ class GitFault:
     latency: float = 0.0  # seconds to wait before answering (longer than the client's timeout = a hang)
     drop: bool = False  # close the connection without answering
     times: int | None = None  # apply to the first N matching requests only; None = always
+    probability: float = 1.0  # apply to this fraction of the matching requests, at random
     hits: int = field(default=0, init=False)
 
     def matches(self, path: str) -> bool:
         return (not self.path or re.search(self.path, path) is not None) and (
-            self.times is None or self.hits < self.times)
+            self.times is None or self.hits < self.times) and (
+            self.probability >= 1.0 or random.random() < self.probability)
 
 
 class GitFaults:
