@@ -1,6 +1,8 @@
 """The fast-path sensor against a real git repository and a real instance."""
 
 import git
+import pytest
+import yaml
 from dagster import SkipReason, build_sensor_context, instance_for_test, materialize
 
 from hedgehog_sync.defs.alerts import AlertSink
@@ -16,8 +18,15 @@ def tick(instance, fleet, cursor=None):
     return urgent_git_changes(ctx)
 
 
-def test_a_commit_on_a_high_fabric_gets_a_run_within_one_tick_and_nothing_else_does(demo_fleet, fleet_resource):
+@pytest.mark.parametrize(("priority", "run_priority"), [("critical", "2"), ("high", "1")])
+def test_a_commit_on_a_critical_or_high_fabric_gets_a_run_within_one_tick_and_nothing_else_does(
+        demo_fleet, fleet_resource, priority, run_priority):
     fleet, _ = demo_fleet  # fab-west is `high` in the demo inventory, the others `medium`
+    inventory = yaml.safe_load(fleet.inventory.read_text())
+    for entry in inventory["fabrics"]:
+        if entry["name"] == DRIFTED_FABRIC:
+            entry["priority"] = priority
+    fleet.inventory.write_text(yaml.safe_dump(inventory))
     with instance_for_test() as instance:
         instance.add_dynamic_partitions("fabrics", list(DEMO_FABRICS))
         for fabric in DEMO_FABRICS:
@@ -33,7 +42,7 @@ def test_a_commit_on_a_high_fabric_gets_a_run_within_one_tick_and_nothing_else_d
         result = tick(instance, fleet_resource)
         (request,) = result.run_requests
         assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == (DRIFTED_FABRIC, DRIFTED_FABRIC)
-        assert request.tags["dagster/priority"] == "1"  # high: ahead of medium (0)
+        assert request.tags["dagster/priority"] == run_priority  # ahead of medium (0)
         assert request.tags["hedgehog-sync/trigger"] == "fast-path"
         # the same commit is not requested twice while its run is pending
         assert isinstance(tick(instance, fleet_resource, cursor=result.cursor), SkipReason)
