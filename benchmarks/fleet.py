@@ -264,6 +264,17 @@ class ProcessMonitor:
         return list(self._tree())
 
 
+def _median(values: Iterable[float]) -> float | None:
+    got = list(values)
+    return round(statistics.median(got), 2) if got else None
+
+
+def _scheduled_at(record: Any) -> float | None:
+    """The scheduled execution time of a schedule's run (a hidden tag the scheduler sets)."""
+    value = record.dagster_run.tags.get(".dagster/scheduled_execution_time")
+    return datetime.fromisoformat(value).timestamp() if value else None
+
+
 def cpu_delta(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
     return {k: round(after.get(k, 0.0) - before.get(k, 0.0), 2) for k in sorted(set(after) | set(before))}
 
@@ -446,7 +457,8 @@ class FleetBenchmark:
         self.pg = Postgres(self.args.pg_host, self.args.pg_port, self.args.pg_user)
         self.home.mkdir(parents=True)
         (self.home / "dagster.yaml").write_text(instance_yaml(self.args.instance_config))
-        self.env = {**os.environ, **self.pg.env(), "DAGSTER_HOME": str(self.home),
+        extra = dict(item.split("=", 1) for item in self.args.env)
+        self.env = {**os.environ, **extra, **self.pg.env(), "DAGSTER_HOME": str(self.home),
                     "HEDGEHOG_SYNC_INVENTORY": str(self.root / "fabrics.yaml"),
                     "HEDGEHOG_SYNC_STATE_DIR": str(self.state_dir)}
         os.environ.update({k: self.env[k] for k in ("DAGSTER_HOME", *self.pg.env())})
@@ -476,12 +488,16 @@ class FleetBenchmark:
         self.daemon = None
 
     # -- reading the instance and the reports --
-    def sync_runs(self, since: float, schedule_only: bool = False) -> list[Any]:
+    def sync_runs(self, since: float, schedule_only: bool = False, tick: float | None = None) -> list[Any]:
+        """sync_fleet runs created after `since`; with schedule_only, the schedule's; with `tick`, only
+        those of the tick at that moment (a later tick may start while the earlier one's runs go on)."""
         from dagster import RunsFilter
 
-        tags = {"dagster/schedule_name": "fleet_sync_every_minute"} if schedule_only else {}
+        tags = {"dagster/schedule_name": "fleet_sync_every_minute"} if schedule_only or tick else {}
         records = self.instance.get_run_records(RunsFilter(job_name="sync_fleet", tags=tags,
                                                            created_after=datetime.fromtimestamp(since, timezone.utc)))
+        if tick is not None:
+            records = [r for r in records if _scheduled_at(r) == tick]
         return list(records)
 
     def in_flight(self) -> int:
@@ -549,7 +565,7 @@ class FleetBenchmark:
         quiet_since, count = time.time(), -1
         runs: list[Any] = []
         while time.time() < deadline:
-            runs = [r for r in self.sync_runs(boundary - 1, schedule_only=True)]
+            runs = self.sync_runs(boundary - 1, tick=boundary)
             done = runs and all(r.dagster_run.is_finished for r in runs)
             if len(runs) != count:
                 count, quiet_since = len(runs), time.time()
@@ -558,6 +574,21 @@ class FleetBenchmark:
             time.sleep(0.5)
         ends = [r.end_time for r in runs if r.end_time]
         return runs, (max(ends) if ends else time.time())
+
+    def fabrics_covered(self, runs: list[Any]) -> int:
+        """How many fabrics these runs synced: the partition ranges in their tags."""
+        keys = self.instance.get_dynamic_partitions("fabrics")
+        index = {k: i for i, k in enumerate(keys)}
+        total = 0
+        for r in runs:
+            tags = r.dagster_run.tags
+            start = tags.get("dagster/asset_partition_range_start")
+            end = tags.get("dagster/asset_partition_range_end")
+            if start in index and end in index:
+                total += index[end] - index[start] + 1
+            elif tags.get("dagster/partition") in index:
+                total += 1
+        return total
 
     def wait_partitions(self, timeout: float = 120) -> None:
         deadline = time.time() + timeout
@@ -586,9 +617,10 @@ class FleetBenchmark:
         scheduled = [r for r in runs if r.dagster_run.tags.get("dagster/schedule_name")]
         # The schedule's first tick starts the cycle; a fast-path run for a critical fabric may come
         # before it (and is then already done). Without a scheduled run, the first run starts it.
-        first = min((r.create_timestamp.timestamp() for r in scheduled or runs), default=t0)
-        if scheduled:
-            first = float(int(first) // 60 * 60)  # the tick's minute, not the moment the run was created
+        if scheduled:  # the tick's moment, not when its runs were created
+            first = min(_scheduled_at(r) or r.create_timestamp.timestamp() for r in scheduled)
+        else:
+            first = min((r.create_timestamp.timestamp() for r in runs), default=t0)
         last_report = max((self.report_mtime(f) or 0) for f in self.fabrics)
         while self.in_flight() and time.time() < deadline:
             time.sleep(0.5)
@@ -610,7 +642,10 @@ class FleetBenchmark:
         """A tick with nothing changed since the last cycle: wall time from the tick to the end of its
         last run, CPU of our processes and of the API servers in that time, events written; and CPU
         over the whole minute up to the next tick (the load a fleet puts on the machine)."""
-        b0 = self.next_boundary(time.time() + 2)
+        # A tick at which every fabric is due: the schedule skips one synced less than half a minute
+        # before it (TICK_SLACK_SECONDS), so the tick must come 30 s after the last report at least.
+        last = max((self.report_mtime(f) or 0.0) for f in self.fabrics)
+        b0 = self.next_boundary(max(time.time() + 2, last + 31))
         self.wait_until(b0 - 0.5)
         cpu0, ev0 = self.monitor.cpu(), self.pg.last_event_id()
         runs, end = self.tick_runs(b0, timeout=self.args.cold_timeout)
@@ -625,17 +660,19 @@ class FleetBenchmark:
         wall = end - b0
         cpu = cpu_delta(cpu1, cpu0)
         failed = [r.dagster_run.run_id for r in runs if r.dagster_run.status.value != "SUCCESS"]
+        synced = self.fabrics_covered(runs)
         self.result["steady"] = {
-            "wall_s": round(wall, 2), "runs": len(runs), "failed_runs": len(failed),
-            "fabrics_per_minute": round(len(self.fabrics) / wall * 60, 1) if wall > 0 else None,
+            "wall_s": round(wall, 2), "runs": len(runs), "failed_runs": len(failed), "fabrics_synced": synced,
+            "fabrics_per_minute": round(synced / wall * 60, 1) if wall > 0 else None,
             "cpu_s": cpu, "cpu_ours_s": ours(cpu), "cpu_apiserver_s": cpu.get("apiserver", 0.0),
             "cpu_minute_s": minute, "cpu_minute_ours_s": ours(minute) if minute else None,
+            "cpu_ours_per_fabric_s": round(ours(cpu) / synced, 4) if synced else None,
             "events": sum(events.values()), "events_by_type": events,
             "events_per_run": round(sum(events.values()) / len(runs), 1) if runs else None,
             "run_durations_s": sorted(round(r.end_time - r.start_time, 2) for r in runs if r.end_time and r.start_time),
             "queue_waits_s": sorted(round(r.start_time - r.create_timestamp.timestamp(), 2) for r in runs if r.start_time),
         }
-        log(f"steady cycle: {wall:.1f} s, {len(runs)} runs, {sum(events.values())} events, "
+        log(f"steady cycle: {wall:.1f} s, {synced} fabrics in {len(runs)} runs, {sum(events.values())} events, "
             f"CPU ours {ours(cpu):.1f} s, API servers {cpu.get('apiserver', 0.0):.1f} s")
 
     def phase_latency(self) -> None:
@@ -708,13 +745,13 @@ class FleetBenchmark:
         self.wait_until(b - 0.5)
         cpu0, ev0 = self.monitor.cpu(), self.pg.last_event_id()
         window = self.args.naive_window
-        self.wait_until(b + window)
-        runs = self.sync_runs(b - 1, schedule_only=True)
+        self.tick_runs(b, timeout=window)  # until the tick's runs all ended, or the window closed
+        runs = self.sync_runs(b - 1, tick=b)
         cpu1, ev1 = self.monitor.cpu(), self.pg.last_event_id()
         if not runs:
             log(f"naive: no run was requested; see {self.root}/daemon-naive.log (run with --keep)")
         done = [r for r in runs if r.end_time and r.end_time <= b + window]
-        all_done = bool(runs) and len(done) == len(runs) and len(runs) >= len(self.fabrics)
+        all_done = bool(runs) and len(done) == len(runs)
         elapsed = (max(r.end_time for r in done) - b) if all_done else float(window)
         peaks = self.monitor.peaks(since=b)
         events = self.pg.events_between(ev0, ev1)
@@ -723,8 +760,10 @@ class FleetBenchmark:
             "window_s": window, "runs_requested": len(runs), "runs_ended": len(done), "tick_done": all_done,
             "elapsed_s": round(elapsed, 2), "fabrics_per_minute": round(len(done) / elapsed * 60, 1) if elapsed else None,
             "events": sum(events.values()), "events_per_run": round(sum(events.values()) / len(done), 1) if done else None,
-            "cpu_s": cpu, "cpu_ours_s": ours(cpu),
+            "cpu_s": cpu, "cpu_ours_s": ours(cpu), "cpu_ours_per_run_s": round(ours(cpu) / len(done), 2) if done else None,
             "run_worker_peak_mib": (peaks.get("run_worker") or {}).get("peak_mib"),
+            "median_run_s": _median(r.end_time - r.start_time for r in done if r.start_time),
+            "median_queue_wait_s": _median(r.start_time - r.create_timestamp.timestamp() for r in done if r.start_time),
         }
         log(f"naive: {len(done)} of {len(runs)} one-fabric runs ended in {elapsed:.0f} s "
             f"({self.result['naive']['fabrics_per_minute']} fabrics/min)")
@@ -874,7 +913,7 @@ def print_table(r: dict[str, Any], fabrics: int, resources: int) -> None:
     rows += [("cold cycle wall s", cold.get("wall_s"), "<= 60"),
              ("cold cycle CPU s (ours)", cold.get("cpu_ours_s"), ""),
              ("steady cycle wall s", steady.get("wall_s"), "<= 30"),
-             ("steady cycle runs", steady.get("runs"), ""),
+             ("steady cycle fabrics / runs", f"{steady.get('fabrics_synced')} / {steady.get('runs')}", ""),
              ("steady CPU s ours / API servers", f"{steady.get('cpu_ours_s')} / {steady.get('cpu_apiserver_s')}", ""),
              ("steady CPU s per minute (ours)", steady.get("cpu_minute_ours_s"), "< 120 on 2 cores"),
              ("steady events", steady.get("events"), "constant in N"),
@@ -917,6 +956,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-user", default=os.environ.get("PGUSER", "postgres"))
     parser.add_argument("--instance-config", type=Path, default=REPO_ROOT / "deploy" / "dagster.yaml",
                         help="the production instance settings to start from (its run_launcher is dropped)")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable for the Dagster processes (repeatable), e.g. to try a setting")
     parser.add_argument("--workdir", default=None, help="parent of the temporary folder (default: the system's)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (repos, logs, reports)")
     parser.add_argument("--no-write", action="store_true", help="print only; do not write a result file")
@@ -946,7 +987,7 @@ def main(argv: list[str] | None = None) -> int:
         "input": {"fabrics": args.fabrics, "resources_per_fabric": args.resources, "drifted_share": args.drifted,
                   "drifted_fabrics": sum(f.drifted for f in bench.fabrics),
                   "injected_per_drifted_fabric": "a VPC's VLAN edited (modified), a VPCAttachment deleted (missing), a VPC created (extra)",
-                  "priorities": {"critical": args.critical, "medium": args.fabrics - args.critical}, "phases": sorted(args.phases)},
+                  "env": args.env, "priorities": {"critical": args.critical, "medium": args.fabrics - args.critical}, "phases": sorted(args.phases)},
         **result,
         "targets": TARGETS,
     }
