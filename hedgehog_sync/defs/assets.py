@@ -27,6 +27,7 @@ from hedgehog_sync.defs.partitions import fabrics
 from hedgehog_sync.defs.pools import GIT_POOL, KUBERNETES_POOL
 from hedgehog_sync.defs.resources import FleetResource
 from hedgehog_sync.defs.tables import CHANGED_RESOURCE_COLUMNS, changed_resources_frame, table_metadata
+from hedgehog_sync.domain.errors import InventoryError
 from hedgehog_sync.domain.health import health_score, parse_time
 from hedgehog_sync.domain.inventory import FabricConfig
 from hedgehog_sync.domain.metrics import RunStats, roll_up
@@ -241,7 +242,10 @@ class BatchReads:
 
 def _batch(context: OpExecutionContext, fleet: FleetResource, announce: bool) -> list[FabricConfig]:
     """The run's fabrics that are in the inventory and enabled (said once per run, by the first step)."""
-    inventory = fleet.load_inventory()
+    try:
+        inventory = fleet.load_inventory()
+    except InventoryError as exc:  # permanent: retrying the step cannot fix the file
+        raise Failure(description=f"{type(exc).__name__}: {exc}", allow_retries=False) from None
     by_name = inventory.by_name()
     todo = []
     for key in context.partition_keys:

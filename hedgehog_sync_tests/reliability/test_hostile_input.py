@@ -228,10 +228,6 @@ class PermanentErrorRetried(AssertionError):
     """A permanent error was retried by Dagster's step retry policy."""
 
 
-@pytest.mark.xfail(strict=True, raises=PermanentErrorRetried,
-                   reason="defs/assets.py _batch lets InventoryError escape as a plain exception, so the "
-                          "step RetryPolicy retries a permanent error twice (about 15 s of waits) instead of "
-                          "Failure(allow_retries=False); see docs/reliability.md")
 def test_an_unusable_inventory_fails_the_run_clearly_keeps_every_report_and_is_not_retried(lab):
     before = lab.snapshot()
     lab.fleet.inventory.write_bytes(NOT_YAML["binary"])
