@@ -111,8 +111,9 @@ def commit_comment(fabric: Fabric, text: str) -> tuple[str, float]:
 # --- processes: start, sample, stop --------------------------------------------------------------------
 
 
-def _read_stat(pid: int) -> tuple[int, float, float] | None:
-    """(parent pid, own CPU s, reaped children's CPU s) of a process, or None once it is gone."""
+def _read_stat(pid: int) -> tuple[int, float, float, int] | None:
+    """(parent pid, own CPU s, reaped children's CPU s, start time in ticks) of a process, or None
+    once it is gone. The start time tells a reused pid from the process that had it before."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -120,7 +121,7 @@ def _read_stat(pid: int) -> tuple[int, float, float] | None:
     fields = raw[raw.rindex(")") + 2:].split()
     ppid = int(fields[1])
     utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
-    return ppid, (utime + stime) / CLK_TCK, (cutime + cstime) / CLK_TCK
+    return ppid, (utime + stime) / CLK_TCK, (cutime + cstime) / CLK_TCK, int(fields[19])
 
 
 def _hwm_kib(pid: int) -> int | None:
@@ -163,7 +164,7 @@ class ProcessMonitor:
     def __init__(self, interval: float = 0.2):
         self.interval = interval
         self.roots: dict[int, str] = {}  # pid -> "dagster" or "apiserver"
-        self.seen: dict[int, dict[str, Any]] = {}  # pid -> {kind, cmd, hwm_kib, first, last}
+        self.seen: dict[tuple[int, int], dict[str, Any]] = {}  # (pid, start) -> {kind, cmd, hwm_kib, first, last}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="process-monitor", daemon=True)
@@ -180,39 +181,40 @@ class ProcessMonitor:
         self._stop.set()
         self._thread.join(timeout=5)
 
-    def _tree(self) -> dict[int, tuple[str, float, float]]:
-        """Live processes under our roots: pid -> (root kind, own CPU, reaped children's CPU)."""
-        stats: dict[int, tuple[int, float, float]] = {}
+    def _tree(self) -> dict[tuple[int, int], tuple[str, float, float]]:
+        """Live processes under our roots: (pid, start) -> (root kind, own CPU, reaped children's CPU)."""
+        stats: dict[int, tuple[int, float, float, int]] = {}
         for entry in os.listdir("/proc"):
             if entry.isdigit():
                 st = _read_stat(int(entry))
                 if st is not None:
                     stats[int(entry)] = st
         children: dict[int, list[int]] = {}
-        for pid, (ppid, _, _) in stats.items():
+        for pid, (ppid, _, _, _) in stats.items():
             children.setdefault(ppid, []).append(pid)
-        out: dict[int, tuple[str, float, float]] = {}
+        out: dict[tuple[int, int], tuple[str, float, float]] = {}
         with self._lock:
             roots = dict(self.roots)
         for root, kind in roots.items():
             todo = [root] if root in stats else []
             while todo:
                 pid = todo.pop()
-                out[pid] = (kind, stats[pid][1], stats[pid][2])
+                out[(pid, stats[pid][3])] = (kind, stats[pid][1], stats[pid][2])
                 todo.extend(children.get(pid, []))
         return out
 
-    def sample(self) -> dict[int, tuple[str, float, float]]:
+    def sample(self) -> dict[tuple[int, int], tuple[str, float, float]]:
         tree = self._tree()
         now = time.time()
         with self._lock:
-            for pid, (root_kind, _, _) in tree.items():
-                info = self.seen.get(pid)
+            for key, (root_kind, _, _) in tree.items():
+                pid = key[0]
+                info = self.seen.get(key)
                 if info is None:
                     cmd = _cmdline(pid)
                     if not cmd:
                         continue  # already a zombie: its time shows in its parent's reaped time
-                    info = self.seen[pid] = {"kind": classify(cmd, root_kind), "cmd": cmd[:200], "hwm_kib": 0,
+                    info = self.seen[key] = {"kind": classify(cmd, root_kind), "cmd": cmd[:200], "hwm_kib": 0,
                                              "first": now, "last": now}
                 hwm = _hwm_kib(pid)
                 if hwm:
@@ -232,8 +234,8 @@ class ProcessMonitor:
         totals: dict[str, float] = {}
         tree = self.sample()
         with self._lock:
-            for pid, (root_kind, own, reaped) in tree.items():
-                kind = self.seen[pid]["kind"] if pid in self.seen else ("apiserver" if root_kind == "apiserver" else "other")
+            for key, (root_kind, own, reaped) in tree.items():
+                kind = self.seen[key]["kind"] if key in self.seen else ("apiserver" if root_kind == "apiserver" else "other")
                 totals[kind] = totals.get(kind, 0.0) + own
                 # The code server starts run workers; the daemon starts (and restarts) code servers.
                 reaped_kind = {"code_server": "run_worker", "daemon": "code_server"}.get(kind, kind)
@@ -260,8 +262,11 @@ class ProcessMonitor:
                 out.setdefault(info["kind"], set()).add(info["cmd"][:120])
         return {k: sorted(v)[:5] for k, v in sorted(out.items())}
 
-    def live_pids(self) -> list[int]:
-        return list(self._tree())
+    def live(self) -> list[tuple[int, str]]:
+        """(pid, kind) of every live process in our trees."""
+        tree = self.sample()
+        with self._lock:
+            return [(key[0], self.seen[key]["kind"] if key in self.seen else "other") for key in tree]
 
 
 def _median(values: Iterable[float]) -> float | None:
@@ -480,7 +485,7 @@ class FleetBenchmark:
     def stop_daemon(self) -> None:
         if self.daemon is None:
             return
-        leftovers = [p for p in self.monitor.live_pids() if self.monitor.seen.get(p, {}).get("kind") != "apiserver"]
+        leftovers = [pid for pid, kind in self.monitor.live() if kind != "apiserver"]
         stop_process(self.daemon)
         with self.monitor._lock:
             self.monitor.roots.pop(self.daemon.pid, None)
