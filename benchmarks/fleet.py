@@ -580,6 +580,12 @@ class FleetBenchmark:
         ends = [r.end_time for r in runs if r.end_time]
         return runs, (max(ends) if ends else time.time())
 
+    def wait_quiet(self) -> None:
+        """Until no run is queued or running (at most --cold-timeout seconds)."""
+        deadline = time.time() + self.args.cold_timeout
+        while self.in_flight() and time.time() < deadline:
+            time.sleep(0.5)
+
     def fabrics_covered(self, runs: list[Any]) -> int:
         """How many fabrics these runs synced: the partition ranges in their tags."""
         keys = self.instance.get_dynamic_partitions("fabrics")
@@ -742,8 +748,7 @@ class FleetBenchmark:
     def phase_naive(self) -> None:
         """The same fleet, warm caches, the naive way: one run per fabric per tick. From its first tick
         until every run of that tick ended (or the window closed): fabrics per minute."""
-        while self.in_flight():
-            time.sleep(0.5)
+        self.wait_quiet()
         self.stop_daemon()
         self.start_daemon(naive=True)
         b = self.next_boundary(time.time() + 8)  # the code server needs a few seconds to load
@@ -814,8 +819,7 @@ class FleetBenchmark:
             if "latency" in phases:
                 self.phase_latency()
             if self.instance is not None:
-                while self.in_flight():
-                    time.sleep(0.5)
+                self.wait_quiet()
                 self.result["final_check"] = self.check_reports()
             self.result["peak_memory_batched"] = self.monitor.peaks(since=batched_since)
             naive_since = time.time()
@@ -979,6 +983,10 @@ def main(argv: list[str] | None = None) -> int:
     if "latency" in args.phases and args.critical >= args.fabrics:
         parser.error("the latency phase needs a medium fabric: --critical must be below --fabrics")
 
+    def _terminated(signum: int, frame: Any) -> None:
+        raise SystemExit(f"stopped by signal {signum}")  # runs the clean-up: processes, database, folder
+
+    signal.signal(signal.SIGTERM, _terminated)
     now = datetime.now(timezone.utc)
     bench = FleetBenchmark(args)
     result = bench.run()
