@@ -185,12 +185,17 @@ def serve_demo_fleet(fleet: DemoFleet, port: int = 0) -> ApiServerHandle:
     return handle
 
 
+# For the processes that create runs (daemon, webserver): one "materialization planned" event per
+# asset of a batched run, not one per fabric and asset (deploy/k8s/env-configmap.yaml does the same).
+RUN_CREATOR_ENV = {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true"}
+
+
 def dagster_env(fleet: DemoFleet) -> dict[str, str]:
     home = fleet.root / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text(LOCAL_DAGSTER_YAML)
     env = dict(os.environ)
-    env.update({"DAGSTER_HOME": str(home), "HEDGEHOG_SYNC_INVENTORY": str(fleet.inventory)})
+    env.update({"DAGSTER_HOME": str(home), "HEDGEHOG_SYNC_INVENTORY": str(fleet.inventory), **RUN_CREATOR_ENV})
     return env
 
 
