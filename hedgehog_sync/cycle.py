@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from hedgehog_sync.connectors import kubernetes as k8s
-from hedgehog_sync.connectors.git import GitRepoCache, GitSnapshot, redact_url
+from hedgehog_sync.connectors.git import GitFile, GitRepoCache, GitSnapshot, redact_url
 from hedgehog_sync.domain.errors import HedgehogSyncError
 from hedgehog_sync.domain.inventory import FabricConfig
 from hedgehog_sync.domain import (
@@ -71,32 +71,55 @@ ENGINE_VERSION = _source_digest(parsing_module, kinds_module, defaults_module, n
 INPUTS, INPUTS_REPORT = "inputs", "inputs_report"  # versions.json keys of the last comparison
 
 
+def _finding(f: dict[str, Any]) -> Finding:
+    return Finding(f["source"], f["message"], f["level"], f.get("document"))
+
+
+@dataclass
+class CachedRead:
+    """What the last full read of a fabric's Git found: its commit and every file's parse."""
+
+    commit: str
+    message: str
+    author: str
+    findings: list[Finding]  # the snapshot's own (symlinks, oversized files)
+    files: dict[str, tuple[str, ParsedFile]]  # path -> (blob SHA, parse)
+    complete: bool  # every file's parse is in `files` (some may not survive JSON)
+
+
 class PersistentParses:
-    """Each fabric's parsed files by path and blob SHA, kept in the state store between runs.
+    """Each fabric's last Git read, parsed, kept in the state store between runs.
 
     A run is a new process, so the in-memory cache alone would parse every file of every fabric
-    every minute. With this, a cycle parses only the blobs that changed since the fabric's last
-    read (what `git diff` between the two commits would name). Only results that survive a JSON
-    round trip unchanged are kept; anything else is parsed again next time.
+    every minute. With this, a cycle whose ref still points at the commit read last time costs one
+    `ls-remote` and nothing else, and a new commit parses only the blobs that changed (what `git
+    diff` between the two commits would name). Only results that survive a JSON round trip
+    unchanged are kept; anything else is parsed again next time.
     """
 
     def __init__(self, store: ReportStore):
         self.store = store
 
-    def load(self, fabric: str) -> dict[str, tuple[str, ParsedFile]]:
+    @staticmethod
+    def _source(settings: Any) -> str:
+        return hashlib.sha256(f"{settings.url}\0{settings.ref}\0{settings.path}".encode()).hexdigest()[:16]
+
+    def load(self, fabric: str, settings: Any) -> CachedRead | None:
         doc = self.store.parsed_files(fabric)
         try:
             if not isinstance(doc, dict) or doc.get("parser") != PARSER_VERSION:
-                return {}
-            return {path: (entry["blob"], ParsedFile(
-                objects=entry["objects"], documents=entry["documents"],
-                findings=[Finding(f["source"], f["message"], f["level"], f.get("document"))
-                          for f in entry["findings"]]))
-                    for path, entry in doc["files"].items()}
+                return None
+            files = {path: (entry["blob"], ParsedFile(objects=entry["objects"], documents=entry["documents"],
+                                                      findings=[_finding(f) for f in entry["findings"]]))
+                     for path, entry in doc["files"].items()}
+            same_source = doc.get("source") == self._source(settings)
+            return CachedRead(doc["commit"] if same_source else "", doc["message"], doc["author"],
+                              [_finding(f) for f in doc["findings"]], files, bool(doc["complete"]))
         except (KeyError, TypeError, AttributeError):
-            return {}  # an old or damaged cache is only a cache: parse again
+            return None  # an old or damaged cache is only a cache: parse again
 
-    def save(self, fabric: str, files: dict[str, tuple[str, ParsedFile]]) -> None:
+    def save(self, fabric: str, settings: Any, snap: GitSnapshot,
+             files: dict[str, tuple[str, ParsedFile]]) -> None:
         entries = {}
         for path, (blob, parsed) in files.items():
             entry = {"blob": blob, "objects": parsed.objects, "documents": parsed.documents,
@@ -106,7 +129,10 @@ class PersistentParses:
                     entries[path] = entry
             except (TypeError, ValueError):
                 pass  # not plain JSON (a YAML timestamp, a binary scalar): parsed again next time
-        self.store.save_parsed_files(fabric, {"parser": PARSER_VERSION, "files": entries})
+        self.store.save_parsed_files(fabric, {
+            "parser": PARSER_VERSION, "source": self._source(settings), "commit": snap.commit,
+            "message": snap.message, "author": snap.author, "findings": [f.as_dict() for f in snap.findings],
+            "complete": len(entries) == len(files), "files": entries})
 
 
 def desired_from_snapshot(snap: GitSnapshot, ref: str, cache: _ParseCache | None = None,
@@ -153,15 +179,26 @@ class FabricReader:
         self._lock = threading.Lock()
 
     def read_desired(self, cfg: FabricConfig) -> DesiredState:
+        cached = self.parses.load(cfg.name, cfg.git) if self.parses is not None else None
+        if cached is not None and cached.complete and cached.commit:
+            with self._git_slots:
+                head = self.git_cache.remote_commit(cfg.name, cfg.git)
+            if head == cached.commit:
+                # A commit's tree never changes: what was read of it last time is what it holds now.
+                snap = GitSnapshot(cached.commit, cached.message, cached.author,
+                                   [GitFile(path, blob, b"") for path, (blob, _) in cached.files.items()],
+                                   list(cached.findings))
+                return desired_from_snapshot(snap, cfg.git.ref, known=cached.files)
         with self._git_slots:
             snap = self.git_cache.read(cfg.name, cfg.git)
         if self.parses is None:
             return desired_from_snapshot(snap, cfg.git.ref, self._parse_cache)
-        known = self.parses.load(cfg.name)
+        known = cached.files if cached is not None else {}
         parsed_now: dict[str, tuple[str, ParsedFile]] = {}
         desired = desired_from_snapshot(snap, cfg.git.ref, self._parse_cache, known, parsed_now)
-        if {p: b for p, (b, _) in parsed_now.items()} != {p: b for p, (b, _) in known.items()}:
-            self.parses.save(cfg.name, parsed_now)
+        if cached is None or cached.commit != snap.commit or not cached.complete or \
+                {p: b for p, (b, _) in parsed_now.items()} != {p: b for p, (b, _) in known.items()}:
+            self.parses.save(cfg.name, cfg.git, snap, parsed_now)
         return desired
 
     def _client(self, cfg: FabricConfig) -> Any:

@@ -131,3 +131,31 @@ def test_live_version_ignores_server_bookkeeping_and_status_but_not_spec():
     relabelled["metadata"]["labels"]["team"] = "b"
     assert len({base, live_version(LiveState(objects=[edited], server="s")),
                 live_version(LiveState(objects=[relabelled], server="s"))}) == 3
+
+
+def test_an_unmoved_ref_costs_one_ls_remote_and_no_fetch(drifted, monkeypatch):
+    cfg, store, sync = drifted
+    reader_calls = {"read": 0, "remote_commit": 0}
+    first = sync()
+    for name in reader_calls:
+        real = getattr(GitRepoCache, name)
+
+        def counted(self, *args, _real=real, _name=name, **kwargs):
+            reader_calls[_name] += 1
+            return _real(self, *args, **kwargs)
+
+        monkeypatch.setattr(GitRepoCache, name, counted)
+    second = sync()
+    assert reader_calls == {"read": 0, "remote_commit": 1}
+    assert (second.desired.commit, second.desired.objects, second.desired.findings) == \
+        (first.desired.commit, first.desired.objects, first.desired.findings)
+    assert second.report["status"] == first.report["status"] == "drifted"
+    repo = repo_of(cfg)
+    path = sorted({s for s, _ in first.desired.sources})[-1]
+    with open(f"{repo.working_tree_dir}/{path}", "a") as f:
+        f.write("# moved\n")
+    repo.index.add([path])
+    moved = repo.index.commit("moved").hexsha
+    third = sync()
+    assert reader_calls == {"read": 1, "remote_commit": 2}
+    assert third.desired.commit == moved
