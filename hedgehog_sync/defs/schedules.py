@@ -15,7 +15,9 @@ from hedgehog_sync.domain.errors import InventoryError
 
 PRIORITY_TAG = "dagster/priority"
 MAX_RUNTIME_TAG = "dagster/max_runtime"
-TICK_SLACK_SECONDS = 30.0
+# A fabric checked at least 10 s before a tick is due at it: a cycle that took 40 s must not push its
+# fabrics to every other tick (fabrics still in a queued or running sync are skipped anyway).
+TICK_SLACK_SECONDS = 50.0
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
@@ -48,10 +50,11 @@ def fabrics_in_flight(instance: DagsterInstance, partition_keys: list[str]) -> s
 
 
 def batch_run_requests(partition_keys: list[str], wanted: set[str], batch_size: int,
-                       tick: str) -> list[RunRequest]:
-    """One RunRequest per contiguous range of wanted fabrics, at most batch_size each."""
+                       tick: str, fill: set[str] = frozenset()) -> list[RunRequest]:
+    """One RunRequest per contiguous range of wanted fabrics (with `fill` ones inside), at most
+    batch_size each."""
     requests = []
-    for start, end in plan_batches(partition_keys, wanted, batch_size):
+    for start, end in plan_batches(partition_keys, wanted, batch_size, fill):
         requests.append(RunRequest(
             run_key=f"{tick}:{start}..{end}",
             tags={RANGE_START_TAG: start, RANGE_END_TAG: end, "hedgehog-sync/batch": f"{start}..{end}"},
@@ -59,9 +62,16 @@ def batch_run_requests(partition_keys: list[str], wanted: set[str], batch_size: 
     return requests
 
 
+MIN_FABRICS_FOR_ESTIMATE = 10
+
+
 def seconds_per_fabric(metrics: dict | None) -> float | None:
-    """Recent cost of one fabric in a run, from the scheduler metrics; None before any run."""
-    recent = (metrics or {}).get("recent") or []
+    """Recent cost of one fabric in a run, from the scheduler metrics; None before any run.
+
+    Only runs of at least MIN_FABRICS_FOR_ESTIMATE fabrics count: in a run of one fabric the run's
+    own start dominates, and shrinking batches by that would make runs smaller still, each slower
+    per fabric than the last (a spiral that ends in one run per fabric)."""
+    recent = [r for r in (metrics or {}).get("recent") or [] if r["checked"] >= MIN_FABRICS_FOR_ESTIMATE]
     checked = sum(r["checked"] for r in recent)
     return sum(r["duration_s"] for r in recent) / checked if checked else None
 
@@ -93,7 +103,6 @@ def fleet_sync_schedule(context: ScheduleEvaluationContext, fleet: FleetResource
                                       health_score(rec, now), rec.isolated, rec.escalated))
     if not inputs:
         return SkipReason("no fabric has a partition yet (the discovery sensor adds them)")
-    # Half a tick of slack: a fabric synced late in the previous minute is still due this one.
     planned = plan_tick(inputs, now, slack_seconds=TICK_SLACK_SECONDS)
     busy = fabrics_in_flight(context.instance, keys)
     due = due_by_run_priority(p for p in planned if p.name not in busy)
@@ -101,9 +110,15 @@ def fleet_sync_schedule(context: ScheduleEvaluationContext, fleet: FleetResource
         return SkipReason(f"no fabric due ({len(busy)} still in a queued or running sync)")
     size = batch_size_for_budget(fleet.batch_size, fleet.run_budget_seconds,
                                  seconds_per_fabric(fleet.metrics_store(context.instance).load()))
+    # Not due yet, same class, free, not isolated: may ride along inside a batch (plan_batches).
+    early: dict[int, set[str]] = {}
+    for p in planned:
+        if p.reason == "not due" and p.name not in busy and not p.schedule.isolated:
+            early.setdefault(p.run_priority, set()).add(p.name)
     requests = []
     for run_priority, names in due.items():
-        for request in batch_run_requests(keys, set(names), size, f"{now.isoformat()}:p{run_priority}"):
+        for request in batch_run_requests(keys, set(names), size, f"{now.isoformat()}:p{run_priority}",
+                                          fill=early.get(run_priority, set())):
             requests.append(request.with_replaced_attrs(tags={
                 **request.tags, PRIORITY_TAG: str(run_priority),
                 MAX_RUNTIME_TAG: str(fleet.run_budget_seconds)}))

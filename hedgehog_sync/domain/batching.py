@@ -6,29 +6,41 @@ from typing import Collection, Sequence
 
 
 def plan_batches(partition_keys: Sequence[str], wanted: Collection[str],
-                 batch_size: int) -> list[tuple[str, str]]:
-    """Ranges (first, last) over `partition_keys` (in partition order) covering exactly `wanted`.
+                 batch_size: int, fill: Collection[str] = ()) -> list[tuple[str, str]]:
+    """Ranges (first, last) over `partition_keys` (in partition order) covering every `wanted` key.
 
-    A run covers a range of keys, so an unwanted key (disabled, isolated, not due) ends a range.
+    A run covers a range of keys, so a key that is neither wanted nor in `fill` (disabled,
+    isolated, in another run, of another priority) ends a range. Keys in `fill` (fabrics that may
+    be checked a little early) do not: they ride along inside a range, never at its ends, so that
+    due fabrics scattered between recently checked ones still make few runs, and the fleet falls
+    back into step instead of splitting into ever smaller runs.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    wanted_set = set(wanted)
+    wanted_set, fill_set = set(wanted), set(fill) - set(wanted)
     ranges: list[tuple[str, str]] = []
-    start: str | None = None
-    last: str | None = None
-    size = 0
+    current: list[str] = []  # the open range, wanted at its start, maybe fill at its end
+
+    def close() -> None:
+        while current and current[-1] not in wanted_set:
+            current.pop()  # a range never ends on a fill key
+        if current:
+            ranges.append((current[0], current[-1]))
+        current.clear()
+
     for key in partition_keys:
-        if key in wanted_set and size < batch_size:
-            if start is None:
-                start = key
-            last, size = key, size + 1
-            continue
-        if start is not None:
-            ranges.append((start, last))  # type: ignore[arg-type]
-        start, last, size = (key, key, 1) if key in wanted_set else (None, None, 0)
-    if start is not None:
-        ranges.append((start, last))  # type: ignore[arg-type]
+        if key in wanted_set:
+            if len(current) >= batch_size:
+                close()
+            current.append(key)
+        elif key in fill_set and current:
+            if len(current) >= batch_size:
+                close()
+            else:
+                current.append(key)
+        else:
+            close()
+    close()
     return ranges
 
 

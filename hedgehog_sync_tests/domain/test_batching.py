@@ -1,6 +1,6 @@
 import pytest
 
-from hedgehog_sync.domain.batching import plan_batches
+from hedgehog_sync.domain.batching import batch_size_for_budget, plan_batches
 
 
 @pytest.mark.parametrize("keys,wanted,size,expected", [
@@ -24,3 +24,26 @@ def test_every_wanted_key_in_exactly_one_range():
         covered += keys[keys.index(start): keys.index(end) + 1]
     assert sorted(covered) == sorted(wanted)
     assert all(keys.index(e) - keys.index(s) < 100 for s, e in ranges)
+
+
+def test_fill_keys_ride_along_inside_a_range_but_never_start_or_end_one():
+    keys = [f"f{i}" for i in range(10)]
+    wanted = {"f1", "f3", "f6", "f9"}
+    # Scattered due fabrics between recently checked ones: without fill, four runs.
+    assert plan_batches(keys, wanted, 100) == [("f1", "f1"), ("f3", "f3"), ("f6", "f6"), ("f9", "f9")]
+    fill = {"f0", "f2", "f4", "f5", "f8"}  # f7 is in another run: it still ends a range
+    assert plan_batches(keys, wanted, 100, fill) == [("f1", "f6"), ("f9", "f9")]
+    # Fill counts toward the batch size.
+    assert plan_batches(keys, wanted, 3, fill) == [("f1", "f3"), ("f6", "f6"), ("f9", "f9")]
+    # Fill alone never makes a run.
+    assert plan_batches(keys, set(), 100, set(keys)) == []
+
+
+def test_the_budget_estimate_ignores_small_runs_so_batches_do_not_spiral_down():
+    from hedgehog_sync.defs.schedules import MIN_FABRICS_FOR_ESTIMATE, seconds_per_fabric
+
+    small = [{"checked": 1, "duration_s": 9.0}] * 50  # one-fabric runs: mostly the run's own start
+    assert seconds_per_fabric({"recent": small}) is None
+    big = {"checked": MIN_FABRICS_FOR_ESTIMATE * 10, "duration_s": 20.0}
+    assert seconds_per_fabric({"recent": small + [big]}) == 20.0 / big["checked"]
+    assert batch_size_for_budget(100, 300, seconds_per_fabric({"recent": small + [big]})) == 100
