@@ -48,6 +48,8 @@ run_coordinator:
   class: QueuedRunCoordinator
   config:
     max_concurrent_runs: 4
+    dequeue_interval_seconds: 1  # a queued sync run starts within a second, not five
+    dequeue_use_threads: true
 # Pools git (4) and kubernetes (3) hold the sync steps: fabric_discovery sets them (`hedgehog-sync pools`).
 run_monitoring:
   enabled: true                # enforces each run's dagster/max_runtime tag (the run time budget)

@@ -99,6 +99,10 @@ def instance_sections(values: dict[str, Any]) -> dict[str, Any]:
     coordinator: dict[str, Any] = {"max_concurrent_runs": queued["maxConcurrentRuns"]}
     if queued.get("tagConcurrencyLimits"):
         coordinator["tag_concurrency_limits"] = queued["tagConcurrencyLimits"]
+    if queued.get("dequeueIntervalSeconds"):
+        coordinator["dequeue_interval_seconds"] = queued["dequeueIntervalSeconds"]
+    if queued.get("dequeueUseThreads"):
+        coordinator["dequeue_use_threads"] = queued["dequeueUseThreads"]
     monitoring = daemon["runMonitoring"]
     retries = daemon["runRetries"]
     pg = values["postgresql"]
