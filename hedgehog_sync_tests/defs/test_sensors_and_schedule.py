@@ -2,12 +2,33 @@
 
 from datetime import datetime, timezone
 
+import pytest
 import yaml
 from dagster import SkipReason, build_schedule_context, build_sensor_context, instance_for_test
 
 from hedgehog_sync.defs.resources import FleetResource
 from hedgehog_sync.defs.schedules import RANGE_END_TAG, RANGE_START_TAG, fleet_sync_schedule
 from hedgehog_sync.defs.sensors import fabric_discovery
+
+
+@pytest.fixture(autouse=True)
+def _close_schedule_contexts(monkeypatch):
+    """Close every schedule context a test builds, as Dagster's daemon does. An unclosed one keeps the
+    instance it opened from the test's instance ref until garbage collection, whose late cleanup then
+    resets Dagster's current defs-state storage under a later test ("undefined DagsterInstance weakref")."""
+    import dagster
+
+    opened = []
+
+    def build(*args, **kwargs):
+        ctx = dagster.build_schedule_context(*args, **kwargs)
+        opened.append(ctx)
+        return ctx
+
+    monkeypatch.setitem(globals(), "build_schedule_context", build)
+    yield
+    for ctx in opened:
+        ctx.__exit__(None, None, None)
 
 
 def write_inventory(path, names, disabled=(), extra=()):
