@@ -462,8 +462,11 @@ class FleetBenchmark:
         self.pg = Postgres(self.args.pg_host, self.args.pg_port, self.args.pg_user)
         self.home.mkdir(parents=True)
         (self.home / "dagster.yaml").write_text(instance_yaml(self.args.instance_config))
+        from hedgehog_sync.devlab.demo import RUN_CREATOR_ENV
+
         extra = dict(item.split("=", 1) for item in self.args.env)
-        self.env = {**os.environ, **extra, **self.pg.env(), "DAGSTER_HOME": str(self.home),
+        # The daemon's environment as shipped (deploy/k8s/env-configmap.yaml), unless --env overrides.
+        self.env = {**os.environ, **RUN_CREATOR_ENV, **extra, **self.pg.env(), "DAGSTER_HOME": str(self.home),
                     "HEDGEHOG_SYNC_INVENTORY": str(self.root / "fabrics.yaml"),
                     "HEDGEHOG_SYNC_STATE_DIR": str(self.state_dir)}
         os.environ.update({k: self.env[k] for k in ("DAGSTER_HOME", *self.pg.env())})
