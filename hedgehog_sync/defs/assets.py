@@ -15,7 +15,7 @@ from dagster import (
 )
 
 from hedgehog_sync.cycle import (
-    DRIFT_REPORT, GIT_STATE, K8S_STATE, FabricOutcome, FabricReader, SideRead, compare_fabric,
+    DRIFT_REPORT, GIT_STATE, K8S_STATE, FabricOutcome, SideRead, compare_fabric,
     read_cluster_side, read_git_side,
 )
 from hedgehog_sync.defs.alerts import AlertSink
