@@ -110,15 +110,22 @@ def fleet_sync_schedule(context: ScheduleEvaluationContext, fleet: FleetResource
         return SkipReason(f"no fabric due ({len(busy)} still in a queued or running sync)")
     size = batch_size_for_budget(fleet.batch_size, fleet.run_budget_seconds,
                                  seconds_per_fabric(fleet.metrics_store(context.instance).load()))
-    # Not due yet, same class, free, not isolated: may ride along inside a batch (plan_batches).
-    early: dict[int, set[str]] = {}
-    for p in planned:
-        if p.reason == "not due" and p.name not in busy and not p.schedule.isolated:
-            early.setdefault(p.run_priority, set()).add(p.name)
+    # Free fabrics that may ride along inside a batch between due ones (plan_batches): any due one,
+    # and any of an every-minute class checked a little while ago. Without this, fabrics escalated
+    # one class (health below 0.5) scatter among their neighbours and each makes a run of its own.
+    index = {k: i for i, k in enumerate(keys)}
+    fillable = {p.name for p in planned
+                if p.name not in busy and p.reason != "disabled" and not p.schedule.isolated
+                and (p.due or p.schedule.interval_seconds <= 60)}
+    covered: set[str] = set()
     requests = []
-    for run_priority, names in due.items():
-        for request in batch_run_requests(keys, set(names), size, f"{now.isoformat()}:p{run_priority}",
-                                          fill=early.get(run_priority, set())):
+    for run_priority, names in due.items():  # highest first: a batch covers lower classes' fabrics too
+        wanted = set(names) - covered
+        if not wanted:
+            continue
+        for request in batch_run_requests(keys, wanted, size, f"{now.isoformat()}:p{run_priority}",
+                                          fill=fillable - covered):
+            covered.update(keys[index[request.tags[RANGE_START_TAG]]: index[request.tags[RANGE_END_TAG]] + 1])
             requests.append(request.with_replaced_attrs(tags={
                 **request.tags, PRIORITY_TAG: str(run_priority),
                 MAX_RUNTIME_TAG: str(fleet.run_budget_seconds)}))

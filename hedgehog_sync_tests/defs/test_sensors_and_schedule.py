@@ -182,3 +182,29 @@ def test_priorities_decide_membership_run_tags_and_queue_order(tmp_path):
         daemon = QueuedRunCoordinatorDaemon(interval_seconds=1)
         order = daemon._get_runs_to_dequeue(instance, instance.get_concurrency_config(), None)
         assert [run.tags["dagster/priority"] for run in order] == ["2", "1", "0", "-1"]
+
+
+def test_escalated_fabrics_scattered_among_their_class_make_one_run_not_one_each(tmp_path):
+    """Health below 0.5 escalates a medium fabric to high: scattered among medium ones, each used to
+    end up alone in a run (the soak under faults ended in one run per fabric)."""
+    from hedgehog_sync.domain.recovery import FabricHealthRecord
+
+    names = [f"fab-{i:02d}" for i in range(20)]
+    fleet = write_inventory(tmp_path / "fabrics.yaml", names)
+    now = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+    a_minute_ago = "2026-11-28T11:59:00Z"
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions("fabrics", names)
+        store = fleet.report_store(instance)
+        for i, name in enumerate(names):
+            sick = i in (3, 9, 15)  # four failed cycles in a row: escalated, not yet isolated
+            store.save_health(name, FabricHealthRecord(
+                total_cycles=10, failed_cycles=5 if sick else 0, consecutive_failures=4 if sick else 0,
+                last_cycle_at=a_minute_ago, last_status="unknown" if sick else "in_sync",
+                last_good_sync=None if sick else a_minute_ago, cluster_reachable=not sick, escalated=sick))
+        ctx = build_schedule_context(instance=instance, resources={"fleet": fleet}, scheduled_execution_time=now)
+        requests = list(fleet_sync_schedule.evaluate_tick(ctx).run_requests)
+    covered = [names[names.index(r.tags[RANGE_START_TAG]): names.index(r.tags[RANGE_END_TAG]) + 1] for r in requests]
+    assert sorted(n for batch in covered for n in batch) == names  # every fabric exactly once
+    assert len(requests) <= 3, [(r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG], r.tags["dagster/priority"])
+                                for r in requests]
