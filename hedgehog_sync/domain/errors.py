@@ -96,3 +96,14 @@ def error_for_http_status(status: int, message: str, retry_after: float | None =
     if status >= 500:
         return ClusterUnreachableError(message, retry_after=retry_after)
     return PermanentError(message)
+
+
+# --- budgets -----------------------------------------------------------------------------------
+class BudgetExceededError(PermanentError):
+    """A reader hit one of its budgets (bytes, objects, pages, files, documents, time) while reading
+    untrusted input. The message names the budget, its value, and the setting that raises it."""
+
+    def __init__(self, message: str, budget: str = ""):
+        super().__init__(message)
+        #: the name of the budget that was exceeded (for example "kubernetes.max_response_bytes")
+        self.budget = budget
