@@ -7,12 +7,13 @@ from dagster import DefaultSensorStatus, SensorEvaluationContext, SensorResult, 
 
 from hedgehog_sync.connectors.git import GitRepoCache
 from hedgehog_sync.defs.partitions import FABRICS_PARTITION
+from hedgehog_sync.defs.pause import fabric_pauses, fleet_pause, schedule_stopped
 from hedgehog_sync.defs.resources import FleetResource
 from hedgehog_sync.defs.schedules import (
-    PRIORITY_TAG, batch_run_requests, fabrics_in_flight, sync_fleet_job,
+    PRIORITY_TAG, batch_run_requests, fabrics_in_flight, fleet_sync_schedule, sync_fleet_job,
 )
 from hedgehog_sync.domain.errors import HedgehogSyncError, InventoryError
-from hedgehog_sync.domain.priority import run_priority_tag
+from hedgehog_sync.domain.priority import describe_skipped, run_priority_tag
 
 FAST_PATH_PRIORITIES = ("critical", "high")
 
@@ -23,17 +24,30 @@ FAST_PATH_PRIORITIES = ("critical", "high")
     minimum_interval_seconds=15,
     default_status=DefaultSensorStatus.RUNNING,
     description="Every 15 s, asks the Git remote of each critical or high fabric where its ref points "
-                "(ls-remote, no fetch); a new commit gets a run for just those fabrics at high run priority.",
+                "(ls-remote, no fetch); a new commit gets a run for just those fabrics at high run priority. "
+                "Holds while fleet_sync_every_minute is stopped or `hedgehog-sync pause` is in force.",
 )
 def urgent_git_changes(context: SensorEvaluationContext, fleet: FleetResource):
+    hold = _held(context)
+    if hold:
+        context.log.info(hold)
+        return SkipReason(hold)
     try:
         inventory = fleet.load_inventory()
     except InventoryError as exc:
         return SkipReason(f"inventory unusable: {exc}")
     keys = context.instance.get_dynamic_partitions(FABRICS_PARTITION)
-    watched = [f for f in inventory.enabled() if f.priority in FAST_PATH_PRIORITIES and f.name in keys]
+    candidates = [f for f in inventory.fabrics if f.priority in FAST_PATH_PRIORITIES and f.name in keys]
+    paused = fabric_pauses(context.instance, [f.name for f in candidates if f.enabled])
+    skipped: dict[str, list[str]] = {
+        "disabled": sorted(f.name for f in candidates if not f.enabled),
+        "paused": sorted(paused),
+    }
+    watched = [f for f in candidates if f.enabled and f.name not in paused]
     if not watched:
-        return SkipReason("no enabled critical or high fabric")
+        note = describe_skipped({k: v for k, v in skipped.items() if v})
+        context.log.info(note)
+        return SkipReason(f"no enabled, unpaused critical or high fabric; {note}")
     cache = GitRepoCache(fleet.state_root(context.instance) / "git")
     store = fleet.report_store(context.instance)
     requested: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
@@ -52,12 +66,19 @@ def urgent_git_changes(context: SensorEvaluationContext, fleet: FleetResource):
     for cfg in watched:
         head = heads.get(cfg.name)
         known = ((store.latest_report(cfg.name) or {}).get("git") or {}).get("commit")
-        if head is None or head == known or requested.get(cfg.name) == head or cfg.name in busy:
-            continue
-        moved.setdefault(cfg.priority, []).append(cfg.name)
-        requested[cfg.name] = head
+        if head is None:
+            skipped.setdefault("remote unreadable", []).append(cfg.name)
+        elif head == known or requested.get(cfg.name) == head:
+            skipped.setdefault("no new commit", []).append(cfg.name)
+        elif cfg.name in busy:
+            skipped.setdefault("in flight", []).append(cfg.name)
+        else:
+            moved.setdefault(cfg.priority, []).append(cfg.name)
+            requested[cfg.name] = head
+    note = describe_skipped({k: sorted(v) for k, v in skipped.items() if v})
+    context.log.info(note)
     if not moved:
-        return SkipReason(f"no new commit on {len(watched)} critical/high fabrics")
+        return SkipReason(f"no new commit to sync on {len(watched)} critical/high fabrics; {note}")
     run_requests = []
     for priority, names in moved.items():
         context.log.info(f"new commits on {priority} fabrics {names}: requesting a run now")
@@ -67,3 +88,17 @@ def urgent_git_changes(context: SensorEvaluationContext, fleet: FleetResource):
                 tags={**request.tags, PRIORITY_TAG: str(run_priority_tag(priority)),
                       "hedgehog-sync/trigger": "fast-path"}))
     return SensorResult(run_requests=run_requests, cursor=json.dumps(requested, sort_keys=True))
+
+
+def _held(context: SensorEvaluationContext) -> str | None:
+    """Why the fast path must not run now, or None: all syncing paused, or the schedule stopped (the
+    maintenance-window switch the schedule's description documents stops both automatic paths)."""
+    paused = fleet_pause(context.instance)
+    if paused is not None:
+        return f"all automatic syncing {paused.describe()}; `hedgehog-sync resume` resumes it"
+    origin = context.code_location_origin
+    if schedule_stopped(context.instance, fleet_sync_schedule.name, context.repository_name,
+                        origin.location_name if origin is not None else None):
+        return (f"{fleet_sync_schedule.name} is stopped (a maintenance window): the fast path holds too "
+                "until it is started again")
+    return None

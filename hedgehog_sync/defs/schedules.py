@@ -6,11 +6,14 @@ from dagster import (
 )
 
 from hedgehog_sync.defs.assets import RETRY_ALL_STEPS_TAGS, fabric_sync
+from hedgehog_sync.defs.pause import fabric_pauses, fleet_pause
 from hedgehog_sync.defs.partitions import FABRICS_PARTITION
 from hedgehog_sync.defs.resources import FleetResource
 from hedgehog_sync.domain.batching import batch_size_for_budget, plan_batches
 from hedgehog_sync.domain.health import health_score, parse_time
-from hedgehog_sync.domain.priority import FabricPlanInput, due_by_run_priority, plan_tick
+from hedgehog_sync.domain.priority import (
+    FabricPlanInput, describe_names, describe_skipped, due_by_run_priority, plan_tick, skipped_by_reason,
+)
 from hedgehog_sync.domain.errors import InventoryError
 
 PRIORITY_TAG = "dagster/priority"
@@ -86,6 +89,10 @@ def seconds_per_fabric(metrics: dict | None) -> float | None:
                 "runs per run priority. Stop it here for a maintenance window; start it to resume.",
 )
 def fleet_sync_schedule(context: ScheduleEvaluationContext, fleet: FleetResource):
+    paused = fleet_pause(context.instance)
+    if paused is not None:  # `hedgehog-sync pause`: the fast-path sensor holds too
+        context.log.info(f"all automatic syncing {paused.describe()}")
+        return SkipReason(f"all automatic syncing {paused.describe()}; `hedgehog-sync resume` resumes it")
     try:
         inventory = fleet.load_inventory()
     except InventoryError as exc:
@@ -94,20 +101,24 @@ def fleet_sync_schedule(context: ScheduleEvaluationContext, fleet: FleetResource
     present = set(keys)
     now = context.scheduled_execution_time
     store = fleet.report_store(context.instance)
+    held = fabric_pauses(context.instance, present)  # `hedgehog-sync pause --fabric`
     inputs = []
     for cfg in inventory.fabrics:
         if cfg.name not in present:
             continue
         rec = store.health(cfg.name)
         inputs.append(FabricPlanInput(cfg.name, cfg.priority, cfg.enabled, parse_time(rec.last_cycle_at),
-                                      health_score(rec, now), rec.isolated, rec.escalated))
+                                      health_score(rec, now), rec.isolated, rec.escalated,
+                                      paused=cfg.name in held))
     if not inputs:
         return SkipReason("no fabric has a partition yet (the discovery sensor adds them)")
     planned = plan_tick(inputs, now, slack_seconds=TICK_SLACK_SECONDS)
     busy = fabrics_in_flight(context.instance, keys)
     due = due_by_run_priority(p for p in planned if p.name not in busy)
+    skipped = describe_skipped(skipped_by_reason(planned, busy))  # the tick's log says who waits, and why
+    context.log.info(skipped)
     if not due:
-        return SkipReason(f"no fabric due ({len(busy)} still in a queued or running sync)")
+        return SkipReason(f"no fabric due; {skipped}")
     size = batch_size_for_budget(fleet.batch_size, fleet.run_budget_seconds,
                                  seconds_per_fabric(fleet.metrics_store(context.instance).load()))
     # Free fabrics that may ride along inside a batch between due ones (plan_batches): any due one,
@@ -115,7 +126,7 @@ def fleet_sync_schedule(context: ScheduleEvaluationContext, fleet: FleetResource
     # one class (health below 0.5) scatter among their neighbours and each makes a run of its own.
     index = {k: i for i, k in enumerate(keys)}
     fillable = {p.name for p in planned
-                if p.name not in busy and p.reason != "disabled" and not p.schedule.isolated
+                if p.name not in busy and p.reason not in ("disabled", "paused") and not p.schedule.isolated
                 and (p.due or p.schedule.interval_seconds <= 60)}
     covered: set[str] = set()
     requests = []
@@ -129,4 +140,7 @@ def fleet_sync_schedule(context: ScheduleEvaluationContext, fleet: FleetResource
             requests.append(request.with_replaced_attrs(tags={
                 **request.tags, PRIORITY_TAG: str(run_priority),
                 MAX_RUNTIME_TAG: str(fleet.run_budget_seconds)}))
+    wanted = sorted(n for names in due.values() for n in names)
+    context.log.info(f"requested {len(requests)} run(s) for {len(wanted)} due fabrics "
+                     f"({describe_names(wanted)}), covering {len(covered)}")
     return requests

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from hedgehog_sync.domain.health import ESCALATE_BELOW
 from hedgehog_sync.domain.inventory import PRIORITY_RANK
@@ -108,6 +108,7 @@ class FabricPlanInput:
     health: float = 1.0
     isolated: bool = False
     escalated: bool = False  # the record's sticky escalation (recovery.FabricHealthRecord.escalated)
+    paused: bool = False  # an operator paused this fabric's automatic syncing (`hedgehog-sync pause --fabric`)
 
 
 @dataclass(frozen=True)
@@ -116,9 +117,9 @@ class PlannedFabric:
 
     name: str
     due: bool
-    reason: str  # disabled | never checked | due | not due
+    reason: str  # disabled | paused | never checked | due | not due
     schedule: Schedule
-    seconds_until_due: float | None  # None when disabled (never due)
+    seconds_until_due: float | None  # None when disabled or paused (never due)
 
     @property
     def run_priority(self) -> int:
@@ -129,7 +130,7 @@ def plan_tick(fabrics: Iterable[FabricPlanInput], now: datetime,
               slack_seconds: float = DEFAULT_SLACK_SECONDS) -> list[PlannedFabric]:
     """Decide for every fabric whether this tick checks it, and at what run priority.
 
-    Disabled fabrics are never due. The result holds every fabric (so skipped ones can be counted
+    Disabled and paused fabrics are never due. The result holds every fabric (so skipped ones can be counted
     and shown), highest run priority first, then by name; `due_by_run_priority` groups the due ones.
     """
     planned: list[PlannedFabric] = []
@@ -141,6 +142,9 @@ def plan_tick(fabrics: Iterable[FabricPlanInput], now: datetime,
         schedule = schedule_for(f.priority, f.health, f.isolated, f.escalated)
         if not f.enabled:
             planned.append(PlannedFabric(f.name, False, "disabled", schedule, None))
+            continue
+        if f.paused:
+            planned.append(PlannedFabric(f.name, False, "paused", schedule, None))
             continue
         wait = seconds_until_due(f.last_checked, schedule.interval_seconds, now, slack_seconds)
         if f.last_checked is None:
@@ -159,6 +163,47 @@ def due_by_run_priority(planned: Iterable[PlannedFabric]) -> dict[int, list[str]
         if p.due:
             groups.setdefault(p.run_priority, []).append(p.name)
     return groups
+
+
+# The order a tick log lists skipped fabrics in: what the inventory or an operator decided first.
+SKIP_REASONS: tuple[str, ...] = ("disabled", "paused", "in flight", "isolated", "not due")
+NAMES_SHOWN_PER_REASON = 10
+
+
+def skipped_by_reason(planned: Iterable[PlannedFabric], in_flight: Iterable[str] = ()) -> dict[str, list[str]]:
+    """The fabrics a tick does not request, by why: disabled (inventory), paused (operator), in flight
+    (a queued or running sync covers it), isolated (waiting for its slow re-probe), not due (checked
+    within its interval). Only reasons that apply appear, in SKIP_REASONS order, names sorted."""
+    busy = set(in_flight)
+    groups: dict[str, list[str]] = {}
+    for p in planned:
+        if p.reason in ("disabled", "paused"):
+            reason = p.reason
+        elif p.name in busy:
+            reason = "in flight"
+        elif p.due:
+            continue
+        else:
+            reason = "isolated" if p.schedule.isolated else "not due"
+        groups.setdefault(reason, []).append(p.name)
+    return {r: sorted(groups[r]) for r in SKIP_REASONS if r in groups}
+
+
+def describe_names(names: Sequence[str], limit: int = NAMES_SHOWN_PER_REASON) -> str:
+    """`a, b, c` or, past `limit` names, `a, b, ... and 7 more`: a tick log line stays short at 10,000 fabrics."""
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def describe_skipped(groups: Mapping[str, Sequence[str]], limit: int = NAMES_SHOWN_PER_REASON) -> str:
+    """One line for a tick log: `skipped 3 fabrics: paused 1 (fab-b); not due 2 (fab-c, fab-d)`,
+    or `skipped no fabric`."""
+    total = sum(len(v) for v in groups.values())
+    if not total:
+        return "skipped no fabric"
+    parts = [f"{reason} {len(names)} ({describe_names(list(names), limit)})"
+             for reason, names in groups.items() if names]
+    return f"skipped {total} fabric{'s' if total != 1 else ''}: " + "; ".join(parts)
 
 
 def split_batch(keys: Sequence[str], budget_seconds: float, seconds_per_fabric: float) -> list[list[str]]:
@@ -181,7 +226,7 @@ def split_batch(keys: Sequence[str], budget_seconds: float, seconds_per_fabric: 
 
 __all__ = [
     "ALWAYS_SCHEDULED", "ESCALATE_BELOW", "FabricPlanInput", "PRIORITIES", "PRIORITY_RANK",
-    "PlannedFabric", "REFRESH_INTERVAL_SECONDS", "RUN_PRIORITY", "Schedule", "due_by_run_priority",
-    "effective_priority", "is_due", "plan_tick", "run_priority_tag", "schedule_for",
-    "seconds_until_due", "split_batch",
+    "PlannedFabric", "REFRESH_INTERVAL_SECONDS", "RUN_PRIORITY", "SKIP_REASONS", "Schedule",
+    "describe_names", "describe_skipped", "due_by_run_priority", "effective_priority", "is_due", "plan_tick",
+    "run_priority_tag", "schedule_for", "seconds_until_due", "skipped_by_reason", "split_batch",
 ]
