@@ -51,7 +51,7 @@ from hedgehog_sync.devlab.gitrepos import commit_files, init_repo  # noqa: E402
 from hedgehog_sync.devlab.gitserver import GitFault, publish, start_gitserver  # noqa: E402
 from hedgehog_sync.store import ReportStore  # noqa: E402
 
-TOKEN_ENV = "SOAK_GIT_TOKEN"
+TOKEN_ENV = "HEDGEHOG_SYNC_SOAK_GIT_TOKEN"
 IN_FLIGHT = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
              DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
 DAGSTER_YAML = """\
@@ -109,7 +109,8 @@ def build_fleet(root: Path, count: int, store: FabricStore, gitserver_url, serve
         drifted = inject_drift(store, fabric, desired) if i % 4 == 3 else []
         expected[fabric] = {"status": "drifted" if drifted else "in_sync",
                             "resources": sorted((d.kind, d.name, d.state) for d in drifted)}
-        entries.append({"name": fabric, "git": {"url": gitserver_url(fabric), "ref": "main", "token_env": TOKEN_ENV},
+        entries.append({"name": fabric, "git": {"url": gitserver_url(fabric), "ref": "main", "token_env": TOKEN_ENV,
+                                                "allow_local": True},
                         "kubernetes": {"kubeconfig": str(root / "kube" / f"{fabric}.kubeconfig"),
                                        "context": fabric}})
     (root / "fabrics.yaml").write_text(yaml.safe_dump({"fabrics": entries}, sort_keys=False))

@@ -81,6 +81,8 @@ def inventory_validate(inventory_file: str | None) -> None:
         sys.exit(1)
     for problem in inv.problems:
         click.echo(f"error: {problem}", err=True)
+    for warning in inv.environment_warnings():
+        click.echo(f"warning: {warning}", err=True)
     enabled = len(inv.enabled())
     click.echo(f"{inv.path}: {len(inv.fabrics)} valid fabrics ({enabled} enabled), {len(inv.problems)} problems")
     sys.exit(1 if inv.problems else 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import random
@@ -34,26 +35,40 @@ GIT_STATE, K8S_STATE, DRIFT_REPORT = "git_state", "k8s_state", "drift_report"
 GIT_SLOTS, KUBERNETES_SLOTS = 4, 3
 
 
-class _ParseCache:
-    """Parsed files by (path, blob SHA): a blob that did not change is never parsed again."""
+def _at_path(parsed: ParsedFile, path: str) -> ParsedFile:
+    """A blob's parse as found at `path`: the same objects, its findings naming that path."""
+    if all(f.source == path for f in parsed.findings):
+        return parsed
+    return ParsedFile(objects=parsed.objects, documents=parsed.documents,
+                      findings=[dataclasses.replace(f, source=path) for f in parsed.findings])
 
-    def __init__(self, capacity: int = 50_000):
-        self._items: OrderedDict[tuple[str, str], ParsedFile] = OrderedDict()
+
+class _ParseCache:
+    """Parsed blobs by SHA: a blob that did not change is never parsed again, whatever its path.
+
+    Bounded in entries and in the bytes of the blobs it holds the parses of."""
+
+    def __init__(self, capacity: int = 50_000, max_source_bytes: int = 64 * 1024 * 1024):
+        self._items: OrderedDict[str, tuple[ParsedFile, int]] = OrderedDict()
         self._capacity = capacity
+        self._max_source_bytes = max_source_bytes
+        self._source_bytes = 0
         self._lock = threading.Lock()
 
     def parse(self, path: str, blob: str, data: bytes) -> ParsedFile:
-        key = (path, blob)
         with self._lock:
-            hit = self._items.get(key)
+            hit = self._items.get(blob)
             if hit is not None:
-                self._items.move_to_end(key)
-                return hit
+                self._items.move_to_end(blob)
+                return _at_path(hit[0], path)
         parsed = parse_file(path, data)
         with self._lock:
-            self._items[key] = parsed
-            while len(self._items) > self._capacity:
-                self._items.popitem(last=False)
+            if blob not in self._items:
+                self._items[blob] = (parsed, len(data))
+                self._source_bytes += len(data)
+            while self._items and (len(self._items) > self._capacity or self._source_bytes > self._max_source_bytes):
+                _, (_, size) = self._items.popitem(last=False)
+                self._source_bytes -= size
         return parsed
 
 
@@ -107,32 +122,43 @@ class PersistentParses:
     def load(self, fabric: str, settings: Any) -> CachedRead | None:
         doc = self.store.parsed_files(fabric)
         try:
-            if not isinstance(doc, dict) or doc.get("parser") != PARSER_VERSION:
+            if not isinstance(doc, dict) or doc.get("parser") != PARSER_VERSION or doc.get("format") != 2:
                 return None
-            files = {path: (entry["blob"], ParsedFile(objects=entry["objects"], documents=entry["documents"],
-                                                      findings=[_finding(f) for f in entry["findings"]]))
-                     for path, entry in doc["files"].items()}
+            # Stored once per blob (one blob may be listed at many paths), findings without their path.
+            blobs = {blob: (entry["objects"], entry["documents"], entry["findings"])
+                     for blob, entry in doc["blobs"].items()}
+            files = {}
+            for path, blob in doc["files"].items():
+                objects, documents, findings = blobs[blob]
+                files[path] = (blob, ParsedFile(objects=objects, documents=documents,
+                                                findings=[_finding({**f, "source": path}) for f in findings]))
             same_source = doc.get("source") == self._source(settings)
             return CachedRead(doc["commit"] if same_source else "", doc["message"], doc["author"],
                               [_finding(f) for f in doc["findings"]], files, bool(doc["complete"]))
-        except (KeyError, TypeError, AttributeError):
+        except (KeyError, TypeError, AttributeError, ValueError):
             return None  # an old or damaged cache is only a cache: parse again
 
     def save(self, fabric: str, settings: Any, snap: GitSnapshot,
              files: dict[str, tuple[str, ParsedFile]]) -> None:
-        entries = {}
+        blobs: dict[str, dict[str, Any] | None] = {}
+        paths = {}
         for path, (blob, parsed) in files.items():
-            entry = {"blob": blob, "objects": parsed.objects, "documents": parsed.documents,
-                     "findings": [f.as_dict() for f in parsed.findings]}
-            try:
-                if json.loads(json.dumps(entry, allow_nan=False)) == entry:
-                    entries[path] = entry
-            except (TypeError, ValueError):
-                pass  # not plain JSON (a YAML timestamp, a binary scalar): parsed again next time
+            if blob not in blobs:
+                entry = {"objects": parsed.objects, "documents": parsed.documents,
+                         "findings": [{k: v for k, v in f.as_dict().items() if k != "source"}
+                                      for f in parsed.findings]}
+                try:
+                    keep = json.loads(json.dumps(entry, allow_nan=False)) == entry
+                except (TypeError, ValueError):
+                    keep = False  # not plain JSON (a YAML timestamp, a binary scalar): parsed again next time
+                blobs[blob] = entry if keep else None
+            if blobs[blob] is not None:
+                paths[path] = blob
         self.store.save_parsed_files(fabric, {
-            "parser": PARSER_VERSION, "source": self._source(settings), "commit": snap.commit,
+            "parser": PARSER_VERSION, "format": 2, "source": self._source(settings), "commit": snap.commit,
             "message": snap.message, "author": snap.author, "findings": [f.as_dict() for f in snap.findings],
-            "complete": len(entries) == len(files), "files": entries})
+            "complete": len(paths) == len(files), "files": paths,
+            "blobs": {blob: entry for blob, entry in blobs.items() if entry is not None}})
 
 
 def desired_from_snapshot(snap: GitSnapshot, ref: str, cache: _ParseCache | None = None,
@@ -140,20 +166,23 @@ def desired_from_snapshot(snap: GitSnapshot, ref: str, cache: _ParseCache | None
                           parsed_now: dict[str, tuple[str, ParsedFile]] | None = None) -> DesiredState:
     """Parse a Git snapshot into desired objects, with a finding per bad file and duplicate.
 
-    `known` holds earlier parses by path (blob SHA, result): a file whose blob is unchanged is not
-    parsed again. Every file's (blob, result) is put in `parsed_now` when given.
+    Each distinct blob is parsed once, whatever the number of paths listing it. `known` holds
+    earlier parses by path (blob SHA, result): a blob parsed before is not parsed again. Every
+    file's (blob, result) is put in `parsed_now` when given.
     """
     blobs = {f.path: f.blob for f in snap.files}
-    known = known or {}
+    by_blob: dict[str, ParsedFile] = {blob: parsed for blob, parsed in (known or {}).values()}
 
     def parse(path: str, data: bytes) -> ParsedFile:
-        hit = known.get(path)
-        if hit is not None and hit[0] == blobs[path]:
-            result = hit[1]
+        blob = blobs[path]
+        hit = by_blob.get(blob)
+        if hit is not None:
+            result = _at_path(hit, path)
         else:
-            result = cache.parse(path, blobs[path], data) if cache else parse_file(path, data)
+            result = cache.parse(path, blob, data) if cache else parse_file(path, data)
+            by_blob[blob] = result
         if parsed_now is not None:
-            parsed_now[path] = (blobs[path], result)
+            parsed_now[path] = (blob, result)
         return result
 
     parsed = parse_files(((f.path, f.data) for f in snap.files), parse)

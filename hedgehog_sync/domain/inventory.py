@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -20,6 +23,14 @@ PARTITION_KEY = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
 ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DEFAULT_INVENTORY = "fabrics.yaml"
 MAX_INVENTORY_BYTES = 4 * 1024 * 1024
+MAX_INVENTORY_BYTES_ENV = "HEDGEHOG_SYNC_INVENTORY_MAX_BYTES"
+# token_env may only name variables the operator set aside for git tokens: never the database
+# password or any other secret the process holds.
+TOKEN_ENV_PREFIX = "HEDGEHOG_SYNC_"
+TOKEN_ENV_PREFIX_ENV = "HEDGEHOG_SYNC_TOKEN_ENV_PREFIX"
+# hedgehog-sync's own settings share the prefix; none of them is a git token.
+_OWN_SETTINGS = re.compile(r"^HEDGEHOG_SYNC_(INVENTORY|STATE_DIR|ALERT_WEBHOOK|TOKEN_ENV_PREFIX|GIT_|"
+                           r"KUBERNETES_|FUZZ_)")
 MAX_INVENTORY_NODES = 1_000_000
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -53,6 +64,10 @@ class GitSettings(_Strict):
                 r"^https?://[^/@]*@", v, re.IGNORECASE):
             # https://TOKEN@host/ is how many people paste a token: a user name is a secret there too
             raise ValueError("must not carry credentials; put the token in an env var named by token_env")
+        if re.match(r"^[a-z][a-z0-9+.-]*://[^?#]*[?#]", v, re.IGNORECASE):
+            # https://host/repo.git?private_token=... would be sent, logged and cached with the URL
+            raise ValueError("must not carry a query string or fragment (credentials there would be sent "
+                             "and shown); put the token in an env var named by token_env")
         if re.match(r"^[a-z][a-z0-9+.-]*://([^/@]*@)?\[?-", v, re.IGNORECASE) or re.match(r"^[^/:]*@?-[^/]*:", v):
             # ssh://-oProxyCommand=... : a host (or user) that ssh would read as an option
             raise ValueError("host and user must not start with '-' (ssh would read them as options)")
@@ -78,12 +93,64 @@ class GitSettings(_Strict):
     def _token_env(cls, v: str | None) -> str | None:
         if v is not None and not ENV_VAR_NAME.match(v):
             raise ValueError("must be the NAME of an environment variable, not the token itself")
+        problem = token_env_problem(v) if v is not None else None
+        if problem:
+            raise ValueError(problem.removeprefix("git.token_env "))
         return v
+
+    @model_validator(mode="after")
+    def _token_transport(self) -> "GitSettings":
+        problem = token_transport_problem(self)
+        if problem:
+            raise ValueError(problem)
+        return self
 
     def is_local(self) -> bool:
         lowered = self.url.lower()
         return lowered.startswith("file://") or "://" not in lowered and not re.match(
             r"^[\w.-]+@[\w.-]+:", self.url)
+
+
+def token_env_prefix() -> str:
+    return os.environ.get(TOKEN_ENV_PREFIX_ENV, TOKEN_ENV_PREFIX).strip() or TOKEN_ENV_PREFIX
+
+
+def token_env_problem(name: str) -> str | None:
+    """Why `name` may not hold a git token, or None."""
+    prefix = token_env_prefix()
+    if not name.startswith(prefix) or name == prefix:
+        example = prefix + (name if not name.startswith(prefix) else "GIT_TOKEN")
+        return (f"git.token_env '{name}' is refused: git tokens may only come from environment variables "
+                f"whose names start with {prefix} (rename it, for example to {example}, or set "
+                f"{TOKEN_ENV_PREFIX_ENV})")
+    if prefix == TOKEN_ENV_PREFIX and _OWN_SETTINGS.match(name):
+        return (f"git.token_env '{name}' is refused: it is one of hedgehog-sync's own settings, not a token; "
+                f"name a variable such as {prefix}<FABRIC>_GIT_TOKEN")
+    return None
+
+
+def _is_loopback_url(url: str) -> bool:
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def token_transport_problem(git: "GitSettings") -> str | None:
+    """Why the token of `git` may not be sent to its URL, or None: never in clear text over http://,
+    except to this machine (loopback) with allow_local."""
+    if not git.token_env or not git.url.lower().startswith("http://"):
+        return None
+    if git.allow_local and _is_loopback_url(git.url):
+        return None
+    return ("git.token_env is set but git.url is plain http://: the token would travel in clear text; "
+            "use https:// (plain http is only allowed to a loopback host with allow_local: true)")
 
 
 class KubernetesSettings(_Strict):
@@ -156,6 +223,19 @@ class Inventory:
     path: str
     fabrics: list[FabricConfig] = field(default_factory=list)
     problems: list[InventoryProblem] = field(default_factory=list)
+    index: dict[str, int] = field(default_factory=dict)  # name -> 1-based entry under `fabrics:`
+
+    def environment_warnings(self, environ: Any = None) -> list[InventoryProblem]:
+        """What the inventory names but this process lacks: a token_env variable unset or empty."""
+        environ = os.environ if environ is None else environ
+        out = []
+        for cfg in self.fabrics:
+            name = cfg.git.token_env
+            if name and not (environ.get(name) or "").strip():
+                out.append(InventoryProblem(self.path, self.index.get(cfg.name), cfg.name,
+                                            f"git.token_env {name} is not set (or empty) here: git will be "
+                                            "asked without a token; set it where the fabric is synced"))
+        return out
 
     def by_name(self) -> dict[str, FabricConfig]:
         return {f.name: f for f in self.fabrics}
@@ -227,21 +307,58 @@ def parse_inventory(text: str, path: str) -> Inventory:
         names[cfg.name] = index
         valid.append((index, cfg))
     inv.fabrics = [cfg for _, cfg in valid if cfg.name not in duplicated]
+    inv.index = {cfg.name: index for index, cfg in valid if cfg.name not in duplicated}
     return inv
+
+
+def max_inventory_bytes() -> int:
+    try:
+        value = int(os.environ.get(MAX_INVENTORY_BYTES_ENV) or MAX_INVENTORY_BYTES)
+    except ValueError:
+        return MAX_INVENTORY_BYTES
+    return value if value > 0 else MAX_INVENTORY_BYTES
+
+
+def _read_capped(p: Path, cap: int) -> bytes:
+    """At most cap + 1 bytes of a regular file, whatever its size claims (a file may grow, /proc lies)."""
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below.
+        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise InventoryError(f"{p}: inventory file not found; create it or set "
+                             "HEDGEHOG_SYNC_INVENTORY to its path") from None
+    except IsADirectoryError:
+        raise InventoryError(f"{p}: is a folder; name the inventory file") from None
+    except OSError as exc:
+        raise InventoryError(f"{p}: cannot be opened ({exc.strerror}); check its permissions") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise InventoryError(f"{p}: not a regular file (a device, pipe or socket); the inventory must be "
+                                 "a YAML file")
+        chunks, total = [], 0
+        while total <= cap:
+            chunk = os.read(fd, min(1 << 20, cap + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise InventoryError(f"{p}: cannot be read ({exc.strerror})") from None
+    finally:
+        os.close(fd)
 
 
 def load_inventory(path: str | None = None) -> Inventory:
     """Read and validate the inventory file named by the argument or HEDGEHOG_SYNC_INVENTORY."""
     p = Path(inventory_path(path))
+    cap = max_inventory_bytes()
+    data = _read_capped(p, cap)
+    if len(data) > cap:
+        raise InventoryError(f"{p}: inventory is over the {cap} byte limit; split the fleet or raise "
+                             f"{MAX_INVENTORY_BYTES_ENV}")
     try:
-        size = p.stat().st_size
-    except FileNotFoundError:
-        raise InventoryError(f"{p}: inventory file not found; create it or set "
-                             "HEDGEHOG_SYNC_INVENTORY to its path") from None
-    if size > MAX_INVENTORY_BYTES:
-        raise InventoryError(f"{p}: inventory is {size} bytes, over the {MAX_INVENTORY_BYTES} byte limit")
-    try:
-        text = p.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise InventoryError(f"{p}: not UTF-8 text; the inventory must be a YAML file") from None
     return parse_inventory(text, str(p))

@@ -7,7 +7,7 @@ GOOD = """
 fabrics:
   - name: fab-east
     priority: high
-    git: {url: "https://git.example.com/netops/fabrics.git", path: fabrics/fab-east, token_env: FAB_EAST_TOKEN}
+    git: {url: "https://git.example.com/netops/fabrics.git", path: fabrics/fab-east, token_env: HEDGEHOG_SYNC_FAB_EAST_TOKEN}
     kubernetes: {kubeconfig: /etc/hedgehog-sync/fab-east.kubeconfig, context: fab-east}
   - name: fab-west
     enabled: false

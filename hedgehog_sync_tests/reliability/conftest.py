@@ -33,7 +33,7 @@ from hedgehog_sync.devlab.gitserver import GitServerHandle, publish, start_gitse
 
 FAULTED = IN_SYNC_FABRIC
 OTHERS = (DRIFTED_FABRIC, BROKEN_FABRIC)
-GIT_TOKEN_ENV = "RELIABILITY_GIT_TOKEN"
+GIT_TOKEN_ENV = "HEDGEHOG_SYNC_RELIABILITY_GIT_TOKEN"
 ASSETS = ("git_state", "k8s_state", "drift_report")
 GIT_TIMEOUT_S = 1
 KUBERNETES_TIMEOUT_S = 1
@@ -206,7 +206,8 @@ def _start_lab(root: Path, monkeypatch: pytest.MonkeyPatch) -> FaultLab:
     gitserver = start_gitserver(served, token=token)
     doc = yaml.safe_load(fleet.inventory.read_text())
     for entry in doc["fabrics"]:
-        entry["git"] = {"url": gitserver.url(entry["name"]), "ref": "main", "token_env": GIT_TOKEN_ENV}
+        entry["git"] = {"url": gitserver.url(entry["name"]), "ref": "main", "token_env": GIT_TOKEN_ENV,
+                        "allow_local": True}  # plain http with a token: loopback only
     fleet.inventory.write_text(yaml.safe_dump(doc, sort_keys=False))
     (root / "dagster_home").mkdir()
     instance = DagsterInstance.local_temp(str(root / "dagster_home"))

@@ -65,9 +65,10 @@ def test_git_server_5xx_is_transient(lab, status):
 
 def test_git_auth_failure_is_permanent_and_not_retried(lab):
     before = lab.snapshot()
-    lab.monkeypatch.setenv("RELIABILITY_WRONG_TOKEN", "ghs_wrong_" + "x" * 20)
+    lab.monkeypatch.setenv("HEDGEHOG_SYNC_RELIABILITY_WRONG_TOKEN", "ghs_wrong_" + "x" * 20)
     entry = lab.entry()
-    lab.set_entry(FAULTED, {**entry, "git": {**entry["git"], "token_env": "RELIABILITY_WRONG_TOKEN"}})
+    lab.set_entry(FAULTED, {**entry, "git": {**entry["git"],
+                                             "token_env": "HEDGEHOG_SYNC_RELIABILITY_WRONG_TOKEN"}})
     requests = lab.gitserver.requests_to(FAULTED)
     assert not lab.sync().success
     report = assert_contained(lab, before, error_class="GitAuthError", side="git")

@@ -58,11 +58,11 @@ def test_no_token_or_secret_value_reaches_anything_recorded(lab, capfd, caplog):
     assert (change["desired"], change["actual"]) == ("***", "***")
 
     # 2. A refused git token, a refused bearer token, a token pasted into a git URL.
-    lab.monkeypatch.setenv("RELIABILITY_WRONG_TOKEN", wrong_token)
+    lab.monkeypatch.setenv("HEDGEHOG_SYNC_RELIABILITY_WRONG_TOKEN", wrong_token)
     doc = lab.inventory()
     for entry in doc["fabrics"]:
         if entry["name"] == FAULTED:
-            entry["git"]["token_env"] = "RELIABILITY_WRONG_TOKEN"
+            entry["git"]["token_env"] = "HEDGEHOG_SYNC_RELIABILITY_WRONG_TOKEN"
     doc["fabrics"].append({"name": "fab-pasted", "git": {"url": f"https://{url_token}@git.example.com/f.git"}})
     lab.fleet.inventory.write_text(yaml.safe_dump(doc, sort_keys=False))
     lab.apiserver.faults.add(path=DRIFTED_VPCS, status=401)
