@@ -24,6 +24,7 @@ from hedgehog_sync.domain import (
 )
 from hedgehog_sync.domain.model import DesiredState, Finding, LiveState
 from hedgehog_sync.domain.parsing import ParsedFile, parse_file, parse_files
+from hedgehog_sync.domain.redaction import redact
 from hedgehog_sync.domain.recovery import DEFAULT_POLICY, RecoveryPolicy, retry_delay
 from hedgehog_sync.domain.report import (
     DRIFTED, IN_SYNC_STATUS, build_report, desired_version, failure_from, live_version, report_version,
@@ -279,17 +280,28 @@ class FabricOutcome:
     duration_s: float = 0.0
     attempts: int = 1
     waited_s: float = 0.0  # time spent waiting between attempts (backoff, Retry-After)
+    compare_error: HedgehogSyncError | None = None  # both sides read, but comparing or recording failed
 
     @property
     def failed(self) -> bool:
-        return self.git_error is not None or self.cluster_error is not None
+        return self.git_error is not None or self.cluster_error is not None or self.compare_error is not None
 
 
-def _as_sync_error(exc: Exception) -> HedgehogSyncError:
-    if isinstance(exc, HedgehogSyncError):
+class CompareError(HedgehogSyncError):
+    """Both sides were read, but comparing, rendering or recording the fabric failed (a value of a
+    shape nothing expected, or a bug): the fabric is `unknown` until the next cycle, the batch goes on."""
+
+
+def _as_sync_error(exc: BaseException, doing: str | None = None) -> HedgehogSyncError:
+    """The error as one of ours, its text redacted. `doing` names the step that failed (then the
+    result is a CompareError): "comparing" reads better in a report than a bare class name."""
+    if isinstance(exc, HedgehogSyncError) and doing is None:
         return exc
-    # A bug or an unforeseen library error: keep the fabric isolated, say what it was, redacted.
-    wrapped = HedgehogSyncError(f"unexpected {type(exc).__name__}: {redact_url(str(exc))[:500]}")
+    # A bug or an unforeseen library error: keep the fabric contained, say what it was, redacted.
+    what = exc if isinstance(exc, HedgehogSyncError) else f"unexpected {type(exc).__name__}"
+    text = redact(redact_url(str(exc)))[:500]
+    message = f"{doing} failed: {type(exc).__name__}: {text}" if doing else f"{what}: {text}"
+    wrapped = CompareError(message) if doing else HedgehogSyncError(message)
     wrapped.__cause__ = exc
     return wrapped
 
@@ -340,42 +352,103 @@ def _unchanged_since(previous: dict[str, Any] | None, before: dict[str, str], in
 
 def compare_fabric(cfg: FabricConfig, git: SideRead, cluster: SideRead, store: ReportStore,
                    now: datetime | None = None) -> FabricOutcome:
-    """Compare what was read of both sides and store the fabric's report; never raises for its faults."""
+    """Compare what was read of both sides and store the fabric's report; never raises for its faults.
+
+    Anything that goes wrong while comparing (a value of an unexpected shape, a bug) makes this
+    fabric's report `unknown`, naming the error: the rest of its batch is compared as usual.
+    """
     started = time.monotonic()
     now = now or datetime.now(timezone.utc)
     desired, live = git.value, cluster.value
     previous = store.latest_report(cfg.name)
     before = store.versions(cfg.name)
     versions = dict(before)
-    if desired is not None:
-        versions[GIT_STATE] = git.version or desired_version(desired)
-    if live is not None:
-        versions[K8S_STATE] = cluster.version or live_version(live)
+    compare_error: HedgehogSyncError | None = None
     inputs = None
-    if desired is not None and live is not None:
-        inputs = "/".join((versions[GIT_STATE], versions[K8S_STATE], rules_version(cfg.rules), ENGINE_VERSION))
-    if inputs is not None and _unchanged_since(previous, before, inputs):
-        # Same commit, same live objects, same rules and code: the comparison would come out the
-        # same, so the last report stands, checked again now (the steady cycle's saving).
-        report = {**previous, "generated_at": utc_iso(now)}
-    else:
-        report = build_report(
-            cfg.name, desired, live, now=now, ref=cfg.git.ref, previous=previous,
-            git_failure=failure_from(git.error) if git.error else None,
-            cluster_failure=failure_from(cluster.error) if cluster.error else None,
-            rules=cfg.rules,
-        )
-    versions[DRIFT_REPORT] = report_version(report)
+    try:
+        if desired is not None:
+            versions[GIT_STATE] = git.version or desired_version(desired)
+        if live is not None:
+            versions[K8S_STATE] = cluster.version or live_version(live)
+        if desired is not None and live is not None:
+            inputs = "/".join((versions[GIT_STATE], versions[K8S_STATE], rules_version(cfg.rules), ENGINE_VERSION))
+        if inputs is not None and _unchanged_since(previous, before, inputs):
+            # Same commit, same live objects, same rules and code: the comparison would come out the
+            # same, so the last report stands, checked again now (the steady cycle's saving).
+            report = {**previous, "generated_at": utc_iso(now)}
+        else:
+            report = build_report(
+                cfg.name, desired, live, now=now, ref=cfg.git.ref, previous=previous,
+                git_failure=failure_from(git.error) if git.error else None,
+                cluster_failure=failure_from(cluster.error) if cluster.error else None,
+                rules=cfg.rules,
+            )
+        versions[DRIFT_REPORT] = report_version(report)
+    except Exception as exc:  # contained: this fabric is unknown, its batch goes on
+        compare_error = _as_sync_error(exc, "comparing")
+        inputs = None
+        report = unknown_report(cfg, now, previous, compare_error, git.error, cluster.error)
+        versions[DRIFT_REPORT] = report_version(report)
     if inputs is not None:
         # Which inputs gave which report: a report saved by a cycle whose versions were not (a
         # crash between the two) never matches, so it is compared afresh.
         versions[INPUTS], versions[INPUTS_REPORT] = inputs, versions[DRIFT_REPORT]
+    else:
+        versions.pop(INPUTS, None)
+        versions.pop(INPUTS_REPORT, None)
     changed = {name for name, v in versions.items() if before.get(name) != v}
     store.save_report(cfg.name, report)
     # Versions are saved by the caller once the change is recorded: a crash in between re-records it.
     return FabricOutcome(cfg.name, report, desired, live, versions, changed, git.error, cluster.error,
                          duration_s=git.duration_s + cluster.duration_s + time.monotonic() - started,
-                         attempts=max(git.attempts, cluster.attempts), waited_s=git.waited_s + cluster.waited_s)
+                         attempts=max(git.attempts, cluster.attempts), waited_s=git.waited_s + cluster.waited_s,
+                         compare_error=compare_error)
+
+
+def unknown_report(cfg: FabricConfig, now: datetime, previous: dict[str, Any] | None, error: HedgehogSyncError,
+                   git_error: HedgehogSyncError | None = None,
+                   cluster_error: HedgehogSyncError | None = None) -> dict[str, Any]:
+    """An `unknown` report that names `error` and compares nothing: what a fabric gets when its data
+    could not be compared or recorded. Drift seen before is carried as unchecked, as after a failed read."""
+    failures = dict(git_failure=failure_from(git_error) if git_error else None,
+                    cluster_failure=failure_from(cluster_error) if cluster_error else None)
+    try:
+        report = build_report(cfg.name, None, None, now=now, ref=cfg.git.ref, previous=previous, **failures)
+    except Exception:  # the previous report itself is what fails: start from nothing
+        report = build_report(cfg.name, None, None, now=now, ref=cfg.git.ref, **failures)
+    report["errors"].append({"source": "compare", "level": "error", "message": str(error),
+                             "error_class": type(error).__name__})
+    return report
+
+
+def contained_outcome(outcome: FabricOutcome, error: BaseException, store: ReportStore, doing: str,
+                      now: datetime | None = None) -> FabricOutcome:
+    """`outcome` turned `unknown` because `doing` (rendering, recording) failed after the comparison:
+    the report that is stored and shown names the error, and the next cycle compares afresh."""
+    now = now or datetime.now(timezone.utc)
+    wrapped = _as_sync_error(error, doing)
+    # No previous report to carry drift from: the one just built is what could not be rendered.
+    cfg_like = _NameAndRef(outcome.fabric, (outcome.report.get("git") or {}).get("ref") or "")
+    report = unknown_report(cfg_like, now, None, wrapped, outcome.git_error, outcome.cluster_error)
+    versions = {k: v for k, v in outcome.versions.items() if k not in (INPUTS, INPUTS_REPORT)}
+    versions[DRIFT_REPORT] = report_version(report)
+    store.save_report(outcome.fabric, report)
+    return FabricOutcome(outcome.fabric, report, outcome.desired, outcome.live, versions,
+                         set(outcome.changed) | {DRIFT_REPORT}, outcome.git_error, outcome.cluster_error,
+                         duration_s=outcome.duration_s, attempts=outcome.attempts, waited_s=outcome.waited_s,
+                         compare_error=wrapped)
+
+
+@dataclass(frozen=True)
+class _GitRef:
+    ref: str
+
+
+class _NameAndRef:
+    """What unknown_report needs of a fabric's config, for a fabric known only by its outcome."""
+
+    def __init__(self, name: str, ref: str):
+        self.name, self.git = name, _GitRef(ref)
 
 
 def sync_fabric(cfg: FabricConfig, reader: FabricReader, store: ReportStore,

@@ -1,6 +1,6 @@
 """The one Definitions object of the hedgehog-sync code location."""
 
-from dagster import Definitions
+from dagster import Definitions, in_process_executor
 
 from hedgehog_sync.defs.alerts import AlertSink
 from hedgehog_sync.defs.assets import fabric_sync, scheduler_metrics_spec
@@ -18,4 +18,7 @@ defs = Definitions(
     schedules=[fleet_sync_schedule],
     sensors=[fabric_discovery, urgent_git_changes, fleet_watch],
     resources={"fleet": FleetResource(), "alerts": AlertSink()},
+    # The UI's Materialize runs the implicit asset job: like the schedule's runs, its three steps run
+    # in one process, handing the snapshots over in memory (the multiprocess default cannot).
+    executor=in_process_executor,
 )

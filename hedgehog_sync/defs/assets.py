@@ -1,21 +1,25 @@
 """git_state, k8s_state and drift_report per fabric, computed in batches, recorded only on change."""
 
 
+import hashlib
+import json
+import os
 import time
 import warnings
 from dataclasses import dataclass
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Optional
 
 from dagster import (
     BetaWarning,
     AssetCheckEvaluation, AssetKey, AssetMaterialization, AssetsDefinition, AssetSpec, BackfillPolicy, Backoff, Failure,
-    Jitter, MetadataValue, OpExecutionContext, Out, Output, GraphOut, RetryPolicy, graph, mem_io_manager, op,
+    In, InputContext, IOManager, Jitter, MetadataValue, OpExecutionContext, Out, Output, OutputContext, GraphOut,
+    RetryPolicy, graph, io_manager, op,
 )
 
 from hedgehog_sync.cycle import (
-    DRIFT_REPORT, GIT_STATE, K8S_STATE, FabricOutcome, SideRead, compare_fabric,
+    DRIFT_REPORT, GIT_STATE, K8S_STATE, FabricOutcome, SideRead, compare_fabric, contained_outcome,
     read_cluster_side, read_git_side,
 )
 from hedgehog_sync.defs.alerts import AlertSink
@@ -33,7 +37,8 @@ from hedgehog_sync.domain.inventory import FabricConfig
 from hedgehog_sync.domain.metrics import RunStats, roll_up
 from hedgehog_sync.domain.model import DesiredState, LiveState
 from hedgehog_sync.domain.priority import Schedule, schedule_for
-from hedgehog_sync.domain.recovery import CycleResult, FabricHealthRecord, RecoveryPolicy, record_cycle
+from hedgehog_sync.domain.recovery import Alert, CycleResult, FabricHealthRecord, RecoveryPolicy, record_cycle
+from hedgehog_sync.domain.redaction import redact
 from hedgehog_sync.domain.render import SourceLinks, report_markdown
 from hedgehog_sync.store import ReportStore
 
@@ -204,32 +209,74 @@ class FabricHealth:
     row: dict[str, Any]  # the fabric's line in the fleet summary
 
 
-def _record_health(o: FabricOutcome, cfg: FabricConfig, store: ReportStore, policy: RecoveryPolicy,
-                   alerts: AlertSink, context: OpExecutionContext) -> FabricHealth:
-    """Fold the cycle into the fabric's health record, raise its alerts, and version the result."""
+def _fold_health(o: FabricOutcome, cfg: FabricConfig, store: ReportStore, policy: RecoveryPolicy,
+                 cycle: str, fingerprint: str | None) -> tuple[FabricHealth, list[Alert]]:
+    """Fold the cycle into the fabric's health record and version the result; nothing is saved yet.
+
+    `cycle` is the run's root run id: a run retry of the same batch replaces that cycle's outcome
+    in the record instead of counting as another failed cycle."""
     now = datetime.now(timezone.utc)
     result = CycleResult.from_report(o.report, o.git_error, o.cluster_error,
-                                     o.live.objects if o.live else None)
-    record, raised = record_cycle(store.health(o.fabric), result, now, policy)
-    store.save_health(o.fabric, record)
-    for alert in raised:
-        alerts.send(alert, context.log)
+                                     o.live.objects if o.live else None, compare_error=o.compare_error)
+    record, raised = record_cycle(store.health(o.fabric), result, now, policy, cycle_id=cycle,
+                                  fingerprint=fingerprint)
     score = health_score(record, now)
     version = f"{score:.2f}/{record.isolated}/{record.escalated}"
     if o.versions.get(HEALTH_VERSION) != version:
         o.versions[HEALTH_VERSION] = version
         o.changed.add(HEALTH_VERSION)
     schedule = schedule_for(cfg.priority, score, record.isolated, record.escalated)
-    return FabricHealth(score, record, schedule, fleet_row(o.report, record, score, schedule))
+    return FabricHealth(score, record, schedule, fleet_row(o.report, record, score, schedule)), raised
+
+
+def fabric_fingerprint(cfg: FabricConfig) -> str:
+    """A digest of what decides whether a fabric can be read: its inventory entry, its kubeconfig
+    file's content and its Git token's value. Only a digest is kept: no secret is stored or shown,
+    and a changed one tells the schedule to probe an isolated fabric again at once."""
+    h = hashlib.sha256(json.dumps(cfg.model_dump(mode="json"), sort_keys=True, default=str).encode())
+    if cfg.kubernetes.kubeconfig:
+        try:
+            with open(cfg.kubernetes.kubeconfig, "rb") as f:
+                h.update(b"\0kubeconfig\0" + f.read(FINGERPRINT_READ_LIMIT))
+        except OSError as exc:
+            h.update(f"\0kubeconfig-unreadable\0{type(exc).__name__}".encode())
+    token_env = getattr(cfg.git, "token_env", None)
+    if token_env:
+        h.update(b"\0token\0" + (os.environ.get(token_env) or "").encode())
+    return h.hexdigest()[:24]
+
+
+FINGERPRINT_READ_LIMIT = 1 << 20  # a kubeconfig is a few KiB; read no more than this of one
 
 
 # Snapshots go from the I/O steps to the compare step in memory: the three steps run in one process
-# (in-process executor), and a crashed run is re-run from its first step (RETRY_ALL_STEPS_TAGS).
+# (in-process executor, for the schedule's job and for the UI's implicit asset job alike), and a
+# crashed run is re-run from its first step (RETRY_ALL_STEPS_TAGS). Where a step's output is not in
+# this process (a re-execution from failure, or another executor picked in the launchpad), the
+# compare step reads that side itself: the run is slower, never wrong.
 HANDOFF_IO = "fabric_sync_handoff"
 RETRY_ALL_STEPS_TAGS = {"dagster/retry_strategy": "ALL_STEPS"}
 # Crashed steps only (storage hiccup, a bug): a fabric's own read errors are retried inside its step
-# and end in Failure(allow_retries=False), so a broken fabric never storms.
+# and end in its report (status unknown), so a broken fabric never fails or storms a run.
 STEP_RETRY = RetryPolicy(max_retries=2, delay=5, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
+
+
+class _InMemoryHandoff(IOManager):
+    """Keeps step outputs in this process; a miss loads as None (the consumer reads it again)."""
+
+    def __init__(self) -> None:
+        self._values: dict[tuple[str, ...], Any] = {}
+
+    def handle_output(self, context: OutputContext, obj: Any) -> None:
+        self._values[tuple(context.get_identifier())] = obj
+
+    def load_input(self, context: InputContext) -> Any:
+        return self._values.get(tuple(context.upstream_output.get_identifier()))
+
+
+@io_manager(description="Hands a batch's snapshots from the read steps to the compare step, in memory.")
+def handoff_io_manager(_) -> _InMemoryHandoff:
+    return _InMemoryHandoff()
 
 
 @dataclass
@@ -268,16 +315,23 @@ def _deadline(context: OpExecutionContext, fleet: FleetResource) -> float:
     return time.monotonic() + started + 0.8 * fleet.run_budget_seconds - time.time()
 
 
-def _read_side(context: OpExecutionContext, fleet: FleetResource, asset: str, announce: bool,
-               read: Callable[..., SideRead], metadata: Callable[[Any], dict[str, Any]]) -> Iterator[Output]:
+def _failure_text(error: Exception) -> str:
+    """An expected failure as a person reads it: its cause first, no stack trace, no secret."""
+    return redact(f"{type(error).__name__}: {error}")
+
+
+def _read_batch(context: OpExecutionContext, fleet: FleetResource, asset: str, announce: bool,
+                read: Callable[..., SideRead], metadata: Callable[[Any], dict[str, Any]]) -> BatchReads:
     """Read one side of every fabric of the batch, in parallel within the pool's slots; record the
-    asset for each fabric whose data version moved; hand everything read to the compare step."""
+    asset for each fabric whose data version moved. A fabric that cannot be read is a result (its
+    report will say unknown), never an exception."""
     todo = _batch(context, fleet, announce)
     store = fleet.report_store(context.instance)
     reader = fleet.reader(context.instance)
     policy = fleet.recovery_policy()
     deadline = _deadline(context, fleet)
     reads: dict[str, SideRead] = {}
+    failed: dict[str, Exception] = {}
     recorded = 0
     try:
         with ThreadPoolExecutor(max_workers=fleet.workers, thread_name_prefix=asset) as pool:
@@ -285,18 +339,36 @@ def _read_side(context: OpExecutionContext, fleet: FleetResource, asset: str, an
             for done, future in enumerate(as_completed(futures), start=1):
                 fabric = futures[future]
                 side = reads[fabric] = future.result()
-                if side.attempts > 1:
+                if side.error is not None:
+                    failed[fabric] = side.error
+                    context.log.warning(f"fabric {fabric}: {asset} not read: {_failure_text(side.error)}")
+                elif side.attempts > 1:
                     context.log.info(f"fabric {fabric}: {asset} took {side.attempts} attempts, waited "
                                      f"{side.waited_s:.1f} s (backoff / Retry-After)")
                 if side.value is not None and store.versions(fabric).get(asset) != side.version:
                     context.log_event(AssetMaterialization(asset, partition=fabric, metadata=metadata(side.value),
                                                            tags={DATA_VERSION_TAG: side.version or ""}))
                     recorded += 1
-                if done % 50 == 0 or done == len(futures):
-                    context.log.info(f"{asset}: {done}/{len(futures)} fabrics read, {recorded} changed")
+                if done % 50 == 0 and done < len(futures):
+                    context.log.info(f"{asset}: {done}/{len(futures)} fabrics tried, {len(failed)} failed so far")
     finally:
         reader.close()
-    yield Output(BatchReads({c.name: c for c in todo}, reads), "reads")
+    summary = f"{asset}: {len(reads) - len(failed)} read, {len(failed)} failed, {recorded} changed"
+    if failed:
+        named = "; ".join(f"{name}: {_failure_text(failed[name])}" for name in sorted(failed)[:MAX_NAMED_FAILURES])
+        more = f"; and {len(failed) - MAX_NAMED_FAILURES} more" if len(failed) > MAX_NAMED_FAILURES else ""
+        context.log.warning(f"{summary}: {named}{more}. Their drift_report says unknown; the run goes on.")
+    else:
+        context.log.info(summary)
+    return BatchReads({c.name: c for c in todo}, reads)
+
+
+MAX_NAMED_FAILURES = 10  # in one log line; each fabric's own line names its error in full
+
+
+def _read_side(context: OpExecutionContext, fleet: FleetResource, asset: str, announce: bool,
+               read: Callable[..., SideRead], metadata: Callable[[Any], dict[str, Any]]) -> Iterator[Output]:
+    yield Output(_read_batch(context, fleet, asset, announce, read, metadata), "reads")
 
 
 @op(pool=GIT_POOL, retry_policy=STEP_RETRY,
@@ -313,41 +385,86 @@ def read_kubernetes(context: OpExecutionContext, fleet: FleetResource) -> Iterat
     yield from _read_side(context, fleet, K8S_STATE, False, read_cluster_side, _live_metadata)
 
 
+def _record(context: OpExecutionContext, outcome: FabricOutcome, cfg: FabricConfig, store: ReportStore,
+            policy: RecoveryPolicy, alerts: AlertSink, cycle: str, fingerprint: str | None) -> tuple[FabricHealth, bool]:
+    """Keep one fabric's health, report event and check results; True when a report was recorded.
+    Everything that can fail on the fabric's data (building metadata) runs before anything is kept."""
+    health, raised = _fold_health(outcome, cfg, store, policy, cycle, fingerprint)
+    event = _report_event(outcome, health, _links(cfg))
+    store.save_health(outcome.fabric, health.record)
+    for alert in raised:
+        alerts.send(alert, context.log)
+    if event is not None:
+        context.log_event(event)
+    # Checks go with each new report, and with every failed cycle: a fabric that could not be read
+    # or compared has a failing check for its partition, also when its report did not move.
+    if event is not None or outcome.failed:
+        for result in _checks(outcome, health, context):
+            context.log_event(result)
+    return health, event is not None
+
+
+def _compare_one(context: OpExecutionContext, cfg: FabricConfig, git: SideRead, cluster: SideRead,
+                 store: ReportStore, policy: RecoveryPolicy, alerts: AlertSink, cycle: str,
+                 fingerprint: str | None) -> tuple[FabricOutcome, FabricHealth, bool]:
+    """Compare and record one fabric. Whatever fails on its data (comparing, rendering, recording)
+    makes its report unknown, naming the error; the caller goes on with the next fabric."""
+    outcome = compare_fabric(cfg, git, cluster, store)
+    try:
+        health, recorded = _record(context, outcome, cfg, store, policy, alerts, cycle, fingerprint)
+    except Exception as exc:
+        if outcome.compare_error is not None:
+            raise  # the contained report failed too: not this fabric's data
+        outcome = contained_outcome(outcome, exc, store, "recording")
+        context.log.warning(f"fabric {cfg.name}: status unknown: {outcome.compare_error}")
+        # The same cycle id: the health record replaces the half-recorded outcome, never counts it twice.
+        health, recorded = _record(context, outcome, cfg, store, policy, alerts, cycle, fingerprint)
+    return outcome, health, recorded
+
+
 @op(retry_policy=STEP_RETRY, out={DRIFT_REPORT: Out(is_required=False)},
-    description="Compare both sides of each fabric, keep its report and health, record what changed.")
+    ins={"git": In(Optional[BatchReads]), "cluster": In(Optional[BatchReads])},
+    description="Compare both sides of each fabric, keep its report and health, record what changed. "
+                "A fabric that cannot be read or compared is recorded as unknown; the run goes on.")
 def compare(context: OpExecutionContext, fleet: FleetResource, alerts: AlertSink,
-            git: BatchReads, cluster: BatchReads) -> Iterator[Output]:
+            git: Optional[BatchReads], cluster: Optional[BatchReads]) -> Iterator[Output]:
     started = time.monotonic()
+    if git is None or cluster is None:
+        context.log.info("the read steps' snapshots are not in this process (a re-execution, or another "
+                         "executor): reading them here")
+        git = git or _read_batch(context, fleet, GIT_STATE, True, read_git_side, _git_metadata)
+        cluster = cluster or _read_batch(context, fleet, K8S_STATE, False, read_cluster_side, _live_metadata)
     store = fleet.report_store(context.instance)
     policy = fleet.recovery_policy()
+    cycle = context.run.root_run_id or context.run.run_id
     fabrics_read = [name for name in git.configs if name in cluster.configs]
     for name in sorted(git.configs.keys() ^ cluster.configs.keys()):  # the inventory changed mid-run
         context.log.warning(f"fabric {name} was not read on both sides this run; the next cycle syncs it")
-    failed: list[FabricOutcome] = []
+    failed: dict[str, str] = {}
     rows: dict[str, dict[str, Any]] = {}
     recorded = changed_fabrics = 0
     try:
         for done, name in enumerate(fabrics_read, start=1):
             cfg = git.configs[name]
-            outcome = compare_fabric(cfg, git.reads[name], cluster.reads[name], store)
-            health = _record_health(outcome, cfg, store, policy, alerts, context)
+            try:
+                fingerprint = fabric_fingerprint(cfg)
+                outcome, health, new_report = _compare_one(context, cfg, git.reads[name], cluster.reads[name],
+                                                           store, policy, alerts, cycle, fingerprint)
+            except Exception as exc:  # even the contained path failed: name it, keep going
+                failed[name] = _failure_text(exc)
+                context.log.error(f"fabric {name}: could not be recorded: {failed[name]}")
+                continue
             rows[name] = health.row
+            recorded += new_report
             # git_state and k8s_state were recorded by their steps; this step records the report.
-            moved = bool(outcome.changed & {GIT_STATE, K8S_STATE})
-            event = _report_event(outcome, health, _links(cfg))
-            if event is not None:
-                context.log_event(event)
-                for result in _checks(outcome, health, context):  # checks go with each new report
-                    context.log_event(result)
-                recorded += 1
-            changed_fabrics += bool(event is not None or moved)
+            changed_fabrics += bool(new_report or outcome.changed & {GIT_STATE, K8S_STATE})
             store.save_versions(name, outcome.versions)
             if outcome.failed:
-                failed.append(outcome)
-                context.log.warning(f"fabric {name}: status unknown: "
-                                    + "; ".join(e["message"] for e in outcome.report["errors"]))
+                failed[name] = "; ".join(redact(str(e.get("message", ""))) for e in outcome.report["errors"]
+                                         if e.get("error_class")) or "unknown"
             if done % 50 == 0 or done == len(fabrics_read):
-                context.log.info(f"{done}/{len(fabrics_read)} fabrics compared, {recorded} reports recorded")
+                context.log.info(f"{done}/{len(fabrics_read)} fabrics compared, {recorded} reports recorded, "
+                                 f"{len(failed)} unknown")
     finally:
         if rows:  # no event: the fleet_watch sensor records fleet_summary when the table changed
             fleet.fleet_rows(context.instance).update(lambda doc: merge_rows(doc, rows))
@@ -359,12 +476,11 @@ def compare(context: OpExecutionContext, fleet: FleetResource, alerts: AlertSink
     metrics = fleet.metrics_store(context.instance).update(lambda m: roll_up(m, stats))
     context.log_event(AssetMaterialization(SCHEDULER_METRICS, metadata=_metrics_metadata(metrics)))
     if failed:
-        names = ", ".join(sorted(o.fabric for o in failed))
-        raise Failure(
-            description=f"{len(failed)} of {len(fabrics_read)} fabrics could not be read completely: {names}. "
-                        "Their drift_report says status unknown; the last good report is kept.",
-            allow_retries=False,
-        )
+        # A result, not a failure of the run: each of these has an unknown report and a failing check.
+        named = "; ".join(f"{n}: {failed[n]}" for n in sorted(failed)[:MAX_NAMED_FAILURES])
+        more = f"; and {len(failed) - MAX_NAMED_FAILURES} more" if len(failed) > MAX_NAMED_FAILURES else ""
+        context.log.warning(f"{len(failed)} of {len(fabrics_read)} fabrics unknown: {named}{more}. "
+                            "The last good report of each is kept; the next cycle tries again.")
     if False:  # pragma: no cover - outputs are skippable: changes are recorded as events above
         yield
 
@@ -392,7 +508,7 @@ with warnings.catch_warnings():  # resource_defs of from_graph is marked beta; i
                              DRIFT_REPORT: {AssetKey(GIT_STATE), AssetKey(K8S_STATE)}},
         partitions_def=fabrics,
         backfill_policy=BackfillPolicy.single_run(),
-        resource_defs={HANDOFF_IO: mem_io_manager},
+        resource_defs={HANDOFF_IO: handoff_io_manager},
         group_name=GROUP,
         descriptions_by_output_name=DESCRIPTIONS,
         owners_by_output_name={name: OWNERS for name in ASSETS},

@@ -119,6 +119,7 @@ class CycleResult:
     drift_score: float = 0.0
     agents_total: int | None = None
     agents_converged: int | None = None
+    compare_error: HedgehogSyncError | None = None  # both sides read; comparing or recording failed
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -126,12 +127,13 @@ class CycleResult:
 
     @property
     def failed(self) -> bool:
-        return self.git_error is not None or self.cluster_error is not None
+        return self.git_error is not None or self.cluster_error is not None or self.compare_error is not None
 
     @classmethod
     def from_report(cls, report: dict[str, Any], git_error: HedgehogSyncError | None = None,
                     cluster_error: HedgehogSyncError | None = None,
-                    live_objects: Iterable[Obj] | None = None) -> "CycleResult":
+                    live_objects: Iterable[Obj] | None = None,
+                    compare_error: HedgehogSyncError | None = None) -> "CycleResult":
         """From a drift report (DESIGN section 6) and the read errors of the same cycle.
 
         file_errors counts the report's error-level findings from Git files; read failures
@@ -145,7 +147,7 @@ class CycleResult:
         if live_objects is not None:
             total, converged = agent_convergence(live_objects)
         return cls(fabric=report["fabric"], status=report["status"], git_error=git_error,
-                   cluster_error=cluster_error, file_errors=file_errors,
+                   cluster_error=cluster_error, compare_error=compare_error, file_errors=file_errors,
                    drift_score=float(report.get("score") or 0.0),
                    agents_total=total, agents_converged=converged)
 
@@ -197,6 +199,12 @@ class FabricHealthRecord:
     healthy_streak: int = 0  # cycles in a row that read both sides with health at or above the threshold
     last_error_class: str | None = None
     last_error: str | None = None  # the error's (redacted) message, shortened
+    # The cycle last folded in (a run's root run id): a run retry of the same cycle replaces that
+    # cycle's outcome instead of counting as one more, so isolation counts cycles, not attempts.
+    last_cycle_id: str | None = None
+    # A digest of the fabric's settings and credentials as last tried (never the secrets: a hash of
+    # them among other things). An isolated fabric whose settings changed is probed again at once.
+    config_fingerprint: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -239,7 +247,7 @@ def _short(text: str) -> str:
 
 def _primary_error(outcome: CycleResult) -> HedgehogSyncError | None:
     """The error a person should see first: a permanent one (it needs them), Git before cluster."""
-    errors = [e for e in (outcome.git_error, outcome.cluster_error) if e is not None]
+    errors = [e for e in (outcome.git_error, outcome.cluster_error, outcome.compare_error) if e is not None]
     permanent = [e for e in errors if action_for(e) == FAIL]
     return (permanent or errors or [None])[0]
 
@@ -252,36 +260,52 @@ def _describe(record: FabricHealthRecord) -> str:
 
 
 def record_cycle(record: FabricHealthRecord, outcome: CycleResult, now: datetime,
-                 policy: RecoveryPolicy = DEFAULT_POLICY) -> tuple[FabricHealthRecord, list[Alert]]:
+                 policy: RecoveryPolicy = DEFAULT_POLICY, cycle_id: str | None = None,
+                 fingerprint: str | None = None) -> tuple[FabricHealthRecord, list[Alert]]:
     """Fold one cycle into a fabric's record; returns the new record and the alerts it raised.
 
-    - A failed cycle (a side unread) counts toward isolation; its status is always `unknown`.
+    - A failed cycle (a side unread, or the comparison failed) counts toward isolation; its status
+      is always `unknown`.
     - After policy.isolate_after failed cycles in a row the fabric is isolated: one ISOLATED alert.
     - One cycle that reads both sides (even partially: a broken file is a content problem, not an
       outage) ends the streak and the isolation: one RESTORED alert.
     - Health below policy.escalate_below escalates (one ESCALATED alert); deescalate_after cycles
       in a row that did not fail and scored at or above it clear that (one DEESCALATED alert).
+    - The same `cycle_id` as the last cycle folded in (a run retried by Dagster) replaces that
+      cycle's outcome: counters move only by the difference, so attempts never count as cycles.
     The input record is not changed.
     """
     at = utc_iso(now)
     failed = outcome.failed
-    window = (record.recent_failed + (failed,))[-policy.window:]
-    new = replace(record, total_cycles=record.total_cycles + 1,
-                  failed_cycles=record.failed_cycles + int(failed), recent_failed=window,
-                  last_cycle_at=at, cluster_reachable=outcome.cluster_error is None)
+    repeat = cycle_id is not None and record.last_cycle_id == cycle_id and bool(record.recent_failed)
+    if repeat:
+        was_failed = record.recent_failed[-1]
+        window = record.recent_failed[:-1] + (failed,)
+        new = replace(record, failed_cycles=record.failed_cycles + int(failed) - int(was_failed),
+                      recent_failed=window, last_cycle_at=at, cluster_reachable=outcome.cluster_error is None)
+        streak_before = record.consecutive_failures - int(was_failed)
+    else:
+        window = (record.recent_failed + (failed,))[-policy.window:]
+        new = replace(record, total_cycles=record.total_cycles + 1,
+                      failed_cycles=record.failed_cycles + int(failed), recent_failed=window,
+                      last_cycle_at=at, cluster_reachable=outcome.cluster_error is None)
+        streak_before = record.consecutive_failures
+    new = replace(new, last_cycle_id=cycle_id if cycle_id is not None else record.last_cycle_id,
+                  config_fingerprint=fingerprint if fingerprint is not None else record.config_fingerprint)
     alerts: list[Alert] = []
 
     if failed:
         error = _primary_error(outcome)
         assert error is not None
-        new = replace(new, consecutive_failures=record.consecutive_failures + 1, last_status=UNKNOWN,
+        new = replace(new, consecutive_failures=streak_before + 1, last_status=UNKNOWN,
                       last_error_class=type(error).__name__, last_error=_short(str(error)))
         if not new.isolated and new.consecutive_failures >= policy.isolate_after:
             new = replace(new, isolated=True, isolated_since=at)
             alerts.append(Alert(
                 ISOLATED, outcome.fabric, "error",
                 f"{outcome.fabric}: isolated after {new.consecutive_failures} failed cycles in a row; "
-                f"re-probed slowly until one succeeds.{_describe(new)}", at, new.last_error_class))
+                f"re-probed slowly until one succeeds, or at once when its settings change.{_describe(new)}",
+                at, new.last_error_class))
     else:
         new = replace(new, consecutive_failures=0, last_status=outcome.status,
                       file_errors=outcome.file_errors, drift_score=outcome.drift_score,

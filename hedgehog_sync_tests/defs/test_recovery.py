@@ -67,7 +67,7 @@ def test_401_fails_at_once_without_retry(demo_fleet, fleet_resource):
     with DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions("fabrics", list(DEMO_FABRICS))
         result = run(instance, fleet_resource)
-        assert not result.success
+        assert result.success  # a fabric that cannot be read is a result (unknown), not a failed run
         assert fault.hits == 1  # one attempt: a permanent error is not retried
         types = [e.event_type for e in result.all_events]
         assert DagsterEventType.STEP_RESTARTED not in types and DagsterEventType.STEP_UP_FOR_RETRY not in types
@@ -84,7 +84,7 @@ def test_five_failures_isolate_with_one_alert_and_one_good_cycle_restores(demo_f
     with DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions("fabrics", list(DEMO_FABRICS))
         for cycle in range(1, 7):
-            assert not run(instance, resource).success
+            assert run(instance, resource).success  # each cycle records the fabric unknown
             isolated = resource.report_store(instance).health(IN_SYNC_FABRIC).isolated
             assert isolated is (cycle >= 5)
         assert [a["kind"] for a in webhook if a["kind"] == "isolated"] == ["isolated"]  # once, not per cycle
