@@ -57,6 +57,9 @@ run_monitoring:
 run_retries:
   enabled: true                # a crashed run (worker killed, OOM) is run again
   max_retries: 2
+  # Only crashed runs: a fabric that cannot be read is reported unknown by a run that succeeds,
+  # and the next tick tries it anyway.
+  retry_on_asset_or_op_failure: false
 sensors:
   use_threads: true
   num_workers: 2
