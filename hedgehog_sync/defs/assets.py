@@ -6,7 +6,7 @@ import json
 import os
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Optional
@@ -24,8 +24,10 @@ from hedgehog_sync.cycle import (
 )
 from hedgehog_sync.defs.alerts import AlertSink
 from hedgehog_sync.defs.checks import (
-    NO_CRITICAL_DRIFT, REPORT_FRESH, critical_drift_outcome, evaluation, freshness_outcome, latest_report,
+    IN_SYNC, NO_CRITICAL_DRIFT, REPORT_FRESH, critical_drift_outcome, evaluation, freshness_outcome, in_sync_outcome,
+    latest_report, unknown_cause,
 )
+from hedgehog_sync.defs.history import recent_reports_markdown, report_label
 from hedgehog_sync.defs.fleet import fleet_row, merge_rows
 from hedgehog_sync.defs.partitions import fabrics
 from hedgehog_sync.defs.pools import GIT_POOL, KUBERNETES_POOL
@@ -184,20 +186,31 @@ def _health_metadata(h: "FabricHealth") -> dict[str, Any]:
 
 def _report_event(o: FabricOutcome, health: "FabricHealth", links: SourceLinks) -> AssetMaterialization | None:
     """drift_report's new point, if the report moved or the fabric's health did (isolation,
-    escalation, a falling score are points in the report's history too)."""
+    escalation, a falling score are points in the report's history too). Its description is the
+    label the asset's event list shows on each row: status, severity, counts, score, health."""
     if DRIFT_REPORT not in o.changed and HEALTH_VERSION not in o.changed:
         return None
+    r = o.report
+    cause = unknown_cause(r) if r["status"] == "unknown" else None
     return AssetMaterialization(DRIFT_REPORT, partition=o.fabric,
+                                description=report_label(r["status"], r["severity"], r["summary"], float(r["score"]),
+                                                         health.score, cause),
                                 metadata={**_report_metadata(o, links), **_health_metadata(health)},
                                 tags={DATA_VERSION_TAG: o.versions[DRIFT_REPORT]})
 
 
 def _checks(o: FabricOutcome, health: "FabricHealth", context: OpExecutionContext) -> list[AssetCheckEvaluation]:
-    """drift_report's checks for the report just recorded (and written: log_event writes at once)."""
+    """drift_report's checks for the report just recorded (and written: log_event writes at once);
+    `in_sync` carries the fabric's recent reports, its trend in one table."""
     target = latest_report(context.instance, o.fabric)
     fresh = freshness_outcome(o.fabric, parse_time(health.record.last_cycle_at), health.schedule.interval_seconds,
                               datetime.now(timezone.utc))
-    return [evaluation(NO_CRITICAL_DRIFT, o.fabric, critical_drift_outcome(o.report), target),
+    verdict = in_sync_outcome(o.report)
+    trend = recent_reports_markdown(context.instance, o.fabric)
+    if trend:
+        verdict = replace(verdict, metadata={**verdict.metadata, "recent_reports": MetadataValue.md(trend)})
+    return [evaluation(IN_SYNC, o.fabric, verdict, target),
+            evaluation(NO_CRITICAL_DRIFT, o.fabric, critical_drift_outcome(o.report), target),
             evaluation(REPORT_FRESH, o.fabric, fresh, target)]
 
 

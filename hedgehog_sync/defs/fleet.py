@@ -14,16 +14,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from dagster import (
-    AssetMaterialization, AssetSpec, DefaultSensorStatus, MetadataValue, SensorEvaluationContext, SensorResult,
+    AssetMaterialization, AssetSpec, DagsterInstance, DefaultSensorStatus, MetadataValue, SensorEvaluationContext, SensorResult,
     sensor,
 )
 
 from hedgehog_sync.cycle import DRIFT_REPORT
-from hedgehog_sync.defs.checks import freshness_outcome, freshness_run, record_freshness_job
+from hedgehog_sync.defs.checks import FLEET_IN_SYNC, fleet_outcome, freshness_outcome, freshness_run, record_freshness_job
 from hedgehog_sync.defs.partitions import FABRICS_PARTITION
 from hedgehog_sync.defs.resources import FleetResource
 from hedgehog_sync.defs.tables import FLEET_COLUMNS, fleet_frame, table_metadata
@@ -109,15 +110,40 @@ def fleet_view(inventory_fabrics: Iterable[FabricConfig], partitions: Iterable[s
     return rows, seen
 
 
+def fleet_now(instance: DagsterInstance, fleet: FleetResource) -> list[dict[str, Any]]:
+    """The summary rows as of now (fabrics without a report yet count from now)."""
+    rows, _ = fleet_view(fleet.load_inventory().fabrics, instance.get_dynamic_partitions(FABRICS_PARTITION),
+                         fleet.fleet_rows(instance).load(), {}, datetime.now(timezone.utc))
+    for row in rows:
+        row.pop("_freshness", None)
+    return rows
+
+
+def link_fabrics(markdown: str, links: dict[str, str]) -> str:
+    """The fleet markdown with each table row's fabric name linked to its report page. Fabric names
+    are partition keys (letters, digits, `-`, `_`, `.`), so they need no escaping."""
+    def linked(line: str) -> str:
+        match = _ROW_FABRIC.match(line)
+        if not match or match.group(1) not in links:
+            return line
+        return f"| [`{match.group(1)}`]({links[match.group(1)]}) |" + line[match.end():]
+    return "\n".join(linked(line) for line in markdown.split("\n"))
+
+
+_ROW_FABRIC = re.compile(r"^\| `([A-Za-z0-9._-]+)` \|")
+
+
 def summary_metadata(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """What the fleet_summary materialization shows: the glance, the table, and numbers that plot."""
+    """What the fleet_summary materialization shows: the glance (fabric names link to their reports
+    when the rows carry a `report` URL), the table, and numbers that plot."""
+    links = {r["fabric"]: r["report"] for r in rows if r.get("report")}
     healths = [r["health"] for r in rows if r.get("health") is not None]
 
     def count(**match: Any) -> int:
         return sum(1 for r in rows if all(r.get(k) == v for k, v in match.items()))
 
     return {
-        "summary": MetadataValue.md(fleet_markdown(rows)),
+        "summary": MetadataValue.md(link_fabrics(fleet_markdown(rows), links)),
         "fabrics_table": table_metadata(fleet_frame(rows), FLEET_COLUMNS),
         "fabrics": MetadataValue.int(len(rows)),
         "in_sync": MetadataValue.int(count(status="in_sync")),
@@ -138,8 +164,8 @@ def summary_metadata(rows: list[dict[str, Any]]) -> dict[str, Any]:
     default_status=DefaultSensorStatus.RUNNING,
     jobs=[record_freshness_job],
     description="Every minute: records fleet_summary when the fleet's table changed (no run), and "
-                "drift_report's report_fresh check for each fabric whose freshness flipped (a small "
-                "run, only then).",
+                "drift_report's report_fresh check for each fabric whose freshness flipped and its "
+                "fleet_in_sync check when the fleet's worst changed (a small run, only then).",
 )
 def fleet_watch(context: SensorEvaluationContext, fleet: FleetResource):
     try:
@@ -155,21 +181,28 @@ def fleet_watch(context: SensorEvaluationContext, fleet: FleetResource):
     fresh: dict[str, bool] = {}
     flipped: list[dict[str, Any]] = []
     for row in rows:
+        row["report"] = fleet.report_url(row["fabric"])
         outcome = row.pop("_freshness", None)
         if outcome is None:
             continue
         fresh[row["fabric"]] = outcome.passed
         if known.get(row["fabric"]) != outcome.passed:
             flipped.append(outcome.as_verdict(row["fabric"]))
+    fleet_verdict = fleet_outcome(rows)
+    fleet_key = f"{fleet_verdict.passed}/{fleet_verdict.severity}/{fleet_verdict.description}"
+    judged = fleet_verdict.metadata["fabrics"] > 0  # not before a fabric has a report
+    if judged and fleet_key != cursor.get("fleet"):
+        flipped.append(fleet_verdict.as_verdict(None, FLEET_IN_SYNC))
     digest = summary_hash(rows)
     events = []
     if digest != cursor.get("summary"):
         events.append(AssetMaterialization(FLEET_SUMMARY, metadata=summary_metadata(rows),
                                            tags={"dagster/data_version": digest}))
-    new_cursor = json.dumps({"summary": digest, "fresh": fresh, "first_seen": first_seen}, sort_keys=True)
+    new_cursor = json.dumps({"summary": digest, "fresh": fresh, "first_seen": first_seen,
+                             "fleet": fleet_key if judged else cursor.get("fleet")}, sort_keys=True)
     if not events and not flipped:
         return SensorResult(skip_reason=f"{len(rows)} fabrics, nothing new", cursor=new_cursor)
-    context.log.info(f"fleet_summary {'changed' if events else 'unchanged'}; freshness flipped for "
-                     f"{len(flipped)} fabrics")
+    context.log.info(f"fleet_summary {'changed' if events else 'unchanged'}; check results to record: "
+                     f"{len(flipped)} (report_fresh flips, fleet_in_sync changes)")
     return SensorResult(asset_events=events, run_requests=[freshness_run(flipped, now)] if flipped else [],
                         cursor=new_cursor)

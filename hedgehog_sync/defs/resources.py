@@ -4,6 +4,7 @@
 import os
 from pathlib import Path
 from typing import Optional
+from urllib.parse import quote
 
 from dagster import ConfigurableResource, DagsterInstance
 from pydantic import Field
@@ -13,6 +14,10 @@ from hedgehog_sync.cycle import FabricReader, PersistentParses
 from hedgehog_sync.domain.inventory import Inventory, inventory_path, load_inventory
 from hedgehog_sync.domain.recovery import RecoveryPolicy
 from hedgehog_sync.store import MetricsStore, ReportStore
+
+
+DEFAULT_UI_URL = "http://127.0.0.1:3000"
+UI_URL_ENV = "HEDGEHOG_SYNC_UI_URL"
 
 
 class FleetResource(ConfigurableResource):
@@ -31,6 +36,16 @@ class FleetResource(ConfigurableResource):
     run_budget_seconds: int = Field(default=300, ge=30,
                                     description="Time budget of one sync run (dagster/max_runtime); "
                                                 "batches are split to fit it")
+    ui_url: Optional[str] = Field(
+        default=None, description="Where operators open the Dagster UI, for links to each fabric's report; "
+                                  f"default $HEDGEHOG_SYNC_UI_URL, else {DEFAULT_UI_URL}")
+
+    def ui_base_url(self) -> str:
+        return (self.ui_url or os.environ.get(UI_URL_ENV) or DEFAULT_UI_URL).rstrip("/")
+
+    def report_url(self, fabric: str) -> str:
+        """The fabric's drift_report partition page in the Dagster UI (its latest report)."""
+        return f"{self.ui_base_url()}/assets/drift_report?view=partitions&partition={quote(fabric, safe='')}"
 
     def recovery_policy(self) -> RecoveryPolicy:
         return RecoveryPolicy(isolate_after=self.isolate_after)

@@ -42,6 +42,7 @@ FLEET_COLUMNS = {
     "differ": "resources that differ (modified + missing + extra)",
     "commit": "Git commit of the last report",
     "drift_since": "when the fabric's drift was first seen",
+    "report": "the fabric's latest report in the Dagster UI",
 }
 
 _DTYPES = {"i": "int", "u": "int", "f": "float", "b": "bool"}

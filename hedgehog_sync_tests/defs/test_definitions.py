@@ -21,7 +21,8 @@ def test_one_definitions_object_with_the_fleet_pieces():
     assert {p.to_user_string() for p in drift.parent_keys} == {"git_state", "k8s_state"}
     assert {p.to_user_string() for p in graph.get(AssetKey("fleet_summary")).parent_keys} == {"drift_report"}
     assert {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys} == {
-        ("drift_report", "no_critical_drift"), ("drift_report", "report_fresh")}
+        ("drift_report", "in_sync"), ("drift_report", "no_critical_drift"), ("drift_report", "report_fresh"),
+        ("drift_report", "fleet_in_sync")}
     assert repo.get_schedule_def("fleet_sync_every_minute").cron_schedule == "* * * * *"
     assert repo.has_sensor_def("fabric_discovery") and repo.has_sensor_def("fleet_watch")
 

@@ -69,6 +69,11 @@ def tick(instance, fleet, cursor=None):
     return result
 
 
+def fleet_check(instance):
+    return instance.event_log_storage.get_asset_check_execution_history(
+        AssetCheckKey(AssetKey("drift_report"), "fleet_in_sync"), limit=100)
+
+
 def freshness(instance):
     records = instance.event_log_storage.get_asset_check_execution_history(
         AssetCheckKey(AssetKey("drift_report"), "report_fresh"), limit=100)
@@ -84,6 +89,7 @@ def test_the_sensor_records_the_summary_and_freshness_once_then_only_news(demo_f
         (summary,) = first.asset_events
         assert summary.metadata["pending"].value == 3
         assert sorted(freshness(instance)) == [(f, "SUCCEEDED") for f in sorted(DEMO_FABRICS)]
+        assert fleet_check(instance) == []  # no fabric judged yet
         defs.resolve_job_def("sync_fleet").execute_in_process(
             instance=instance, raise_on_error=False,
             tags={RANGE_START_TAG: DEMO_FABRICS[0], RANGE_END_TAG: DEMO_FABRICS[-1]})
@@ -101,7 +107,19 @@ def test_the_sensor_records_the_summary_and_freshness_once_then_only_news(demo_f
         assert {c.name for c in table.schema.columns} >= {"status", "severity", "health", "priority", "isolated",
                                                           "commit", "drift_since", "fresh"}
         assert "fab-west" in summary.metadata["summary"].value
-        assert second.run_requests == []  # still fresh: nothing to record
+        # every fabric links to its report page in the UI (HEDGEHOG_SYNC_UI_URL, default port 3000)
+        report_url = f"http://127.0.0.1:3000/assets/drift_report?view=partitions&partition={DRIFTED_FABRIC}"
+        assert f"| [`{DRIFTED_FABRIC}`]({report_url}) |" in summary.metadata["summary"].value
+        assert {r.data["fabric"]: r.data["report"] for r in table.records}[DRIFTED_FABRIC] == report_url
+        # still fresh: only the fleet-wide check, now that fabrics have reports
+        (request,) = second.run_requests
+        assert request.tags["hedgehog-sync/stale"] == "none"
+        (fleet_result,) = fleet_check(instance)
+        assert (fleet_result.status.value, fleet_result.partition) == ("FAILED", None)
+        evaluation = fleet_result.event.dagster_event.asset_check_evaluation_data
+        assert evaluation.severity.value == "ERROR"
+        assert evaluation.description == (f"3 fabrics: 1 unknown ({BROKEN_FABRIC}); 1 critically drifted "
+                                          f"({DRIFTED_FABRIC}); 1 in sync")
 
         third = tick(instance, fleet_resource, second.cursor)
         assert third.asset_events == [] and third.run_requests == [] and third.skip_reason  # no news, no event
@@ -120,3 +138,4 @@ def test_the_sensor_records_the_summary_and_freshness_once_then_only_news(demo_f
             **doc["rows"][IN_SYNC_FABRIC], "last_cycle_at": utc_iso(datetime.now(timezone.utc))}}})
         tick(instance, fleet_resource, fourth.cursor)
         assert freshness(instance)[0] == (IN_SYNC_FABRIC, "SUCCEEDED") and len(freshness(instance)) == 8
+        assert len(fleet_check(instance)) == 1  # the fleet's worst never changed: recorded once
