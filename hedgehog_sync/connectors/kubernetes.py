@@ -1,26 +1,52 @@
-"""Read a fabric's live Hedgehog resources from its Kubernetes API server with the official client."""
+"""Read a fabric's live Hedgehog resources from its Kubernetes API server with the official client.
+
+An API server, and whatever sits between it and us, is untrusted input (DESIGN section 9). Every
+list is read under budgets enforced while reading, never after: bytes per response and per fabric,
+pages per kind, objects per fabric, no continue token twice, and a total deadline per request (from
+connect through TLS, headers and the last body byte) and per fabric read. The body is read raw in
+bounded chunks and decoded here; a content encoding we did not ask for is refused unread, so a
+compressed bomb is never inflated. `BUDGETS` below is the table of every budget, its default and
+the env var that raises it; docs/reliability.md shows the same table.
+
+Credentials read from a kubeconfig or token file are trimmed as kubectl and client-go trim them
+and registered with domain/redaction, so no output can carry them; no exception text leaving this
+module holds a header value or a response body.
+"""
 
 from __future__ import annotations
 
+import base64
+import ipaddress
+import json
 import math
 import os
+import socket
+import stat
+import threading
+import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
+from http.client import HTTPException
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import urllib3
 import yaml
 from kubernetes import client as k8s_client
-from kubernetes import config as k8s_config
-from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
-from kubernetes.config.incluster_config import SERVICE_HOST_ENV_NAME, SERVICE_TOKEN_FILENAME
-from kubernetes.config.kube_config import KubeConfigLoader, KubeConfigMerger
+from kubernetes.config.incluster_config import (
+    SERVICE_CERT_FILENAME,
+    SERVICE_HOST_ENV_NAME,
+    SERVICE_TOKEN_FILENAME,
+    InClusterConfigLoader,
+)
+from kubernetes.config.kube_config import ConfigNode, KubeConfigLoader, KubeConfigMerger
 
 from hedgehog_sync.domain.errors import (
+    BudgetExceededError,
     ClusterConfigError,
     ClusterTimeoutError,
     ClusterUnreachableError,
@@ -30,15 +56,156 @@ from hedgehog_sync.domain.errors import (
 )
 from hedgehog_sync.domain.kinds import KINDS, ResourceKind
 from hedgehog_sync.domain.model import Finding, LiveState, Obj
+from hedgehog_sync.domain.redaction import redact, register_secret, safe_url
 
 DEFAULT_NAMESPACE = "default"
 DEFAULT_PAGE_SIZE = 500
 DEFAULT_TIMEOUT_SECONDS = 30.0
-# Operators (and the fault tests) may change the per-request limit without code.
+# Operators (and the fault tests) may change the per-request deadline without code.
 TIMEOUT_ENV = "HEDGEHOG_SYNC_KUBERNETES_TIMEOUT_SECONDS"
 # Shows up in the API server's audit log and managedFields, so operators can tell who read.
 USER_AGENT = "hedgehog-sync"
 _PLUGIN_KEYS = ("exec", "auth-provider")
+_MiB = 1024 * 1024
+
+
+# --- budgets ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Budget:
+    """One limit on what reading a cluster may cost: its name, default and the env var that sets it."""
+
+    name: str  # as errors name it, e.g. "kubernetes.max_response_bytes"
+    env: str
+    default: float
+    unit: str
+    meaning: str
+
+
+# The table (docs/reliability.md repeats it). Defaults fit real fabrics with room to spare: the
+# largest objects are Agents (tens of KB of status), pages hold 500 objects.
+BUDGETS: dict[str, Budget] = {
+    b.name.split(".", 1)[1]: b
+    for b in (
+        Budget("kubernetes.request_deadline_seconds", TIMEOUT_ENV, DEFAULT_TIMEOUT_SECONDS, "s",
+               "total time of one API request: connect, TLS handshake, headers and the whole body"),
+        Budget("kubernetes.fabric_deadline_seconds", "HEDGEHOG_SYNC_KUBERNETES_FABRIC_DEADLINE_SECONDS",
+               300.0, "s", "total time of one fabric's live read, every kind and page"),
+        Budget("kubernetes.max_response_bytes", "HEDGEHOG_SYNC_KUBERNETES_MAX_RESPONSE_BYTES",
+               32 * _MiB, "bytes", "body bytes of one API response (one page of a list)"),
+        Budget("kubernetes.max_fabric_bytes", "HEDGEHOG_SYNC_KUBERNETES_MAX_FABRIC_BYTES",
+               128 * _MiB, "bytes", "body bytes of all responses of one fabric's live read"),
+        Budget("kubernetes.max_pages_per_kind", "HEDGEHOG_SYNC_KUBERNETES_MAX_PAGES_PER_KIND",
+               1000, "pages", "pages of one kind's list"),
+        Budget("kubernetes.max_objects", "HEDGEHOG_SYNC_KUBERNETES_MAX_OBJECTS",
+               100_000, "objects", "objects of one fabric, every kind together"),
+        Budget("kubernetes.max_kubeconfig_bytes", "HEDGEHOG_SYNC_KUBERNETES_MAX_KUBECONFIG_BYTES",
+               1 * _MiB, "bytes", "bytes read of each kubeconfig file"),
+        Budget("kubernetes.max_token_file_bytes", "HEDGEHOG_SYNC_KUBERNETES_MAX_TOKEN_FILE_BYTES",
+               64 * 1024, "bytes", "bytes read of a tokenFile or the in-cluster token file"),
+    )
+}
+# Not numbers, so not settable: a continue token the server already sent (a paging loop), and a
+# content or transfer encoding we did not ask for (we send Accept-Encoding: identity).
+REPEATED_CONTINUE = "kubernetes.repeated_continue_token"
+CONTENT_ENCODING = "kubernetes.content_encoding"
+
+
+def budget_value(key: str, override: float | None = None) -> float:
+    """A budget's value: `override` if given, else its env var if set to a positive number, else the default."""
+    budget = BUDGETS[key]
+    if override is not None:
+        return override
+    try:
+        value = float(os.environ.get(budget.env) or budget.default)
+    except ValueError:
+        return budget.default
+    return value if math.isfinite(value) and value > 0 else budget.default
+
+
+@dataclass(frozen=True)
+class ReadBudgets:
+    """The budgets of one fabric's live read (see BUDGETS); from_env() reads the env vars."""
+
+    request_deadline_seconds: float = BUDGETS["request_deadline_seconds"].default
+    fabric_deadline_seconds: float = BUDGETS["fabric_deadline_seconds"].default
+    max_response_bytes: int = int(BUDGETS["max_response_bytes"].default)
+    max_fabric_bytes: int = int(BUDGETS["max_fabric_bytes"].default)
+    max_pages_per_kind: int = int(BUDGETS["max_pages_per_kind"].default)
+    max_objects: int = int(BUDGETS["max_objects"].default)
+
+    @classmethod
+    def from_env(cls, **overrides: float | None) -> ReadBudgets:
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            value = budget_value(f.name, overrides.get(f.name))
+            values[f.name] = float(value) if f.name.endswith("_seconds") else int(value)
+        return cls(**values)
+
+
+def _over(key: str, value: float, where: str, what: str) -> str:
+    """The sentence an exceeded budget ends with: which, how much, and how to raise it."""
+    budget = BUDGETS[key]
+    shown = f"{value:g}" if budget.unit == "s" else f"{int(value)}"
+    return (f"{where}: {what}, over the budget {budget.name} = {shown} {budget.unit}; "
+            f"raise it with {budget.env} if this fabric really needs more")
+
+
+def _budget_error(key: str, value: float, where: str, what: str) -> BudgetExceededError:
+    return BudgetExceededError(_over(key, value, where, what), budget=BUDGETS[key].name)
+
+
+def _deadline_error(key: str, value: float, where: str, what: str) -> ClusterTimeoutError:
+    # A deadline is a timeout: recovery retries it like any other (the class stays ClusterTimeoutError).
+    error = ClusterTimeoutError(_over(key, value, where, what))
+    error.budget = BUDGETS[key].name  # type: ignore[attr-defined]
+    return error
+
+
+# --- bounded files ------------------------------------------------------------------------------
+def read_capped_file(path: str, key: str, what: str) -> bytes:
+    """At most the budget's bytes of a regular file; a FIFO, device or larger file is a clear error."""
+    cap = int(budget_value(key))
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below anyway.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise ClusterConfigError(f"{what} could not be read: {(exc.strerror or 'error').lower()}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ClusterConfigError(f"{what} is not a regular file (a FIFO, device or folder); refused unread")
+        chunks, total = [], 0
+        while True:
+            chunk = os.read(fd, min(64 * 1024, cap + 1 - total))
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > cap:
+                raise ClusterConfigError(_over(key, cap, what, f"holds more than {cap} bytes"))
+    finally:
+        os.close(fd)
+
+
+def _token_text(raw: bytes, what: str) -> str:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ClusterConfigError(f"{what} is not UTF-8 text") from None
+    return _checked_token(text, what)
+
+
+def _checked_token(value: Any, what: str) -> str:
+    """The token trimmed as kubectl does and registered as a secret; refused if it cannot be a header."""
+    if not isinstance(value, str):
+        raise ClusterConfigError(f"{what}: the token is not a string")
+    token = register_secret(value) or ""
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in token):
+        raise ClusterConfigError(f"{what}: the token holds a line break or control character inside it; "
+                                 "it cannot be sent as an HTTP header")
+    return token
+
+
+# --- clients ------------------------------------------------------------------------------------
 # Connection-level retries only. Waiting out a 429 or a 5xx is the Dagster retry policy's job:
 # urllib3's default would sleep on Retry-After inside the read and hide the status from us.
 # Redirects are not followed: an API server that redirects is misconfigured.
@@ -58,7 +225,6 @@ TRANSPORT_RETRIES = _TransportRetry(
 )
 
 
-# --- clients ------------------------------------------------------------------------------------
 def api_client_for(
     kubeconfig: str | os.PathLike[str] | None,
     context: str | None = None,
@@ -72,7 +238,8 @@ def api_client_for(
 
     The library's global default configuration is never touched: many fabrics share one process.
     Users authenticating with an `exec` or `auth-provider` plugin are refused unless allow_exec,
-    because loading them runs a program named in the file.
+    because loading them runs a program named in the file. Each kubeconfig file is read up to
+    kubernetes.max_kubeconfig_bytes; tokens (inline or tokenFile) are trimmed and registered secrets.
     """
     if kubeconfig is None and _in_cluster_available():
         return _in_cluster_client()
@@ -86,10 +253,28 @@ def _in_cluster_available() -> bool:
     return bool(os.environ.get(SERVICE_HOST_ENV_NAME)) and os.path.isfile(SERVICE_TOKEN_FILENAME)
 
 
-def _in_cluster_client() -> k8s_client.ApiClient:
+class _InClusterLoader(InClusterConfigLoader):
+    """The library's in-cluster loader (it re-reads the rotated token every minute), with the token file
+    read under its budget, trimmed and registered as a secret."""
+
+    def _read_token_file(self) -> None:
+        what = f"in-cluster token file {self._token_filename}"
+        token = _token_text(read_capped_file(self._token_filename, "max_token_file_bytes", what), what)
+        if not token:
+            raise ConfigException("Token file exists but empty.")
+        self.token = f"Bearer {token}"
+        self.token_expires_at = datetime.now() + self._token_refresh_period
+
+
+def _in_cluster_client(
+    token_filename: str = SERVICE_TOKEN_FILENAME,
+    cert_filename: str = SERVICE_CERT_FILENAME,
+    environ: Mapping[str, str] | None = None,
+) -> k8s_client.ApiClient:
     configuration = k8s_client.Configuration()
+    loader = _InClusterLoader(token_filename, cert_filename, environ=os.environ if environ is None else environ)
     try:
-        k8s_config.load_incluster_config(client_configuration=configuration)
+        loader.load_and_set(configuration)
     except ConfigException as exc:
         raise ClusterConfigError(f"in-cluster Kubernetes configuration could not be loaded: {exc}") from None
     return _client(configuration)
@@ -99,13 +284,49 @@ def _client(configuration: k8s_client.Configuration) -> k8s_client.ApiClient:
     configuration.retries = TRANSPORT_RETRIES
     api_client = k8s_client.ApiClient(configuration)
     api_client.user_agent = USER_AGENT
+    manager = api_client.rest_client.pool_manager
+    # Every connection this client opens can be ended by a request's deadline (see _Watch).
+    manager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
     return api_client
 
 
+class _CappedKubeConfigMerger(KubeConfigMerger):
+    """The library's merger of a KUBECONFIG list, reading each file under its byte budget."""
+
+    def load_config(self, path: str) -> None:
+        raw = read_capped_file(path, "max_kubeconfig_bytes", f"kubeconfig {path}")
+        config = yaml.safe_load(raw)
+        if not isinstance(config, dict):
+            raise ClusterConfigError(f"kubeconfig {path} holds no configuration")
+        if self.config_merged is None:
+            config_merged = {k: v for k, v in config.items()}
+            for item in ("clusters", "contexts", "users"):
+                config_merged[item] = []
+            self.config_merged = ConfigNode(path, config_merged, path)
+        for item in ("clusters", "contexts", "users"):
+            entries = config.get(item, []) or []
+            if not isinstance(entries, list) or not all(isinstance(e, dict) and "name" in e for e in entries):
+                raise ClusterConfigError(f"kubeconfig {path}: {item} is not a list of named entries")
+            self._merge(item, entries, path)
+        if "current-context" in config:
+            self.config_merged.value["current-context"] = config["current-context"]
+        self.config_files[path] = config
+
+
 def _kubeconfig_client(source: str, context: str | None, allow_exec: bool) -> k8s_client.ApiClient:
+    try:
+        return _load_kubeconfig_client(source, context, allow_exec)
+    except HedgehogSyncError:
+        raise
+    except Exception as exc:  # a malformed file trips the library in many ways: name the class only
+        kind = type(exc).__name__
+    raise ClusterConfigError(f"kubeconfig {source} is malformed ({kind})")
+
+
+def _load_kubeconfig_client(source: str, context: str | None, allow_exec: bool) -> k8s_client.ApiClient:
     paths = [os.path.expanduser(p) for p in source.split(os.pathsep) if p]
     # Like kubectl, a KUBECONFIG list may name files that do not exist, but not only such files.
-    if not any(os.path.isfile(p) for p in paths):
+    if not any(os.path.exists(p) for p in paths):
         raise ClusterConfigError(f"kubeconfig {source} not found")
     merged = _merged_kubeconfig(source)
     where = (
@@ -118,38 +339,43 @@ def _kubeconfig_client(source: str, context: str | None, allow_exec: bool) -> k8
         )
     if context is None and not merged.safe_get("current-context"):
         raise ClusterConfigError(f"kubeconfig {source} sets no current-context; name a context")
+    _register_credentials(merged)
     try:
         # config_base_path=None, as the library does: relative paths resolve against their own file.
         loader = KubeConfigLoader(config_dict=merged, active_context=context, config_base_path=None)
     except ConfigException as exc:
-        raise ClusterConfigError(f"{where} is unusable: {exc}") from None
-    user_name, user = _selected_user(merged, loader.current_context)
+        raise ClusterConfigError(redact(f"{where} is unusable: {exc}")) from None
+    user_name, user, user_path = _selected_user(merged, loader.current_context)
     plugin = next((key for key in _PLUGIN_KEYS if key in user), None)
     if plugin and not allow_exec:
         raise ClusterConfigError(
             f"{where}: user {user_name!r} authenticates with an {plugin} plugin, which runs a program; "
             "refused unless allow_exec is set"
         )
+    _normalize_user_token(user, user_path, f"{where}, user {user_name!r}")
     configuration = k8s_client.Configuration()
+    failure: str | None = None
     try:
         loader.load_and_set(configuration)
     except (ConfigException, OSError, ValueError) as exc:
         # A plugin's own output may carry credentials: name the failure, not what it printed.
-        detail = f"its {plugin} plugin failed ({type(exc).__name__})" if plugin else str(exc)
-        raise ClusterConfigError(f"{where} could not be loaded: {detail}") from None
+        failure = f"its {plugin} plugin failed ({type(exc).__name__})" if plugin else redact(str(exc))
+    if failure is not None:
+        raise ClusterConfigError(f"{where} could not be loaded: {failure}")
+    _check_authorization(configuration, where)
     return _client(configuration)
 
 
 def _merged_kubeconfig(source: str) -> Any:
     try:
-        merged = KubeConfigMerger(source).config
+        merged = _CappedKubeConfigMerger(source).config
     except yaml.YAMLError as exc:
         # YAML errors quote the offending line, which may be a token: give the position only.
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
         raise ClusterConfigError(f"kubeconfig {source} is not valid YAML{at}") from None
     except ConfigException as exc:
-        raise ClusterConfigError(f"kubeconfig {source} is unusable: {exc}") from None
+        raise ClusterConfigError(redact(f"kubeconfig {source} is unusable: {exc}")) from None
     except OSError as exc:
         raise ClusterConfigError(f"kubeconfig {source} could not be read: {exc.strerror}") from None
     if merged is None or not isinstance(merged.value, dict):
@@ -157,28 +383,187 @@ def _merged_kubeconfig(source: str) -> Any:
     return merged
 
 
-def _selected_user(merged: Any, current_context: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
-    """The name and `user:` section the context uses ({} when it names none)."""
-    user_name = str((current_context.get("context") or {}).get("user") or "")
+_SECRET_USER_KEYS = ("token", "password", "client-key-data")
+_SECRET_PROVIDER_KEYS = ("id-token", "refresh-token", "access-token", "client-secret")
+
+
+def _register_credentials(merged: Any) -> None:
+    """Every credential written in the kubeconfig, of every user, becomes a registered secret."""
+    for entry in merged.safe_get("users") or []:
+        node = entry.value if isinstance(entry, ConfigNode) else entry
+        user = node.get("user") if isinstance(node, dict) else None
+        if not isinstance(user, dict):
+            continue
+        for key in _SECRET_USER_KEYS:
+            if isinstance(user.get(key), str):
+                register_secret(user[key])
+        if isinstance(user.get("client-key-data"), str):
+            try:
+                register_secret(base64.b64decode(user["client-key-data"]).decode("utf-8", "replace"))
+            except ValueError:
+                pass
+        provider = user.get("auth-provider")
+        config = provider.get("config") if isinstance(provider, dict) else None
+        if isinstance(config, dict):
+            for key in _SECRET_PROVIDER_KEYS:
+                if isinstance(config.get(key), str):
+                    register_secret(config[key])
+
+
+def _normalize_user_token(user: dict[str, Any], user_path: str | None, where: str) -> None:
+    """Trim the user's token as kubectl does; a tokenFile is read here, under its budget, and becomes
+    the token (the library would read it whole and keep its trailing newline)."""
+    if user.get("token"):
+        user["token"] = _checked_token(user["token"], where)
+    elif user.get("tokenFile"):
+        name = user["tokenFile"]
+        if not isinstance(name, str):
+            raise ClusterConfigError(f"{where}: tokenFile is not a path")
+        base = os.path.dirname(os.path.abspath(user_path)) if user_path else ""
+        path = os.path.normpath(os.path.join(base, os.path.expanduser(name)))
+        what = f"{where}: tokenFile {path}"
+        token = _token_text(read_capped_file(path, "max_token_file_bytes", what), what)
+        if not token:
+            raise ClusterConfigError(f"{what} is empty")
+        user["token"] = token
+        del user["tokenFile"]
+
+
+def _check_authorization(configuration: k8s_client.Configuration, where: str) -> None:
+    value = configuration.api_key.get("authorization")
+    if not value:
+        return
+    credential = str(value).split(" ", 1)[-1]
+    register_secret(credential)
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in str(value)):
+        raise ClusterConfigError(f"{where}: the credential holds a line break or control character; "
+                                 "it cannot be sent as an HTTP header")
+    parts = urlsplit(configuration.host or "")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
+        raise ClusterConfigError(f"{where}: server {safe_url(configuration.host)} is plain http:// and not "
+                                 "loopback; a credential is never sent in clear (use https://)")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _selected_user(merged: Any, current_context: Mapping[str, Any]) -> tuple[str, dict[str, Any], str | None]:
+    """The name, `user:` section ({} when the context names none) and file of the context's user."""
+    context = current_context.get("context") or {}
+    user_name = str(context.get("user") or "") if isinstance(context, Mapping) else ""
     if not user_name or not merged.safe_get("users"):
-        return user_name, {}
+        return user_name, {}, None
     node = merged["users"].get_with_name(user_name, safe=True)
     user = node.safe_get("user") if node is not None else None
-    return user_name, (user if isinstance(user, Mapping) else {})
+    return user_name, (user if isinstance(user, dict) else {}), (node.path if node is not None else None)
+
+
+# --- deadlines that hold for a whole request ----------------------------------------------------
+_local = threading.local()
+
+
+def _shutdown(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+class _Watch:
+    """Ends one request at its deadline, whatever phase it is in (connect, TLS, headers, body): a
+    timer shuts the request's sockets down, so a read that a slow server keeps alive with one byte
+    a second returns at once. Sockets are watched through duplicates we own, so a number reused by
+    another connection after ours closed is never touched."""
+
+    def __init__(self, deadline: float):
+        self.deadline = deadline
+        self.fired = False
+        self._done = False
+        self._socks: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def remaining(self) -> float:
+        return max(0.001, self.deadline - time.monotonic())
+
+    def watch(self, sock: socket.socket | None) -> None:
+        if sock is None:
+            return
+        try:
+            dup = socket.socket(fileno=os.dup(sock.fileno()))
+        except OSError:
+            return
+        with self._lock:
+            if self._done:
+                dup.close()
+                return
+            self._socks.append(dup)
+            fired = self.fired
+        if fired:
+            _shutdown(dup)
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.fired = True
+            socks = list(self._socks)
+        for sock in socks:
+            _shutdown(sock)
+
+    def finish(self) -> None:
+        self._timer.cancel()
+        with self._lock:
+            self._done = True
+            socks, self._socks = self._socks, []
+        for sock in socks:
+            sock.close()
+
+
+def _watch_current(sock: socket.socket | None) -> None:
+    watch = getattr(_local, "watch", None)
+    if watch is not None:
+        watch.watch(sock)
+
+
+class _WatchedConnectionMixin:
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()  # type: ignore[misc]
+        _watch_current(sock)  # before a TLS handshake starts on it
+        return sock
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _watch_current(self.sock)  # type: ignore[attr-defined]  # a kept-alive connection
+        return super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+class _WatchedHTTPConnection(_WatchedConnectionMixin, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_WatchedConnectionMixin, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _WatchedHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
 
 
 # --- reading ------------------------------------------------------------------------------------
-def redact_url(url: str) -> str:
-    """The URL without userinfo, query or fragment: safe to show in reports and messages."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        if ":" in host:
-            host = f"[{host}]"
-        netloc = f"{host}:{parts.port}" if parts.port else host
-    except ValueError:
-        return "<unparseable URL>"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+# Kept for callers of the old name: one way to show a URL, the redaction module's.
+redact_url = safe_url
 
 
 class _NotServed(Exception):
@@ -189,29 +574,55 @@ class _ContinueExpired(Exception):
     """The API server no longer accepts the continue token of a paged list (HTTP 410)."""
 
 
+@dataclass
+class _FabricRead:
+    """What one fabric's live read has spent of its budgets so far."""
+
+    server: str
+    budgets: ReadBudgets
+    deadline: float  # time.monotonic() when the fabric's read must end
+    bytes_read: int = 0
+    objects: int = 0
+
+    def request_deadline(self, what: str) -> tuple[float, str]:
+        """When the next request must end, and which budget sets that."""
+        now = time.monotonic()
+        if now >= self.deadline:
+            raise _deadline_error("fabric_deadline_seconds", self.budgets.fabric_deadline_seconds, what,
+                                  "the fabric's read ran out of time")
+        own = now + self.budgets.request_deadline_seconds
+        return (own, "request_deadline_seconds") if own <= self.deadline else (self.deadline, "fabric_deadline_seconds")
+
+
 def read_live(
     api_client: k8s_client.ApiClient,
     namespace: str = DEFAULT_NAMESPACE,
     kinds: Sequence[ResourceKind] = KINDS,
     page_size: int = DEFAULT_PAGE_SIZE,
     timeout_seconds: float | None = None,
+    budgets: ReadBudgets | None = None,
 ) -> LiveState:
     """Every object of the given kinds in one namespace of a fabric, listed page by page.
 
     A plural the server does not serve is a warning finding. Any other failure fails the whole
-    read with the error class recovery needs (auth, unreachable, timeout, rate limited). Give it a
-    client from api_client_for, whose transport leaves 429 and 5xx answers to the caller.
+    read with the error class recovery needs (auth, unreachable, timeout, rate limited); an
+    exceeded budget is a BudgetExceededError (a deadline a ClusterTimeoutError) naming the budget
+    and its env var. `budgets` defaults to ReadBudgets.from_env(); `timeout_seconds` overrides its
+    request deadline. An item that is not an object, or whose metadata is not an object with a
+    name, fails the read (ClusterUnreachableError, a garbled answer) rather than reach the engine.
+    Give it a client from api_client_for, whose transport leaves 429 and 5xx answers to the caller.
     """
     if page_size <= 0:
         raise ValueError("page_size must be positive")
-    if timeout_seconds is None:
-        timeout_seconds = _timeout_from_env()
-    server = redact_url(api_client.configuration.host)
-    api = k8s_client.CustomObjectsApi(api_client)
+    budgets = budgets or ReadBudgets.from_env()
+    if timeout_seconds is not None:
+        budgets = replace(budgets, request_deadline_seconds=timeout_seconds)
+    server = safe_url(api_client.configuration.host)
+    reading = _FabricRead(server, budgets, time.monotonic() + budgets.fabric_deadline_seconds)
     state = LiveState(server=server)
     for kind in kinds:
         try:
-            state.objects.extend(_list_kind(api, kind, namespace, page_size, timeout_seconds, server))
+            state.objects.extend(_list_kind(api_client, kind, namespace, page_size, reading))
         except _NotServed:
             state.findings.append(
                 Finding(
@@ -230,101 +641,239 @@ def read_live(
 
 
 def _timeout_from_env() -> float:
-    try:
-        seconds = float(os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT_SECONDS)
-    except ValueError:
-        return DEFAULT_TIMEOUT_SECONDS
-    return seconds if math.isfinite(seconds) and seconds > 0 else DEFAULT_TIMEOUT_SECONDS
+    return budget_value("request_deadline_seconds")
 
 
 def _list_kind(
-    api: k8s_client.CustomObjectsApi,
-    kind: ResourceKind,
-    namespace: str,
-    page_size: int,
-    timeout: float,
-    server: str,
+    api_client: k8s_client.ApiClient, kind: ResourceKind, namespace: str, page_size: int, reading: _FabricRead
 ) -> list[Obj]:
     """All objects of one plural; an expired continue token restarts the list once."""
     for _ in range(2):
+        counted = reading.objects
         try:
-            return _all_pages(api, kind, namespace, page_size, timeout, server)
+            return _all_pages(api_client, kind, namespace, page_size, reading)
         except _ContinueExpired:
+            reading.objects = counted
             continue
     raise TransientError(
-        f"{server}: listing {kind.plural}.{kind.group} expired its continue token twice (HTTP 410); gave up"
+        f"{reading.server}: listing {kind.plural}.{kind.group} expired its continue token twice (HTTP 410); gave up"
     )
 
 
 def _all_pages(
-    api: k8s_client.CustomObjectsApi,
-    kind: ResourceKind,
-    namespace: str,
-    page_size: int,
-    timeout: float,
-    server: str,
+    api_client: k8s_client.ApiClient, kind: ResourceKind, namespace: str, page_size: int, reading: _FabricRead
 ) -> list[Obj]:
+    what = f"{reading.server}: listing {kind.plural}.{kind.group}"
     items: list[Obj] = []
     token: str | None = None
+    seen: set[str] = set()
+    pages = 0
     while True:
-        page = _list_page(api, kind, namespace, page_size, token, timeout, server)
-        for item in page["items"]:
-            if not isinstance(item, dict):
-                raise ClusterUnreachableError(
-                    f"{server}: listing {kind.plural}.{kind.group} answered an item that is not an object"
-                )
+        pages += 1
+        if pages > reading.budgets.max_pages_per_kind:
+            raise _budget_error("max_pages_per_kind", reading.budgets.max_pages_per_kind, what,
+                                "the list kept going past its page budget")
+        page = _list_page(api_client, kind, namespace, page_size, token, reading, what)
+        reading.objects += len(page["items"])
+        if reading.objects > reading.budgets.max_objects:
+            raise _budget_error("max_objects", reading.budgets.max_objects, what,
+                                f"the fabric holds more than {reading.budgets.max_objects} objects")
+        for index, item in enumerate(page["items"]):
+            problem = _item_problem(item)
+            if problem:
+                raise ClusterUnreachableError(f"{what} answered an item (#{len(items) + 1}) whose {problem}")
             # Items of a list carry their type on a real server; be sure they do here too.
             item.setdefault("apiVersion", kind.api_version)
             item.setdefault("kind", kind.kind)
             items.append(item)
-        token = (page.get("metadata") or {}).get("continue") or None
-        if token is None:
+        metadata = page.get("metadata") or {}
+        token = metadata.get("continue") if isinstance(metadata, dict) else None
+        if not token:
             return items
+        if not isinstance(token, str):
+            raise ClusterUnreachableError(f"{what} answered a continue token that is not a string")
+        if token in seen:
+            raise BudgetExceededError(
+                f"{what}: the server answered a continue token it had already sent (a paging loop); "
+                f"stopped ({REPEATED_CONTINUE}, not settable)", budget=REPEATED_CONTINUE)
+        seen.add(token)
+
+
+def _item_problem(item: Any) -> str | None:
+    """What makes a list item unusable as a Kubernetes object, or None."""
+    if not isinstance(item, dict):
+        return "is not an object"
+    for key in ("apiVersion", "kind"):
+        if key in item and not isinstance(item[key], str):
+            return f"{key} is not a string"
+    metadata = item.get("metadata")
+    if not isinstance(metadata, dict):
+        return "metadata is not an object"
+    if not isinstance(metadata.get("name"), str) or not metadata["name"]:
+        return "metadata.name is not a non-empty string"
+    if "namespace" in metadata and not isinstance(metadata["namespace"], (str, type(None))):
+        return "metadata.namespace is not a string"
+    for key in ("labels", "annotations"):
+        value = metadata.get(key)
+        if value is not None and not (isinstance(value, dict) and all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items())):
+            return f"metadata.{key} is not a map of strings"
+    return None
 
 
 def _list_page(
-    api: k8s_client.CustomObjectsApi,
+    api_client: k8s_client.ApiClient,
     kind: ResourceKind,
     namespace: str,
     page_size: int,
     token: str | None,
-    timeout: float,
-    server: str,
+    reading: _FabricRead,
+    what: str,
 ) -> Obj:
-    what = f"{server}: listing {kind.plural}.{kind.group}"
-    # A (connect, read) pair: the client silently ignores a single float (it only takes int or tuple).
-    params: dict[str, Any] = {"limit": page_size, "_request_timeout": (timeout, timeout)}
+    config = api_client.configuration
+    query: dict[str, Any] = {"limit": page_size}
     if token:
-        params["_continue"] = token
+        query["continue"] = token
+    url = (f"{config.host}/apis/{kind.group}/{kind.version}/namespaces/{quote(namespace, safe='')}/"
+           f"{kind.plural}?{urlencode(query)}")
+    headers = _request_headers(api_client, what)
+    deadline, budget_key = reading.request_deadline(what)
+    limit = reading.budgets.request_deadline_seconds if budget_key == "request_deadline_seconds" \
+        else reading.budgets.fabric_deadline_seconds
+    watch = _Watch(deadline)
+    _local.watch = watch
+    response = None
+    failure: BaseException | None = None
+    body: bytearray | None = None
     try:
-        page = api.list_namespaced_custom_object(kind.group, kind.version, namespace, kind.plural, **params)
-    except ApiException as exc:
-        if exc.status == 404:
-            raise _NotServed() from None
-        if exc.status == 410 and token:
-            raise _ContinueExpired() from None
-        # `from None`: the ApiException's text holds the response body, which a proxy may echo.
-        raise _http_error(exc, what) from None
-    except urllib3.exceptions.MaxRetryError as exc:
-        raise _transport_error(exc.reason or exc, what, timeout) from exc
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        raise _transport_error(exc, what, timeout) from exc
+        remaining = watch.remaining()
+        response = api_client.rest_client.pool_manager.request(
+            "GET", url, headers=headers, preload_content=False, decode_content=False, redirect=False,
+            timeout=urllib3.Timeout(connect=remaining, read=remaining),
+        )
+        if not 200 <= response.status <= 299:
+            status = response.status
+            if status == 404:
+                raise _NotServed()
+            if status == 410 and token:
+                raise _ContinueExpired()
+            raise error_for_http_status(
+                status, f"{what} answered HTTP {status} {_phrase(status)}".rstrip(),
+                retry_after_seconds(dict(response.headers.items())))
+        body = _read_body(response, reading, what)
+    except (HedgehogSyncError, _NotServed, _ContinueExpired):
+        raise
+    except ValueError as exc:
+        # http.client refuses a header value with a line break, quoting it whole: never pass that on.
+        failure = _HeaderRefused() if "header" in str(exc).lower() else exc
+    except Exception as exc:  # noqa: BLE001 - urllib3, http.client, ssl and socket errors alike
+        failure = exc
+    finally:
+        _local.watch = None
+        watch.finish()
+        if response is not None:
+            if body is None:
+                response.close()  # never drain what a hostile server may still be sending
+            response.release_conn()
+    if watch.fired:
+        raise _deadline_error(budget_key, limit, what, "the request did not finish in time")
+    if isinstance(failure, _HeaderRefused):
+        raise ClusterConfigError(f"{what}: the credential cannot be sent as an HTTP header "
+                                 "(a line break or control character in it)")
+    if failure is not None:
+        if isinstance(failure, urllib3.exceptions.MaxRetryError):
+            failure = failure.reason or failure
+        raise _transport_error(failure, what, limit)
+    assert body is not None
+    return _decode_page(body, what)
+
+
+class _HeaderRefused(Exception):
+    """A header value http.client would not send (its own message quotes the value)."""
+
+
+def _request_headers(api_client: k8s_client.ApiClient, what: str) -> dict[str, str]:
+    headers = dict(api_client.default_headers)
+    headers.update({"Accept": "application/json", "Accept-Encoding": "identity"})
+    broken = False
+    try:
+        # Runs the refresh hook of rotating credentials (in-cluster token file, exec plugins).
+        api_client.update_params_for_auth(headers, [], ["BearerToken"])
+    except HedgehogSyncError:
+        raise
+    except Exception:  # noqa: BLE001 - a plugin's failure text may quote what it printed
+        broken = True
+    if broken:
+        raise ClusterConfigError(f"{what}: the credentials could not be refreshed")
+    value = headers.get("authorization")
+    if value:
+        register_secret(str(value).split(" ", 1)[-1])
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in str(value)):
+            raise ClusterConfigError(f"{what}: the credential cannot be sent as an HTTP header "
+                                     "(a line break or control character in it)")
+    return headers
+
+
+def _read_body(response: Any, reading: _FabricRead, what: str) -> bytearray:
+    """The raw body, read in bounded chunks under the response and fabric byte budgets."""
+    encoding = (response.headers.get("content-encoding") or "").strip().lower()
+    if encoding not in ("", "identity"):
+        raise BudgetExceededError(
+            f"{what}: the server answered a {encoding[:20]!r}-encoded body, which was not asked for "
+            f"(Accept-Encoding: identity); refused unread ({CONTENT_ENCODING}, not settable)",
+            budget=CONTENT_ENCODING)
+    transfer = (response.headers.get("transfer-encoding") or "").strip().lower()
+    if transfer not in ("", "identity", "chunked"):
+        raise BudgetExceededError(
+            f"{what}: the server answered a body with transfer encoding {transfer[:20]!r}; "
+            f"refused unread ({CONTENT_ENCODING}, not settable)", budget=CONTENT_ENCODING)
+    cap = reading.budgets.max_response_bytes
+    fabric_left = reading.budgets.max_fabric_bytes - reading.bytes_read
+    announced = response.headers.get("content-length")
+    if announced and announced.strip().isdigit():
+        _check_sizes(int(announced), cap, fabric_left, reading, what, "announced")
+    body = bytearray()
+    while True:
+        chunk = response.read(64 * 1024, decode_content=False)
+        if not chunk:
+            break
+        body += chunk
+        reading.bytes_read += len(chunk)
+        _check_sizes(len(body), cap, fabric_left, reading, what, "sent")
+    return body
+
+
+def _check_sizes(size: int, cap: int, fabric_left: int, reading: _FabricRead, what: str, verb: str) -> None:
+    if size > cap:
+        raise _budget_error("max_response_bytes", cap, what, f"one answer {verb} more than {cap} bytes")
+    if size > fabric_left:
+        raise _budget_error("max_fabric_bytes", reading.budgets.max_fabric_bytes, what,
+                            f"the fabric's answers {verb} more than {reading.budgets.max_fabric_bytes} bytes")
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("a number out of range")
+    return value
+
+
+def _decode_page(body: bytearray, what: str) -> Obj:
+    try:
+        page = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except (ValueError, RecursionError):
+        # Never quote the body: a proxy may echo our request (and its credentials) into it.
+        page = None
     if not isinstance(page, dict) or not isinstance(page.get("items"), list):
-        # The client hands back the raw text when the body is not JSON: a cut or garbled answer.
+        # A cut or garbled answer (a proxy's error page), or JSON that is not a Kubernetes list.
         raise ClusterUnreachableError(
             f"{what} answered a body that is not a Kubernetes list (truncated or not JSON)"
         )
     return page
-
-
-def _http_error(exc: ApiException, what: str) -> HedgehogSyncError:
-    status = int(exc.status or 0)
-    if status == 0:
-        # The client reports TLS failures as status 0.
-        return ClusterUnreachableError(f"{what} failed: TLS error")
-    phrase = _phrase(status)
-    retry_after = retry_after_seconds(exc.headers or {})
-    return error_for_http_status(status, f"{what} answered HTTP {status} {phrase}".rstrip(), retry_after)
 
 
 def _phrase(status: int) -> str:
@@ -349,7 +898,7 @@ def retry_after_seconds(headers: Mapping[str, str], now: datetime | None = None)
         return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
@@ -360,7 +909,7 @@ def _transport_error(cause: BaseException, what: str, timeout: float) -> Hedgeho
     # NewConnectionError subclasses ConnectTimeoutError in urllib3: a refusal is not a timeout.
     if isinstance(cause, urllib3.exceptions.NewConnectionError):
         return ClusterUnreachableError(f"{what} failed: {_describe(cause)}")
-    if isinstance(cause, (urllib3.exceptions.TimeoutError, TimeoutError)):
+    if isinstance(cause, (urllib3.exceptions.TimeoutError, TimeoutError, socket.timeout)):
         return ClusterTimeoutError(f"{what} timed out after {timeout:g}s")
     if isinstance(cause, urllib3.exceptions.ResponseError):
         # A client with urllib3's default retries spent them on error statuses (429, 503).
@@ -382,6 +931,8 @@ def _describe(cause: BaseException) -> str:
         return f"could not connect ({reason.lower()})"
     if isinstance(cause, (urllib3.exceptions.ProtocolError, ConnectionError)):
         return "the connection was dropped"
+    if isinstance(cause, HTTPException):
+        return "the answer was not well-formed HTTP"
     if isinstance(cause, OSError) and cause.strerror:
         return cause.strerror.lower()
     return type(cause).__name__
