@@ -5,7 +5,7 @@ from dagster import (
     ScheduleEvaluationContext, SkipReason, define_asset_job, in_process_executor, schedule,
 )
 
-from hedgehog_sync.defs.assets import RETRY_ALL_STEPS_TAGS, fabric_sync
+from hedgehog_sync.defs.assets import RETRY_ALL_STEPS_TAGS, fabric_fingerprint, fabric_sync
 from hedgehog_sync.defs.pause import fabric_pauses, fleet_pause
 from hedgehog_sync.defs.partitions import FABRICS_PARTITION
 from hedgehog_sync.defs.resources import FleetResource
@@ -107,8 +107,13 @@ def fleet_sync_schedule(context: ScheduleEvaluationContext, fleet: FleetResource
         if cfg.name not in present:
             continue
         rec = store.health(cfg.name)
-        inputs.append(FabricPlanInput(cfg.name, cfg.priority, cfg.enabled, parse_time(rec.last_cycle_at),
-                                      health_score(rec, now), rec.isolated, rec.escalated,
+        isolated, last_checked = rec.isolated, parse_time(rec.last_cycle_at)
+        if isolated and rec.config_fingerprint and rec.config_fingerprint != fabric_fingerprint(cfg):
+            # Its inventory entry or credentials changed since it was last tried: probe it now, once
+            # (the probe's cycle isolates it again if it still fails).
+            isolated, last_checked = False, None
+        inputs.append(FabricPlanInput(cfg.name, cfg.priority, cfg.enabled, last_checked,
+                                      health_score(rec, now), isolated, rec.escalated,
                                       paused=cfg.name in held))
     if not inputs:
         return SkipReason("no fabric has a partition yet (the discovery sensor adds them)")
