@@ -35,6 +35,9 @@ class GitFault:
     status: int | None = None  # answer this HTTP status instead of serving
     latency: float = 0.0  # seconds to wait before answering (longer than the client's timeout = a hang)
     drop: bool = False  # close the connection without answering
+    # seconds between bytes of the answer's body (1.0 = one byte a second: a slow-loris server that
+    # keeps curl's low-speed limit satisfied, so only the client's own deadline ends it)
+    trickle: float = 0.0
     times: int | None = None  # apply to the first N matching requests only; None = always
     probability: float = 1.0  # apply to this fraction of the matching requests, at random
     hits: int = field(default=0, init=False)
@@ -133,7 +136,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.token is not None and not _authorized(self.headers.get("Authorization"),
                                                              self.server.token):
             return self._plain(401, "authentication required\n", {"WWW-Authenticate": 'Basic realm="git"'})
-        self._backend(path, query, body)
+        self._backend(path, query, body, trickle=fault.trickle if fault is not None else 0.0)
 
     def _plain(self, status: int, text: str, headers: dict[str, str] | None = None) -> None:
         data = text.encode()
@@ -143,7 +146,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _backend(self, path: str, query: str, body: bytes) -> None:
+    def _backend(self, path: str, query: str, body: bytes, trickle: float = 0.0) -> None:
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "GIT_PROJECT_ROOT": str(self.server.root),
@@ -178,7 +181,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
-        self.wfile.write(payload)
+        if not trickle:
+            self.wfile.write(payload)
+            return
+        self.close_connection = True
+        try:
+            for i in range(len(payload)):
+                self.wfile.write(payload[i:i + 1])
+                self.wfile.flush()
+                time.sleep(trickle)
+        except OSError:
+            pass  # the client gave up: what a slow server is for
 
 
 class _Server(ThreadingHTTPServer):
