@@ -776,7 +776,8 @@ def _list_page(
                 response.close()  # never drain what a hostile server may still be sending
             response.release_conn()
     if watch.fired:
-        raise _deadline_error(budget_key, limit, what, "the request did not finish in time")
+        late = "the request" if budget_key == "request_deadline_seconds" else "the fabric's read"
+        raise _deadline_error(budget_key, limit, what, f"{late} did not finish in time")
     if isinstance(failure, _HeaderRefused):
         raise ClusterConfigError(f"{what}: the credential cannot be sent as an HTTP header "
                                  "(a line break or control character in it)")
