@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -91,19 +92,23 @@ def inventory_validate(inventory_file: str | None) -> None:
 @main.command()
 @click.option("--reset", is_flag=True, help="Forget the collected metrics (they start again from the next run).")
 @click.option("--state-dir", type=click.Path(file_okay=False),
-              help="Default: $HEDGEHOG_SYNC_STATE_DIR, else the Dagster instance's storage ($DAGSTER_HOME).")
+              help="Default: $HEDGEHOG_SYNC_STATE_DIR, else the Dagster instance's storage ($DAGSTER_HOME; "
+                   "unset: the demo's ./.devlab/dagster_home).")
 @click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="table", show_default=True)
 def metrics(reset: bool, state_dir: str | None, fmt: str) -> None:
-    """Show the scheduler metrics of the fleet's sync runs, or reset them."""
+    """Show the scheduler metrics of the fleet's sync runs, or reset them.
+
+    A fabric check is one fabric in one run; it fails when the fabric could not be read or compared
+    (its report says unknown). Rates cover the last 100 runs.
+    """
     from hedgehog_sync.defs.resources import FleetResource
+    from hedgehog_sync.domain.metrics import window_rates
     from hedgehog_sync.store import MetricsStore
 
     if state_dir:
         store = MetricsStore(Path(state_dir) / "metrics.json")
     else:
-        from dagster import DagsterInstance
-
-        with DagsterInstance.get() as instance:
+        with _dagster_instance() as instance:
             store = FleetResource().metrics_store(instance)
     if reset:
         store.reset()
@@ -113,17 +118,104 @@ def metrics(reset: bool, state_dir: str | None, fmt: str) -> None:
     if m is None:
         click.echo(f"no sync run recorded yet ({store.path})")
         return
+    rates = window_rates(m["recent"])
     if fmt == "json":
-        click.echo(json.dumps({k: v for k, v in m.items() if k != "recent"}, indent=2))
+        shown = {k: v for k, v in m.items() if k != "recent"}
+        shown.update(fabric_check_success_rate=rates.fabric_check_success_rate, clean_run_rate=rates.clean_run_rate,
+                     window_runs=rates.runs, window_fabric_checks=rates.fabric_checks)
+        click.echo(json.dumps(shown, indent=2))
         return
     last = m["last_run"]
-    click.echo(f"runs since {m['since']}: {m['runs_total']}, fabrics checked {m['fabrics_checked_total']}, "
-               f"changed {m['fabrics_changed_total']}, failed {m['fabrics_failed_total']}")
-    click.echo(f"over the last {len(m['recent'])} runs: success rate {m['success_rate']:.2%}, "
-               f"mean duration {m['mean_duration_s']} s, mean queue wait {m['mean_queue_wait_s']} s")
-    click.echo(f"last run {last['run_id']} at {last['finished_at']}: {last['checked']} checked, "
-               f"{last['changed']} changed, {last['failed']} failed in {last['duration_s']} s "
+    click.echo(f"runs since {m['since']}: {m['runs_total']}; fabric checks {m['fabrics_checked_total']} "
+               f"(changed {m['fabrics_changed_total']}, could not be read {m['fabrics_failed_total']})")
+    click.echo(f"over the last {rates.runs} runs: fabric checks read and compared "
+               f"{rates.fabric_check_success_rate:.2%} ({rates.fabric_checks - rates.fabric_checks_failed} "
+               f"of {rates.fabric_checks}); runs with every fabric read {rates.clean_run_rate:.2%} "
+               f"({rates.clean_runs} of {rates.runs}); mean duration {m['mean_duration_s']} s, "
+               f"mean queue wait {m['mean_queue_wait_s']} s")
+    click.echo(f"last run {last['run_id']} at {last['finished_at']}: {last['checked']} fabrics checked, "
+               f"{last['changed']} changed, {last['failed']} could not be read, in {last['duration_s']} s "
                f"(queued {last['queue_wait_s']} s)")
+
+
+def _check_fabric_name(instance, fabric: str) -> None:
+    """A typo must not pause nothing silently: only fabrics with a partition can be paused."""
+    from hedgehog_sync.defs.partitions import FABRICS_PARTITION
+
+    known = instance.get_dynamic_partitions(FABRICS_PARTITION)
+    if fabric not in known:
+        click.echo(f"error: no fabric '{fabric}' on this instance (fabrics: "
+                   f"{', '.join(known[:20]) or 'none yet'}{' ...' if len(known) > 20 else ''})", err=True)
+        sys.exit(2)
+
+
+@main.command()
+@click.option("--fabric", help="Pause only this fabric (default: all automatic syncing).")
+@click.option("--reason", default="", help="Why, shown in every skipped tick (e.g. 'switch upgrade, CHG-1234').")
+@click.option("--status", "show_status", is_flag=True, help="Show what is paused; change nothing.")
+def pause(fabric: str | None, reason: str, show_status: bool) -> None:
+    """Pause automatic syncing: the every-minute schedule and the fast-path sensor together.
+
+    With --fabric, only that fabric (its inventory entry and history untouched). Kept on the Dagster
+    instance ($DAGSTER_HOME), so every process of a deployment sees it. Undo with `hedgehog-sync resume`.
+    A run launched by hand still runs.
+    """
+    import getpass
+
+    from hedgehog_sync.defs.pause import set_pause
+
+    with _dagster_instance() as instance:
+        if show_status:
+            _print_pause_status(instance)
+            return
+        if fabric:
+            _check_fabric_name(instance, fabric)
+        try:
+            by = getpass.getuser()
+        except (KeyError, OSError):  # no passwd entry (a container's arbitrary uid)
+            by = f"uid {os.getuid()}"
+        done = set_pause(instance, fabric, by=by, reason=reason)
+        what = f"fabric {fabric}" if fabric else "all automatic syncing (schedule and fast path)"
+        click.echo(f"{what}: {done.describe()}")
+        click.echo(f"resume with: hedgehog-sync resume{f' --fabric {fabric}' if fabric else ''}")
+
+
+@main.command()
+@click.option("--fabric", help="Resume only this fabric (default: the pause of all automatic syncing).")
+def resume(fabric: str | None) -> None:
+    """Lift a pause set with `hedgehog-sync pause`; the next schedule tick syncs what is due."""
+    from hedgehog_sync.defs.pause import clear_pause, fabric_pauses, schedule_stopped
+
+    with _dagster_instance() as instance:
+        if fabric:
+            _check_fabric_name(instance, fabric)
+        lifted = clear_pause(instance, fabric)
+        what = f"fabric {fabric}" if fabric else "all automatic syncing"
+        click.echo(f"{what}: resumed (it was {lifted.describe()})" if lifted else f"{what}: was not paused")
+        if not fabric:
+            from hedgehog_sync.defs.partitions import FABRICS_PARTITION
+
+            held = fabric_pauses(instance, instance.get_dynamic_partitions(FABRICS_PARTITION))
+            if held:
+                click.echo(f"still paused: {len(held)} fabric(s): {', '.join(sorted(held)[:20])} "
+                           "(`hedgehog-sync resume --fabric NAME`)")
+        if schedule_stopped(instance, "fleet_sync_every_minute"):
+            click.echo("note: the schedule fleet_sync_every_minute is stopped (in the UI or with `dagster "
+                       "schedule stop`); nothing syncs automatically until it is started again there")
+
+
+def _print_pause_status(instance) -> None:
+    from hedgehog_sync.defs.partitions import FABRICS_PARTITION
+    from hedgehog_sync.defs.pause import fabric_pauses, fleet_pause, schedule_stopped
+
+    fleet = fleet_pause(instance)
+    click.echo(f"all automatic syncing: {fleet.describe() if fleet else 'running'}")
+    stopped = schedule_stopped(instance, "fleet_sync_every_minute")
+    click.echo("schedule fleet_sync_every_minute: " + ("stopped (the fast path holds too)" if stopped else "running"))
+    held = fabric_pauses(instance, instance.get_dynamic_partitions(FABRICS_PARTITION))
+    click.echo(f"paused fabrics: {len(held)}")
+    for name, p in held.items():
+        click.echo(f"  {name}: {p.describe()}")
 
 
 @main.command()
