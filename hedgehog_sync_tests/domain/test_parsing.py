@@ -125,15 +125,6 @@ def test_nesting_bombs_are_findings_not_crashes():
         assert messages == ["file is nested deeper than 64 levels"], case
 
 
-def test_depth_guard_leaves_ordinary_files_to_the_fast_path():
-    from hedgehog_sync.domain import parsing
-
-    # Typical GitOps YAML never needs the token scanner, which costs a third of a full load.
-    ordinary = VPC + b"---\n" + b"apiVersion: wiring.githedgehog.com/v1beta1\nkind: SwitchGroup\nmetadata: {name: g}\nspec: {}\n"
-    assert not parsing._may_nest_too_deep(ordinary, 64)
-    assert parsing._may_nest_too_deep(b"a: " + b"[" * 70 + b"]" * 70, 64)
-
-
 @pytest.mark.parametrize("path,counted", [
     ("vpcs.yaml", True), ("a/b/c.yml", True), ("managed/vpcs/vpc-1.yaml", True),
     ("raw/extra.yaml", True), ("unmanaged/vpcs/vpc-9.yaml", False), (".hnp/state.yaml", False),
@@ -158,15 +149,75 @@ def test_unknown_fields_are_kept():
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    (b"a: !!int abc\n", "YAML value error at line 1, column 4: 'abc' is not a valid int"),
-    (b"a: !!int\n", "YAML value error at line 1, column 4: '' is not a valid int"),
-    (b"a: !!bool maybe\n", "YAML value error at line 1, column 4: 'maybe' is not a valid bool"),
-    (b"a: !!timestamp nope\n", "YAML value error at line 1, column 4: 'nope' is not a valid timestamp"),
-    (b"a: " + b"9" * 5000 + b"\n", "is not a valid int (ValueError)"),  # past Python's 4300-digit limit
-    (b"b: &x {k: 1}\nc:\n  <<: *x\n  d: !!int zz\n", "YAML value cannot be read: ValueError"),  # via SafeConstructor
-    (b"a: !custom 1\n", "YAML value error at line 1, column 4: could not determine a constructor"),
+    (b"a: !!int abc\n", "YAML value error at line 1, column 4: cannot decode !!str `abc` as a !!int"),
+    (b"a: !!int\n", "YAML value error at line 1, column 4: cannot decode !!null `` as a !!int"),
+    (b"a: !!bool maybe\n", "YAML value error at line 1, column 4: cannot decode !!str `maybe` as a !!bool"),
+    (b"a: !!timestamp nope\n", "YAML value error at line 1, column 4: cannot decode !!str `nope` as a !!timestamp"),
+    (b"b: &x {k: 1}\nc:\n  <<: *x\n  d: !!int zz\n", "YAML value error at line 4, column 6: cannot decode"),
+    (b"a: !!binary '!!!'\n", "YAML value error at line 1, column 4: !!binary value contains invalid base64"),
+    (b"a: .nan\n", "YAML value error at line 1, column 4: value .nan is not a number JSON can hold"),
+    (b"? [a]\n: 1\n", "YAML value error at line 1, column 3: a mapping key is a collection"),
+    (b"~: 1\n", "YAML value error at line 1, column 1: a mapping key is null"),
 ])
-def test_values_a_tag_cannot_hold_are_findings_not_exceptions(text, message):
+def test_values_kubectl_refuses_are_findings_not_exceptions(text, message):
     # These once escaped parse_file as ValueError, KeyError or AttributeError and failed the whole fabric.
     (finding,) = parse_file("values.yaml", text).findings
-    assert message in finding.message and finding.level == "error"
+    assert message in finding.message and finding.level == "error" and finding.document == 1
+
+
+def test_a_value_error_refuses_its_document_only():
+    data = b"a: !!int x\n---\n" + VPC
+    parsed = parse_file("two.yaml", data)
+    assert [o["metadata"]["name"] for o in parsed.objects] == ["vpc-1"] and parsed.documents == [2]
+    assert [(f.document, f.level) for f in parsed.findings] == [(1, "error")]
+
+
+def test_duplicate_key_is_an_error_naming_key_and_lines():
+    data = VPC.replace(b"  name: vpc-1\n", b"  name: vpc-1\n  name: vpc-2\n")
+    parsed = parse_file("dup.yaml", data)
+    assert parsed.objects == []
+    (finding,) = parsed.findings
+    assert finding.level == "error" and finding.document == 1
+    assert finding.message == ("YAML value error at line 5, column 3: mapping key 'name' is given twice "
+                               "(first at line 4); kubectl refuses the file: keep one")
+
+
+def test_unquoted_date_in_an_annotation_is_the_string_kubectl_sends():
+    data = VPC.replace(b"  name: vpc-1\n", b"  name: vpc-1\n  annotations: {reviewed: 2024-01-01, at: 2024-01-01T10:00:00Z}\n")
+    (obj,) = parse_file("v.yaml", data).objects
+    assert obj["metadata"]["annotations"] == {"reviewed": "2024-01-01", "at": "2024-01-01T10:00:00Z"}
+
+
+# A YAML error's line as an editor shows it: 1-based, and at the end of a file its last line.
+SIX_LINES = (b"apiVersion: vpc.githedgehog.com/v1beta1\nkind: VPC\nmetadata: {name: vpc-x}\nspec:\n  subnets:\n"
+             b"    a: {vlan: [1001\n")
+
+
+@pytest.mark.parametrize(("text", "where"), [
+    (SIX_LINES, "line 6, column 20 (the end of the file)"),
+    (SIX_LINES.rstrip(b"\n"), "line 6, column 20 (the end of the file)"),
+    (b"a: 1\nb: [\n", "line 2, column 5 (the end of the file)"),
+    (b"a: 1\nb: 2\n c: 3\nd: 4\n", "line 3, column 3"),
+    (b"a: 1\n\tb: 2\n", "line 2, column 1"),
+])
+def test_yaml_error_line_is_the_editors_line(text, where):
+    (finding,) = parse_file("e.yaml", text).findings
+    assert finding.message.startswith(f"YAML syntax error at {where}: "), finding.message
+    lines = text.decode().splitlines()
+    assert int(where.split()[1].rstrip(",")) <= len(lines)
+
+
+@pytest.mark.parametrize(("name", "flagged"), [
+    ("vpc-1", False), ("leaf-01.fab", False), ("a" * 253, False), ("Leaf-01", True), ("vpc_1", True),
+    ("-vpc", True), ("vpc-", True), ("a" * 254, True), ("vpc\r1", True), ("\x1b[31mred", True), ("a..b", True),
+])
+def test_names_that_are_not_dns_1123_subdomains_are_flagged(name, flagged):
+    import json
+
+    data = VPC.replace(b"name: vpc-1", b"name: " + json.dumps(name).encode())
+    parsed = parse_file("n.yaml", data)
+    assert len(parsed.objects) == 1  # still compared: the cluster cannot hold it, so it shows as missing
+    warnings = [f for f in parsed.findings if "DNS-1123" in f.message]
+    assert bool(warnings) is flagged
+    if flagged:
+        assert warnings[0].level == "warning" and warnings[0].document == 1 and warnings[0].source == "n.yaml"
