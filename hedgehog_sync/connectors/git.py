@@ -568,7 +568,9 @@ class GitRepoCache:
         data = self._read_blobs(d, env, settings, list(sizes), sizes, deadline)
         documents = 0
         for blob in sizes:  # checked blob by blob, before anything is parsed
-            documents += _max_documents(data[blob]) * paths_per_blob[blob]
+            # A parse stops past the per-file limit (a finding on that file): it never costs more.
+            per_file = min(_max_documents(data[blob]), DEFAULT_LIMITS.max_documents_per_file + 1)
+            documents += per_file * paths_per_blob[blob]
             if documents > budgets.max_documents:
                 raise _budget(where, "max_documents", budgets.max_documents, "YAML documents",
                               f"more than {budgets.max_documents}")
