@@ -89,6 +89,35 @@ def inventory_validate(inventory_file: str | None) -> None:
     sys.exit(1 if inv.problems else 0)
 
 
+DEMO_DAGSTER_HOME = Path(".devlab") / "dagster_home"  # where `hedgehog-sync demo` (default --dir) keeps it
+
+
+def _dagster_instance():
+    """The Dagster instance of $DAGSTER_HOME; unset, the demo's (./.devlab/dagster_home) when it
+    exists, as the README's commands are typed beside the demo; else a clear error, exit 2."""
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        if not (DEMO_DAGSTER_HOME / "dagster.yaml").is_file():
+            click.echo(f"error: DAGSTER_HOME is not set, and no demo instance is here ({DEMO_DAGSTER_HOME}/). "
+                       "Set DAGSTER_HOME to your Dagster instance's folder, the one holding dagster.yaml "
+                       "(`hedgehog-sync demo` prints its own `export DAGSTER_HOME=...`), or run this in the "
+                       "folder where you ran the demo.", err=True)
+            sys.exit(2)
+        home = str(DEMO_DAGSTER_HOME.resolve())
+        click.echo(f"DAGSTER_HOME is not set: using the demo's instance {home}", err=True)
+    from dagster import DagsterInstance
+    from dagster._core.errors import DagsterError
+    from dagster._core.instance.ref import InstanceRef
+
+    try:
+        if not Path(home).is_dir():
+            raise DagsterError(f"$DAGSTER_HOME {home} is not a folder")
+        return DagsterInstance.from_ref(InstanceRef.from_dir(str(Path(home).resolve())))
+    except DagsterError as exc:
+        click.echo(f"error: cannot open the Dagster instance in {home}: {exc}", err=True)
+        sys.exit(2)
+
+
 @main.command()
 @click.option("--reset", is_flag=True, help="Forget the collected metrics (they start again from the next run).")
 @click.option("--state-dir", type=click.Path(file_okay=False),
