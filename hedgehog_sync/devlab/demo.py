@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 import os
 import secrets
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -204,6 +206,59 @@ def dagster_env(fleet: DemoFleet) -> dict[str, str]:
     return env
 
 
+def console_script() -> str:
+    """The hedgehog-sync command beside this Python (the venv's, as the README installs it), else the name."""
+    beside = Path(sys.executable).with_name("hedgehog-sync")
+    return str(beside) if beside.exists() else "hedgehog-sync"
+
+
+def kubectl_command(fleet: DemoFleet, fabric: str = DRIFTED_FABRIC) -> list[str]:
+    return ["kubectl", "--kubeconfig", str(fleet.root / "kube" / f"{fabric}.kubeconfig"),
+            "get", "vpcs.vpc.githedgehog.com"]
+
+
+def kubectl_problem(fleet: DemoFleet, timeout_s: float = 15.0) -> str | None:
+    """None when the kubectl command the demo prints works against the devlab now (tried once, bounded),
+    else why not. kubectl never sends a bearer token over plain HTTP, which the devlab serves today."""
+    cmd = kubectl_command(fleet)
+    if shutil.which(cmd[0]) is None:
+        return "kubectl is not installed"
+    try:
+        done = subprocess.run([*cmd, "--request-timeout=5s", "--cache-dir", str(fleet.root / "kube" / "cache")],
+                              capture_output=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return f"kubectl got no answer within {timeout_s:g} s"
+    if done.returncode == 0:
+        return None
+    # kubectl's own words are not repeated: they could quote a kubeconfig
+    return (f"kubectl cannot read the devlab yet (exit {done.returncode}): it sends its token only over "
+            "HTTPS, and the devlab API server speaks plain HTTP; the hedgehog-sync commands above read it")
+
+
+def demo_banner(fleet: DemoFleet, api_url: str, ui_url: str, dagster_home: str,
+                kubectl_note: str | None) -> list[str]:
+    """What the demo prints: where things are, and commands ready to paste into another shell."""
+    cli, q = console_script(), shlex.quote
+    lines = [
+        f"devlab: {len(DEMO_FABRICS)} fabrics in {fleet.root}, API server at {api_url}",
+        f"devlab: inventory {fleet.inventory}",
+        f"devlab: Dagster UI {ui_url} (first reports within about two minutes)",
+        f"devlab: DAGSTER_HOME {dagster_home}",
+        "devlab: in another shell, ready to paste:",
+        f"  export DAGSTER_HOME={q(dagster_home)} HEDGEHOG_SYNC_INVENTORY={q(str(fleet.inventory))}",
+        f"  {q(cli)} check --fabric {DRIFTED_FABRIC}          # its drift now (exit 1: drifted)",
+        f"  {q(cli)} metrics                          # what the sync runs did",
+        f"  {q(cli)} pause --reason 'maintenance'     # hold all automatic syncing",
+        f"  {q(cli)} pause --status",
+        f"  {q(cli)} resume",
+    ]
+    if kubectl_note is None:
+        lines.append("  " + " ".join(q(a) for a in kubectl_command(fleet)))
+    else:
+        lines.append(f"devlab: no kubectl command: {kubectl_note}")
+    return lines
+
+
 def run_demo(root: Path, host: str = "127.0.0.1", port: int = 3000, apiserver_port: int = 0,
              churn_every: float | None = None) -> int:
     """Build or reopen the fleet, serve it, and run `dagster dev` until interrupted; with churn_every,
@@ -212,10 +267,11 @@ def run_demo(root: Path, host: str = "127.0.0.1", port: int = 3000, apiserver_po
 
     fleet = build_demo_fleet(root)
     handle = serve_demo_fleet(fleet, apiserver_port)
-    print(f"devlab: {len(DEMO_FABRICS)} fabrics in {fleet.root}, API server at {handle.url}", flush=True)
-    print(f"devlab: inventory {fleet.inventory}", flush=True)
-    print(f"devlab: open http://{host}:{port} (first reports within about two minutes)", flush=True)
     env = dagster_env(fleet)
+    ui_host = f"[{host}]" if ":" in host else host
+    for line in demo_banner(fleet, handle.url, f"http://{ui_host}:{port}", env["DAGSTER_HOME"],
+                            kubectl_problem(fleet)):
+        print(line, flush=True)
     workspace = Path(env["DAGSTER_HOME"]) / "workspace.yaml"
     workspace.write_text(WORKSPACE_YAML)
     cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(workspace), "-h", host, "-p", str(port)]

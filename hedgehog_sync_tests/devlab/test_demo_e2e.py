@@ -23,3 +23,91 @@ def test_churn_intervals_below_five_seconds_are_refused():
                           capture_output=True, text=True)
     assert done.returncode == 2 and "--churn-every" in done.stderr
     assert not Path("/nonexistent/never-created").exists()
+
+
+def _commands(banner: list[str]) -> tuple[dict[str, str], list[str]]:
+    """The exported variables and the commands of the banner's paste-ready lines."""
+    import shlex
+
+    pasted = [line.strip() for line in banner if line.startswith("  ")]
+    exports = dict(word.split("=", 1) for word in shlex.split(pasted[0])[1:])
+    assert shlex.split(pasted[0])[0] == "export"
+    return exports, [line.split("  #")[0].strip() for line in pasted[1:]]
+
+
+def test_the_demos_printed_commands_work_when_pasted(demo_fleet):
+    """What the demo prints (UI URL, DAGSTER_HOME, hedgehog-sync and kubectl commands), each printed
+    command run as pasted into a shell, against the demo fleet and its instance."""
+    import os
+    import shlex
+
+    from hedgehog_sync.devlab.demo import DRIFTED_FABRIC, dagster_env, demo_banner, kubectl_problem
+
+    fleet, handle = demo_fleet
+    env = dagster_env(fleet)
+    note = kubectl_problem(fleet)
+    banner = demo_banner(fleet, handle.url, "http://127.0.0.1:3000", env["DAGSTER_HOME"], note)
+    text = "\n".join(banner)
+    assert "Dagster UI http://127.0.0.1:3000" in text and f"DAGSTER_HOME {env['DAGSTER_HOME']}" in text
+    exports, commands = _commands(banner)
+    assert exports == {"DAGSTER_HOME": env["DAGSTER_HOME"], "HEDGEHOG_SYNC_INVENTORY": str(fleet.inventory)}
+    shell_env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "HEDGEHOG_SYNC_INVENTORY")}
+    shell_env.update(exports)
+    outcomes = {}
+    for command in commands:
+        argv = shlex.split(command)
+        done = subprocess.run(argv, env=shell_env, cwd="/", capture_output=True, text=True, timeout=120)
+        outcomes[argv[0] if argv[0] == "kubectl" else " ".join(argv[1:])] = done
+        assert "Traceback" not in done.stderr, (command, done.stderr)
+    assert outcomes[f"check --fabric {DRIFTED_FABRIC}"].returncode == 1  # drifted
+    assert "rogue-vpc" in outcomes[f"check --fabric {DRIFTED_FABRIC}"].stdout
+    assert "no sync run recorded yet" in outcomes["metrics"].stdout
+    assert "paused by" in outcomes["pause --reason maintenance"].stdout
+    assert "all automatic syncing: paused by" in outcomes["pause --status"].stdout
+    assert "resumed" in outcomes["resume"].stdout
+    kubectl = [c for c in commands if c.startswith("kubectl ")]
+    if note is None:  # printed only because it worked: it must list the drifted fabric's VPCs
+        done = outcomes["kubectl"]
+        assert done.returncode == 0 and "vpc-01" in done.stdout
+    else:
+        assert not kubectl and f"no kubectl command: {note}" in text
+        assert fleet.store.token(DRIFTED_FABRIC) not in text
+
+
+def test_the_demo_prints_its_ui_url_dagster_home_and_commands(tmp_path):
+    """The real `hedgehog-sync demo` prints the banner before it starts `dagster dev` (stopped here)."""
+    import os
+    import signal
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    root = tmp_path / "demo"
+    proc = subprocess.Popen([CLI, "demo", "--dir", str(root), "--port", str(port)], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    lines = []
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line.rstrip("\n"))
+            if "kubectl" in line:  # the banner's last line
+                break
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+    text = "\n".join(lines)
+    home = root.resolve() / "dagster_home"
+    assert f"devlab: Dagster UI http://127.0.0.1:{port}" in text, text
+    assert f"devlab: DAGSTER_HOME {home}" in text
+    assert f"export DAGSTER_HOME={home} HEDGEHOG_SYNC_INVENTORY={root.resolve() / 'fabrics.yaml'}" in text
+    for command in ("check --fabric fab-west", "metrics", "pause --reason", "pause --status", "resume"):
+        assert f"{CLI} {command}" in text, command
