@@ -381,7 +381,7 @@ def compare_fabric(cfg: FabricConfig, git: SideRead, cluster: SideRead, store: R
                 cfg.name, desired, live, now=now, ref=cfg.git.ref, previous=previous,
                 git_failure=failure_from(git.error) if git.error else None,
                 cluster_failure=failure_from(cluster.error) if cluster.error else None,
-                rules=cfg.rules,
+                rules=cfg.rules, git_url=cfg.git.url,
             )
         versions[DRIFT_REPORT] = report_version(report)
     except Exception as exc:  # contained: this fabric is unknown, its batch goes on

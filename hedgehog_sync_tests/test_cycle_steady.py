@@ -93,7 +93,7 @@ def test_unchanged_inputs_give_the_full_comparisons_report_restamped(drifted, mo
     second = sync()
     assert builds.calls == 0  # the comparison was skipped...
     full = build_report(cfg.name, second.desired, second.live, now=T0 + timedelta(minutes=2), ref=cfg.git.ref,
-                        previous=first.report, rules=cfg.rules)
+                        previous=first.report, rules=cfg.rules, git_url=cfg.git.url)
     assert second.report == full  # ...and the report is exactly what it would have computed
     assert second.report["generated_at"] != first.report["generated_at"]
     assert second.versions["drift_report"] == first.versions["drift_report"]  # nothing new to record

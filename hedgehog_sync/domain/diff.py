@@ -15,7 +15,7 @@ from typing import Any, Iterable
 
 from hedgehog_sync.domain.defaults import ORDER_INSENSITIVE
 from hedgehog_sync.domain.kinds import AGENT, DHCP, GATEWAY, GWINT, VPC, WIRING, kind_for
-from hedgehog_sync.domain.model import Obj, ResourceId
+from hedgehog_sync.domain.model import Finding, Obj, ResourceId
 from hedgehog_sync.domain.normalize import DEFAULT_RULES, NormalizeRules, normalize, sort_key, split_pointer
 
 SEVERITIES = ("none", "low", "medium", "high", "critical")
@@ -309,16 +309,62 @@ class Comparison:
 
     drifts: list[ResourceDrift]
     counts: dict[str, int]
+    # Objects that could not be compared (a malformed live item, a value of an unexpected type): each an
+    # error, so the fabric is never reported in sync while one of them is unchecked.
+    findings: list[Finding] = field(default_factory=list)
+
+
+def _shape_problem(obj: Any) -> str | None:
+    """Why an object cannot be compared at all, or None when it has the shape of a Kubernetes object."""
+    if not isinstance(obj, dict):
+        return f"is {type(obj).__name__}, not an object"
+    for key in ("apiVersion", "kind"):
+        if not isinstance(obj.get(key), str) or not obj.get(key):
+            return f"has no {key} string"
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        return f"has metadata of type {type(meta).__name__}, not a mapping"
+    if not isinstance(meta.get("name"), str) or not meta.get("name"):
+        return "has no metadata.name string"
+    if meta.get("namespace") is not None and not isinstance(meta.get("namespace"), str):
+        return f"has metadata.namespace of type {type(meta.get('namespace')).__name__}"
+    return None
+
+
+def _label(obj: Any) -> str:
+    if not isinstance(obj, dict):
+        return "an item"
+    meta = obj.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    text = f"{obj.get('kind') or '?'} {name if isinstance(name, str) else '?'}"
+    return text if len(text) <= 120 else text[:119] + "…"
+
+
+def _short_error(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= 300 else text[:299] + "…"
 
 
 def compare(desired: list[Obj], live: list[Obj], rules: NormalizeRules = DEFAULT_RULES,
             sources: list[tuple[str, int]] | None = None, include_extra: bool = True) -> Comparison:
     """Per-resource states for a fabric. `include_extra=False` when the desired side is partial."""
+    findings: list[Finding] = []
     desired_by_id: dict[ResourceId, tuple[Obj, str | None]] = {}
     for i, obj in enumerate(desired):
-        src = f"{sources[i][0]}#{sources[i][1]}" if sources else None
+        src = f"{sources[i][0]}#{sources[i][1]}" if sources and i < len(sources) else None
+        problem = _shape_problem(obj)
+        if problem:
+            findings.append(Finding(src or "git", f"{_label(obj)} {problem}; not compared"))
+            continue
         desired_by_id.setdefault(ResourceId.of(obj), (obj, src))
-    live_by_id: dict[ResourceId, Obj] = {ResourceId.of(o): o for o in live}
+    live_by_id: dict[ResourceId, Obj] = {}
+    for obj in live:
+        problem = _shape_problem(obj)
+        if problem:
+            kind = obj.get("kind") if isinstance(obj, dict) and isinstance(obj.get("kind"), str) else "?"
+            findings.append(Finding(f"cluster:{kind[:60]}", f"live {_label(obj)} {problem}; not compared"))
+            continue
+        live_by_id[ResourceId.of(obj)] = obj
 
     counts = dict.fromkeys(STATES, 0)
     drifts: list[ResourceDrift] = []
@@ -328,8 +374,13 @@ def compare(desired: list[Obj], live: list[Obj], rules: NormalizeRules = DEFAULT
         want = desired_by_id.get(rid)
         have = live_by_id.get(rid)
         if want is not None and have is not None:
-            changes = diff_values(normalize(want[0], rules), normalize(have, rules), rid.group,
-                                  ORDER_INSENSITIVE.get((rid.group, rid.kind), ()))
+            try:
+                changes = diff_values(normalize(want[0], rules), normalize(have, rules), rid.group,
+                                      ORDER_INSENSITIVE.get((rid.group, rid.kind), ()))
+            except Exception as exc:  # one odd value (a list where a map belongs) is that resource's error
+                findings.append(Finding(want[1] or f"cluster:{rid.kind}",
+                                        f"{rid.kind} {rid.name} could not be compared: {_short_error(exc)}"))
+                continue
             if not changes:
                 counts[IN_SYNC] += 1
                 continue
@@ -340,13 +391,19 @@ def compare(desired: list[Obj], live: list[Obj], rules: NormalizeRules = DEFAULT
                                   presence_severity(rid.group, rid.kind), source=want[1])
         else:
             assert have is not None
-            if is_controller_generated(have) or not include_extra:
+            try:
+                generated = is_controller_generated(have)
+            except Exception as exc:
+                findings.append(Finding(f"cluster:{rid.kind}", f"{rid.kind} {rid.name} could not be compared: "
+                                                               f"{_short_error(exc)}"))
+                continue
+            if generated or not include_extra:
                 continue
             drift = ResourceDrift(rid, str(have.get("apiVersion")), EXTRA,
                                   presence_severity(rid.group, rid.kind))
         counts[drift.state] += 1
         drifts.append(drift)
-    return Comparison(drifts, counts)
+    return Comparison(drifts, counts, findings)
 
 
 def drift_score(drifts: Iterable[ResourceDrift]) -> float:

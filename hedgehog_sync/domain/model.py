@@ -22,7 +22,9 @@ class ResourceId:
     @classmethod
     def of(cls, obj: Obj, default_namespace: str = "default") -> "ResourceId":
         group, _ = split_api_version(str(obj.get("apiVersion", "")))
-        meta = obj.get("metadata") or {}
+        meta = obj.get("metadata")
+        if not isinstance(meta, dict):  # a malformed object has an identity too: never a crash here
+            meta = {}
         return cls(
             group=group,
             kind=str(obj.get("kind", "")),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -15,8 +16,27 @@ from hedgehog_sync.domain.model import DesiredState, Finding, LiveState, Obj
 from hedgehog_sync.domain.normalize import (
     DEFAULT_RULES, NON_DESIRED_TOP_LEVEL, SERVER_METADATA, NormalizeRules,
 )
+from hedgehog_sync.domain.redaction import safe_url
 
 IN_SYNC_STATUS, DRIFTED, UNKNOWN = "in_sync", "drifted", "unknown"
+
+
+@dataclass(frozen=True)
+class ReportBounds:
+    """How large one report may grow, whatever Git or a cluster holds (a 10 MB annotation must not make
+    a 10 MB report, event or state row). Past a bound the report says what it left out."""
+
+    value_bytes: int = 4096  # a changed value, serialized; larger ones become preview + sha256 + size
+    preview_chars: int = 256
+    changes_per_resource: int = 50
+    resources: int = 500
+    resources_bytes: int = 512 * 1024  # all resource entries together, serialized
+    findings: int = 100  # errors, and warnings, each
+    text_chars: int = 1000  # a message, commit message or author
+    name_chars: int = 300  # a kind, name, namespace, apiVersion or source
+
+
+DEFAULT_BOUNDS = ReportBounds()
 
 
 def utc_iso(moment: datetime) -> str:
@@ -45,8 +65,14 @@ def build_report(
     git_failure: ReadFailure | None = None,
     cluster_failure: ReadFailure | None = None,
     rules: NormalizeRules = DEFAULT_RULES,
+    git_url: str | None = None,
+    bounds: ReportBounds = DEFAULT_BOUNDS,
 ) -> dict[str, Any]:
-    """The report for one fabric. A side that is missing or partial makes the status `unknown`."""
+    """The report for one fabric. A side that is missing or partial makes the status `unknown`.
+
+    The result is strict JSON data of bounded size: values JSON cannot hold (NaN) become strings
+    with a warning, oversized values a preview with their sha256, and long lists say what they omit.
+    """
     errors: list[dict[str, Any]] = []
     warnings: list[dict[str, Any]] = []
     if git_failure:
@@ -66,14 +92,16 @@ def build_report(
     if desired is None or live is None:
         drifts = []  # with one side unread, every resource would look missing or extra
         comparison.counts = dict.fromkeys(comparison.counts, 0)
+    errors.extend(f.as_dict() for f in comparison.findings)
 
-    if desired_partial or live_partial:
+    if desired_partial or live_partial or comparison.findings:
         status = UNKNOWN
     else:
         status = DRIFTED if drifts else IN_SYNC_STATUS
 
     resources = [d.as_dict() for d in drifts]
     _carry_since(resources, previous, now)
+    resources, omitted = _bounded_resources(resources, bounds, warnings)
     # Drift this report could not re-check keeps its first-seen time for the report that can.
     if desired is None or live is None:
         unchecked = _previous_drift(previous)
@@ -89,24 +117,137 @@ def build_report(
             "commit": desired.commit if desired else None,
             "ref": ref,
             "resources": len(desired.objects) if desired else None,
-            "message": desired.commit_message if desired else None,
-            "author": desired.commit_author if desired else None,
+            "message": _cap(desired.commit_message, bounds.text_chars) if desired else None,
+            "author": _cap(desired.commit_author, bounds.name_chars) if desired else None,
+            "url": safe_url(git_url) if git_url else None,  # never credentials, a query or a fragment
         },
         "cluster": {
             "resources": len(live.objects) if live else None,
-            "server": live.server if live else None,
+            "server": _cap(safe_url(live.server), bounds.name_chars) if live and live.server else None,
         },
         "summary": {state: comparison.counts[state] for state in (IN_SYNC, MODIFIED, MISSING, EXTRA)},
         "score": drift_score(drifts),
         "severity": max_severity(d.severity for d in drifts),
         "drift_since": _fabric_drift_since(status, bool(drifts), previous, now),
         "resources": resources,
-        "errors": errors,
-        "warnings": warnings,
+        "errors": _bounded_findings(errors, bounds),
+        "warnings": _bounded_findings(warnings, bounds),
     }
+    if omitted:
+        report["resources_omitted"] = omitted
+    for key, found in (("errors_omitted", errors), ("warnings_omitted", warnings)):
+        if len(found) > bounds.findings:
+            report[key] = len(found) - bounds.findings
     if unchecked:
-        report["unchecked_drift"] = unchecked
-    return report
+        report["unchecked_drift"] = unchecked[:bounds.resources]
+    return json_safe(report)
+
+
+# --- strict, bounded JSON ---------------------------------------------------------------------------------
+
+def _cap(text: Any, limit: int) -> Any:
+    if not isinstance(text, str) or len(text) <= limit:
+        return text
+    return text[: limit - 1] + "…"
+
+
+def json_safe(value: Any, notes: list[str] | None = None, place: str = "") -> Any:
+    """value as strict JSON data: NaN and infinities as the strings "NaN", "Infinity", "-Infinity"
+    (each noted), keys as strings, tuples and sets as lists, anything else JSON lacks as its text."""
+    if isinstance(value, str) or value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) < 10 ** 4000 else str(value)[:40] + "…"
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        text = "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+        if notes is not None:
+            notes.append(f"{place or 'a value'} is {text}, which JSON cannot hold; shown as the string {text!r}")
+        return text
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else str(k): json_safe(v, notes, f"{place}/{k}") for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
+        return [json_safe(v, notes, f"{place}/{i}") for i, v in enumerate(items)]
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", "replace")
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def report_json(report: dict[str, Any], indent: int | None = None) -> str:
+    """The one way a report is serialized: strict JSON (a bare NaN is not JSON), ASCII only."""
+    return json.dumps(report, indent=indent, allow_nan=False, ensure_ascii=True)
+
+
+def _size(value: Any) -> int:
+    return len(json.dumps(value, allow_nan=False, ensure_ascii=False, default=str).encode())
+
+
+def _bounded_value(change: dict[str, Any], side: str, bounds: ReportBounds) -> None:
+    if side not in change:
+        return
+    value = change[side]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        if not isinstance(value, str) or len(value) * 4 <= bounds.value_bytes:
+            return  # small for sure: no need to serialize it to know
+    text = json.dumps(value, allow_nan=False, ensure_ascii=False, sort_keys=True, default=str)
+    raw = text.encode()
+    if len(raw) <= bounds.value_bytes:
+        return
+    change[side] = text[: bounds.preview_chars] + "…"
+    change[f"{side}_truncated"] = {"bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
+
+
+def _bounded_resources(resources: list[dict[str, Any]], bounds: ReportBounds,
+                       warnings: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """The resource entries within the bounds, the worst kept first, in their original order."""
+    notes: list[str] = []
+    for r in resources:
+        for key in ("apiVersion", "kind", "namespace", "name", "source"):
+            r[key] = _cap(r.get(key), bounds.name_chars)
+        changes = r.get("changes") or []
+        if len(changes) > bounds.changes_per_resource:
+            r["changes_omitted"] = len(changes) - bounds.changes_per_resource
+            r["changes"] = changes = changes[: bounds.changes_per_resource]
+        for c in changes:
+            c["path"] = _cap(c.get("path"), bounds.name_chars)
+            for side in ("desired", "actual"):
+                if side in c:
+                    c[side] = json_safe(c[side], notes, f"{c['path']} of {r.get('kind')} {r.get('name')} ({side})")
+                _bounded_value(c, side, bounds)
+    warnings.extend({"source": "report", "level": "warning", "message": _cap(n, bounds.text_chars)}
+                    for n in notes[: bounds.findings])
+    rank = {name: i for i, name in enumerate(("none", "low", "medium", "high", "critical"))}
+    order = sorted(range(len(resources)), key=lambda i: -rank.get(resources[i].get("severity"), 0))
+    kept: set[int] = set()
+    used = 0
+    for i in order:
+        if len(kept) >= bounds.resources:
+            break
+        size = _size(resources[i])
+        if used + size > bounds.resources_bytes and resources[i].get("changes"):
+            r = resources[i]
+            r["changes_omitted"] = r.get("changes_omitted", 0) + len(r["changes"])
+            r["changes"] = []
+            size = _size(r)
+        if used + size > bounds.resources_bytes:
+            continue
+        kept.add(i)
+        used += size
+    return [r for i, r in enumerate(resources) if i in kept], len(resources) - len(kept)
+
+
+def _bounded_findings(found: list[dict[str, Any]], bounds: ReportBounds) -> list[dict[str, Any]]:
+    out = []
+    for f in found[: bounds.findings]:
+        f = dict(f)
+        f["message"] = _cap(str(f.get("message", "")), bounds.text_chars)
+        f["source"] = _cap(str(f.get("source", "")), bounds.name_chars)
+        out.append(f)
+    return out
 
 
 def _fabric_drift_since(status: str, has_drift: bool, previous: dict[str, Any] | None,
@@ -118,16 +259,18 @@ def _fabric_drift_since(status: str, has_drift: bool, previous: dict[str, Any] |
 
 
 def _resource_key(r: dict[str, Any]) -> tuple[str, str, str, str, str]:
-    return (r["apiVersion"].rpartition("/")[0], r["kind"], r["namespace"], r["name"], r["state"])
+    return (str(r.get("apiVersion", "")).rpartition("/")[0], str(r.get("kind")), str(r.get("namespace")),
+            str(r.get("name")), str(r.get("state")))
 
 
 def _previous_drift(previous: dict[str, Any] | None) -> list[dict[str, Any]]:
     """The drifted resources the previous report knew of, checked or carried, with their drift_since."""
     out: dict[tuple[str, str, str, str, str], dict[str, Any]] = {}
-    for r in (previous or {}).get("unchecked_drift", []) + (previous or {}).get("resources", []):
-        if r.get("drift_since"):
-            out[_resource_key(r)] = {k: r[k] for k in ("apiVersion", "kind", "namespace", "name", "state",
-                                                       "drift_since")}
+    previous = previous if isinstance(previous, dict) else {}
+    for r in list(previous.get("unchecked_drift") or []) + list(previous.get("resources") or []):
+        if isinstance(r, dict) and r.get("drift_since"):
+            out[_resource_key(r)] = {k: r.get(k) for k in ("apiVersion", "kind", "namespace", "name", "state",
+                                                           "drift_since")}
     return list(out.values())
 
 
