@@ -19,12 +19,15 @@ from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from dagster import (
-    AssetMaterialization, AssetSpec, DagsterInstance, DefaultSensorStatus, MetadataValue, SensorEvaluationContext, SensorResult,
-    sensor,
+    AssetCheckKey, AssetKey, AssetMaterialization, AssetSpec, DagsterInstance, DefaultSensorStatus, MetadataValue,
+    SensorEvaluationContext, SensorResult, sensor,
 )
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from hedgehog_sync.cycle import DRIFT_REPORT
-from hedgehog_sync.defs.checks import FLEET_IN_SYNC, fleet_outcome, freshness_outcome, freshness_run, record_freshness_job
+from hedgehog_sync.defs.checks import (
+    FLEET_IN_SYNC, fleet_outcome, freshness_outcome, freshness_run, record_freshness_job,
+)
 from hedgehog_sync.defs.partitions import FABRICS_PARTITION
 from hedgehog_sync.defs.resources import FleetResource
 from hedgehog_sync.defs.tables import FLEET_COLUMNS, fleet_frame, table_metadata
@@ -119,6 +122,15 @@ def fleet_now(instance: DagsterInstance, fleet: FleetResource) -> list[dict[str,
     return rows
 
 
+def fleet_check_left_unevaluated(instance: DagsterInstance) -> bool:
+    """Whether fleet_in_sync's latest execution has no result: a run launched from the UI plans every
+    check of drift_report and skips those it does not evaluate, which would hide the fleet's verdict."""
+    key = AssetCheckKey(AssetKey(DRIFT_REPORT), FLEET_IN_SYNC)
+    summary = instance.event_log_storage.get_asset_check_summary_records([key]).get(key)
+    latest = summary.last_check_execution_record if summary else None
+    return latest is not None and latest.status == AssetCheckExecutionRecordStatus.PLANNED
+
+
 def link_fabrics(markdown: str, links: dict[str, str]) -> str:
     """The fleet markdown with each table row's fabric name linked to its report page. Fabric names
     are partition keys (letters, digits, `-`, `_`, `.`), so they need no escaping."""
@@ -191,7 +203,7 @@ def fleet_watch(context: SensorEvaluationContext, fleet: FleetResource):
     fleet_verdict = fleet_outcome(rows)
     fleet_key = f"{fleet_verdict.passed}/{fleet_verdict.severity}/{fleet_verdict.description}"
     judged = fleet_verdict.metadata["fabrics"] > 0  # not before a fabric has a report
-    if judged and fleet_key != cursor.get("fleet"):
+    if judged and (fleet_key != cursor.get("fleet") or fleet_check_left_unevaluated(context.instance)):
         flipped.append(fleet_verdict.as_verdict(None, FLEET_IN_SYNC))
     digest = summary_hash(rows)
     events = []

@@ -5,12 +5,12 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from dagster import (
-    AssetCheckKey, AssetKey, DagsterInstance, Definitions, SensorResult, build_sensor_context,
+    AssetCheckKey, AssetKey, DagsterInstance, Definitions, SensorResult, build_sensor_context, materialize,
 )
 
 from hedgehog_sync.defs.alerts import AlertSink
 from hedgehog_sync.defs.assets import fabric_sync
-from hedgehog_sync.defs.checks import record_freshness_job
+from hedgehog_sync.defs.checks import fleet_in_sync, record_freshness_job
 from hedgehog_sync_tests.defs.test_checks import current_status
 from hedgehog_sync.defs.fleet import PENDING, fleet_view, fleet_watch, summary_hash
 from hedgehog_sync.defs.schedules import RANGE_END_TAG, RANGE_START_TAG, sync_fleet_job
@@ -136,6 +136,15 @@ def test_the_sensor_records_the_summary_and_freshness_once_then_only_news(demo_f
         # and when it syncs again, it flips back: a second result for the same fabric is recorded too
         fleet_resource.fleet_rows(instance).update(lambda doc: {"rows": {**doc["rows"], IN_SYNC_FABRIC: {
             **doc["rows"][IN_SYNC_FABRIC], "last_cycle_at": utc_iso(datetime.now(timezone.utc))}}})
-        tick(instance, fleet_resource, fourth.cursor)
+        fifth = tick(instance, fleet_resource, fourth.cursor)
         assert freshness(instance)[0] == (IN_SYNC_FABRIC, "SUCCEEDED") and len(freshness(instance)) == 8
         assert len(fleet_check(instance)) == 1  # the fleet's worst never changed: recorded once
+
+        # Materialize from the UI plans every check of drift_report and skips fleet_in_sync (the graph
+        # yields no drift_report output): the next tick records the fleet's verdict again
+        assert materialize([fabric_sync, fleet_in_sync], partition_key=DRIFTED_FABRIC, instance=instance,
+                           resources={"fleet": fleet_resource, "alerts": AlertSink()}).success
+        assert fleet_check(instance)[0].status.value == "PLANNED"
+        sixth = tick(instance, fleet_resource, fifth.cursor)
+        assert len(sixth.run_requests) == 1 and fleet_check(instance)[0].status.value == "FAILED"
+        assert tick(instance, fleet_resource, sixth.cursor).run_requests == []
