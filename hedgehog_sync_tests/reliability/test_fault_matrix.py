@@ -35,7 +35,7 @@ def test_git_unreachable_is_transient_retried_then_unknown(lab):
     entry = lab.entry()
     broken = {**entry, "git": {**entry["git"], "url": f"http://127.0.0.1:{closed_port()}/{FAULTED}.git"}}
     lab.set_entry(FAULTED, broken)
-    assert not lab.sync().success
+    assert lab.sync().success  # the fabric's fault is its result (unknown), not the run's
     assert_contained(lab, before, error_class="GitUnreachableError", side="git")
     assert lab.latest_metadata()["attempts"] == ATTEMPTS
     lab.set_entry(FAULTED, entry)
@@ -45,7 +45,7 @@ def test_git_unreachable_is_transient_retried_then_unknown(lab):
 def test_git_server_dropping_connections_is_transient(lab):
     before = lab.snapshot()
     fault = lab.gitserver.faults.add(path=FAULTED_GIT, drop=True)
-    assert not lab.sync().success
+    assert lab.sync().success  # the fabric's fault is its result (unknown), not the run's
     assert_contained(lab, before, error_class="GitUnreachableError", side="git")
     assert fault.hits == ATTEMPTS
     lab.gitserver.faults.clear()
@@ -56,7 +56,7 @@ def test_git_server_dropping_connections_is_transient(lab):
 def test_git_server_5xx_is_transient(lab, status):
     before = lab.snapshot()
     fault = lab.gitserver.faults.add(path=FAULTED_GIT, status=status)
-    assert not lab.sync().success
+    assert lab.sync().success  # the fabric's fault is its result (unknown), not the run's
     assert_contained(lab, before, error_class="GitUnreachableError", side="git")
     assert fault.hits == ATTEMPTS
     lab.gitserver.faults.clear()
@@ -70,7 +70,7 @@ def test_git_auth_failure_is_permanent_and_not_retried(lab):
     lab.set_entry(FAULTED, {**entry, "git": {**entry["git"],
                                              "token_env": "HEDGEHOG_SYNC_RELIABILITY_WRONG_TOKEN"}})
     requests = lab.gitserver.requests_to(FAULTED)
-    assert not lab.sync().success
+    assert lab.sync().success  # the fabric's fault is its result (unknown), not the run's
     report = assert_contained(lab, before, error_class="GitAuthError", side="git")
     assert lab.latest_metadata()["attempts"] == 1
     # one git fetch, never repeated: git itself asks at most twice (its header, then askpass's empty answer)
@@ -83,7 +83,7 @@ def test_git_auth_failure_is_permanent_and_not_retried(lab):
 def test_git_timeout_is_transient(lab):
     before = lab.snapshot()
     fault = lab.gitserver.faults.add(path=FAULTED_GIT, latency=2)  # past the 1 s limit of the lab
-    assert not lab.sync().success
+    assert lab.sync().success  # the fabric's fault is its result (unknown), not the run's
     assert_contained(lab, before, error_class="GitTimeoutError", side="git")
     assert fault.hits == ATTEMPTS
     lab.gitserver.faults.clear()
@@ -93,7 +93,7 @@ def test_git_timeout_is_transient(lab):
 def test_deleted_ref_is_permanent_and_names_the_ref(lab):
     before = lab.snapshot()
     lab.served_repo().git.update_ref("-d", "refs/heads/main")
-    assert not lab.sync().success
+    assert lab.sync().success  # the fabric's fault is its result (unknown), not the run's
     report = assert_contained(lab, before, error_class="GitRefError", side="git")
     assert "'main'" in report["errors"][0]["message"]
     assert lab.latest_metadata()["attempts"] == 1
@@ -181,7 +181,7 @@ def test_cluster_unreachable_is_transient_retried_then_unknown(lab):
     kubeconfig = lab.fleet.root / "kube" / f"{FAULTED}.kubeconfig"
     original = kubeconfig.read_text()
     kubeconfig.write_text(original.replace(lab.apiserver.url, f"http://127.0.0.1:{closed_port()}"))
-    assert not lab.sync().success
+    assert lab.sync().success  # the fabric's fault is its result (unknown), not the run's
     assert_contained(lab, before, error_class="ClusterUnreachableError", side="cluster")
     assert lab.latest_metadata()["attempts"] == ATTEMPTS
     kubeconfig.write_text(original)
@@ -192,7 +192,7 @@ def test_cluster_unreachable_is_transient_retried_then_unknown(lab):
 def test_cluster_auth_failure_is_permanent_and_not_retried(lab, status):
     before = lab.snapshot()
     fault = lab.apiserver.faults.add(path=FAULTED_VPCS, status=status)
-    assert not lab.sync().success
+    assert lab.sync().success  # the fabric's fault is its result (unknown), not the run's
     assert_contained(lab, before, error_class="ClusterAuthError", side="cluster")
     assert fault.hits == 1
     lab.apiserver.faults.clear()
@@ -230,7 +230,7 @@ def test_429_with_retry_after_is_waited_out_within_the_cycle(lab):
 def test_429_that_persists_is_rate_limited_unknown(lab):
     before = lab.snapshot()
     fault = lab.apiserver.faults.add(path=FAULTED_VPCS, status=429, retry_after=0)
-    assert not lab.sync().success
+    assert lab.sync().success  # the fabric's fault is its result (unknown), not the run's
     assert_contained(lab, before, error_class="RateLimitedError", side="cluster")
     assert fault.hits == ATTEMPTS
     lab.apiserver.faults.clear()
@@ -241,7 +241,7 @@ def test_429_that_persists_is_rate_limited_unknown(lab):
 def test_cluster_5xx_is_transient(lab, status):
     before = lab.snapshot()
     fault = lab.apiserver.faults.add(path=FAULTED_VPCS, status=status)
-    assert not lab.sync().success
+    assert lab.sync().success  # the fabric's fault is its result (unknown), not the run's
     assert_contained(lab, before, error_class="ClusterUnreachableError", side="cluster")
     assert fault.hits == ATTEMPTS
     lab.apiserver.faults.clear()
@@ -251,7 +251,7 @@ def test_cluster_5xx_is_transient(lab, status):
 def test_cluster_timeout_is_transient(lab):
     before = lab.snapshot()
     fault = lab.apiserver.faults.add(path=FAULTED_VPCS, latency=1.5)  # past the 1 s limit of the lab
-    assert not lab.sync().success
+    assert lab.sync().success  # the fabric's fault is its result (unknown), not the run's
     assert_contained(lab, before, error_class="ClusterTimeoutError", side="cluster")
     assert fault.hits == ATTEMPTS
     lab.apiserver.faults.clear()
@@ -262,7 +262,7 @@ def test_cluster_timeout_is_transient(lab):
 def test_partial_or_garbled_list_is_never_taken_as_complete(lab, action):
     before = lab.snapshot()
     fault = lab.apiserver.faults.add(path=FAULTED_VPCS, action=action)
-    assert not lab.sync().success
+    assert lab.sync().success  # the fabric's fault is its result (unknown), not the run's
     assert_contained(lab, before, error_class="ClusterUnreachableError", side="cluster")
     assert fault.hits >= ATTEMPTS  # a dropped connection is also retried once by the transport
     lab.apiserver.faults.clear()
