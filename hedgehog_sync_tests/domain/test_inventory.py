@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from hedgehog_sync.domain.errors import InventoryError
@@ -108,3 +110,82 @@ fabrics:
     rules = inv.fabrics[0].rules
     assert rules.pointers_for("vpc.githedgehog.com", "VPC")[-1] == "/spec/subnets/*/dhcp"
     assert "/spec/subnets/*/dhcp" not in rules.pointers_for("vpc.githedgehog.com", "VPCAttachment")
+
+
+# --- issue 12: tokens, query strings, bounded reads ----------------------------------------------------
+
+def _one(git: str) -> "object":
+    return parse_inventory(f"fabrics: [{{name: fab-a, git: {git}}}]", "f.yaml")
+
+
+@pytest.mark.parametrize("token_env", ["PGPASSWORD", "DAGSTER_PG_PASSWORD", "AWS_SECRET_ACCESS_KEY", "HEDGEHOG_SYNC_",
+                                       "HEDGEHOG_SYNC_ALERT_WEBHOOK_URL", "HEDGEHOG_SYNC_INVENTORY"])
+def test_token_env_may_only_name_variables_set_aside_for_git_tokens(token_env):
+    inv = _one(f'{{url: "https://h/r.git", token_env: {token_env}}}')
+    assert inv.fabrics == []
+    (problem,) = inv.problems
+    assert str(problem).startswith("f.yaml: fabrics[1] (fab-a): field 'git.token_env'")
+    assert f"'{token_env}' is refused" in str(problem) and "HEDGEHOG_SYNC_" in str(problem)
+
+
+def test_the_token_env_prefix_is_configurable(monkeypatch):
+    monkeypatch.setenv("HEDGEHOG_SYNC_TOKEN_ENV_PREFIX", "GITOPS_")
+    assert _one('{url: "https://h/r.git", token_env: GITOPS_EAST}').fabrics
+    assert "GITOPS_" in str(_one('{url: "https://h/r.git", token_env: HEDGEHOG_SYNC_EAST}').problems[0])
+
+
+@pytest.mark.parametrize("git, ok", [
+    ('{url: "http://git.example.com/r.git", token_env: HEDGEHOG_SYNC_T}', False),
+    ('{url: "http://git.example.com/r.git", token_env: HEDGEHOG_SYNC_T, allow_local: true}', False),
+    ('{url: "http://127.0.0.1:8080/r.git", token_env: HEDGEHOG_SYNC_T}', False),
+    ('{url: "http://127.0.0.1:8080/r.git", token_env: HEDGEHOG_SYNC_T, allow_local: true}', True),
+    ('{url: "http://localhost/r.git", token_env: HEDGEHOG_SYNC_T, allow_local: true}', True),
+    ('{url: "http://[::1]/r.git", token_env: HEDGEHOG_SYNC_T, allow_local: true}', True),
+    ('{url: "http://git.example.com/r.git"}', True),  # no token, nothing to leak
+    ('{url: "https://git.example.com/r.git", token_env: HEDGEHOG_SYNC_T}', True),
+])
+def test_no_token_over_plain_http_except_to_loopback_with_allow_local(git, ok):
+    inv = _one(git)
+    assert bool(inv.fabrics) is ok, inv.problems
+    if not ok:
+        assert "fabrics[1] (fab-a)" in str(inv.problems[0]) and "https://" in str(inv.problems[0])
+
+
+@pytest.mark.parametrize("url", ["https://git.example.com/r.git?private_token=glpat-abcdefghijklmnop",
+                                 "https://git.example.com/r.git?x=1", "https://git.example.com/r.git#frag",
+                                 "ssh://git@git.example.com/r.git?key=abc"])
+def test_credentials_in_a_query_string_are_refused_and_never_echoed(url):
+    (problem,) = _one(f'{{url: "{url}"}}').problems
+    assert "query string" in str(problem) and "glpat" not in str(problem)
+
+
+def test_unset_token_env_is_a_warning_naming_the_entry():
+    inv = parse_inventory(GOOD, "fabrics.yaml")
+    (warning,) = inv.environment_warnings({})
+    assert str(warning).startswith("fabrics.yaml: fabrics[1] (fab-east): git.token_env HEDGEHOG_SYNC_FAB_EAST_TOKEN")
+    assert inv.environment_warnings({"HEDGEHOG_SYNC_FAB_EAST_TOKEN": "  \n"})  # blank is unset
+    assert inv.environment_warnings({"HEDGEHOG_SYNC_FAB_EAST_TOKEN": "ghp_x"}) == []
+
+
+@pytest.mark.parametrize("source", ["/dev/zero", "fifo"])
+def test_an_inventory_that_is_not_a_regular_file_is_refused_without_reading_it(tmp_path, source):
+    path = source
+    if source == "fifo":
+        path = str(tmp_path / "inv.fifo")
+        os.mkfifo(path)  # opening it for reading would wait for a writer forever
+    with pytest.raises(InventoryError, match="not a regular file"):
+        load_inventory(path)
+
+
+def test_the_size_cap_counts_bytes_read_not_what_stat_says(tmp_path, monkeypatch):
+    monkeypatch.setenv("HEDGEHOG_SYNC_INVENTORY_MAX_BYTES", "100")
+    small = tmp_path / "ok.yaml"
+    small.write_text('fabrics: [{name: a, git: {url: "https://h/r.git"}}]\n')
+    assert load_inventory(str(small)).fabrics
+    big = tmp_path / "big.yaml"
+    big.write_text("fabrics: []\n" + "#" * 200)
+    with pytest.raises(InventoryError, match="over the 100 byte limit.*HEDGEHOG_SYNC_INVENTORY_MAX_BYTES"):
+        load_inventory(str(big))
+    # /proc files say they are 0 bytes long: only the bytes actually read count.
+    with pytest.raises(InventoryError, match="over the 100 byte limit"):
+        load_inventory("/proc/self/maps")
