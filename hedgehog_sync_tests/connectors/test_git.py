@@ -109,3 +109,38 @@ def test_remote_commit_sees_a_new_commit_without_fetching(tmp_path, origin):
     assert cache.remote_commit("east", settings(origin, ref="v2")) == new
     with pytest.raises(GitRefError):
         cache.remote_commit("east", settings(origin, ref="nope"))
+
+
+def test_the_cached_repository_never_holds_the_url(tmp_path, origin):
+    """The URL is given on the command line, never written to the cache's config or FETCH_HEAD."""
+    cache = GitRepoCache(tmp_path / "cache")
+    s = settings(origin, path="fabrics/east")
+    cache.read("east", s)
+    cache.read("east", s)  # the second read fetches into the existing cache
+    d = cache.repo_dir("east")
+    assert not (d / "FETCH_HEAD").exists()
+    for f in d.rglob("*"):
+        if f.is_file():
+            assert origin.working_tree_dir.encode() not in f.read_bytes(), f
+
+
+def test_a_cache_made_for_another_url_is_made_again(tmp_path, origin):
+    other = init_repo(tmp_path / "other")
+    commit_files(other, {"fabrics/east/other.yaml": VPC}, "other")
+    cache = GitRepoCache(tmp_path / "cache")
+    assert [f.path for f in cache.read("east", settings(origin, path="fabrics/east")).files] == ["vpcs.yaml"]
+    assert [f.path for f in cache.read("east", settings(other, path="fabrics/east")).files] == ["other.yaml"]
+
+
+def test_every_git_process_ends_with_the_read(tmp_path, origin):
+    """No git (cat-file --batch, fetch helpers) outlives a read: each runs in its own group, ended."""
+    cache = GitRepoCache(tmp_path / "cache")
+    cache.read("east", settings(origin, path="fabrics/east"))
+    mine = []  # (the origin fixture's own GitPython helpers live in tmp_path/origin, not in the cache)
+    for pid in os.listdir("/proc"):
+        try:
+            if pid.isdigit() and os.readlink(f"/proc/{pid}/cwd").startswith(str(tmp_path / "cache")):
+                mine.append(pid)
+        except OSError:
+            continue
+    assert mine == []
