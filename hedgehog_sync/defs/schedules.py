@@ -120,10 +120,10 @@ def fleet_sync_schedule(context: ScheduleEvaluationContext, fleet: FleetResource
     planned = plan_tick(inputs, now, slack_seconds=TICK_SLACK_SECONDS)
     busy = fabrics_in_flight(context.instance, keys)
     due = due_by_run_priority(p for p in planned if p.name not in busy)
-    skipped = describe_skipped(skipped_by_reason(planned, busy))  # the tick's log says who waits, and why
-    context.log.info(skipped)
+    skips = skipped_by_reason(planned, busy)  # the tick's log says who waits, and why
     if not due:
-        return SkipReason(f"no fabric due; {skipped}")
+        context.log.info(describe_skipped(skips))
+        return SkipReason(f"no fabric due; {describe_skipped(skips)}")
     size = batch_size_for_budget(fleet.batch_size, fleet.run_budget_seconds,
                                  seconds_per_fabric(fleet.metrics_store(context.instance).load()))
     # Free fabrics that may ride along inside a batch between due ones (plan_batches): any due one,
@@ -146,6 +146,7 @@ def fleet_sync_schedule(context: ScheduleEvaluationContext, fleet: FleetResource
                 **request.tags, PRIORITY_TAG: str(run_priority),
                 MAX_RUNTIME_TAG: str(fleet.run_budget_seconds)}))
     wanted = sorted(n for names in due.values() for n in names)
-    context.log.info(f"requested {len(requests)} run(s) for {len(wanted)} due fabrics "
-                     f"({describe_names(wanted)}), covering {len(covered)}")
+    context.log.info(f"requested {len(requests)} run(s) for {len(wanted)} due fabrics ({describe_names(wanted)}); "
+                     f"{len(covered) - len(wanted)} not yet due ride along inside their batches")
+    context.log.info(describe_skipped({r: [n for n in names if n not in covered] for r, names in skips.items()}))
     return requests

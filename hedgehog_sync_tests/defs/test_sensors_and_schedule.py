@@ -208,3 +208,63 @@ def test_escalated_fabrics_scattered_among_their_class_make_one_run_not_one_each
     assert sorted(n for batch in covered for n in batch) == names  # every fabric exactly once
     assert len(requests) <= 3, [(r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG], r.tags["dagster/priority"])
                                 for r in requests]
+
+
+def test_the_schedule_tick_log_says_which_fabrics_it_skipped_and_why(tmp_path):
+    """Isolated (waiting for its hourly probe), in flight, not due: each named in the tick's own log
+    (the log view of the tick in the UI), bounded for a large fleet."""
+    from dagster import DagsterRunStatus, ScheduleEvaluationContext
+    from dagster._core.definitions.instigation_logger import get_instigation_log_records
+
+    from hedgehog_sync.definitions import defs
+    from hedgehog_sync.domain.recovery import FabricHealthRecord
+
+    names = [f"fab-{i:02d}" for i in range(40)]
+    fleet = write_inventory(tmp_path / "fabrics.yaml", names)
+    now = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions("fabrics", names)
+        store = fleet.report_store(instance)
+        for name in names[2:]:  # checked 5 s ago: not due
+            store.save_health(name, FabricHealthRecord(total_cycles=3, last_cycle_at="2026-11-28T11:59:55Z",
+                                                       last_status="in_sync", cluster_reachable=True))
+        store.save_health("fab-39", FabricHealthRecord(  # isolated, probed 10 min ago: next probe in 50 min
+            total_cycles=9, failed_cycles=9, consecutive_failures=9, last_cycle_at="2026-11-28T11:50:00Z",
+            last_status="unknown", isolated=True))
+        instance.create_run_for_job(defs.resolve_job_def("sync_fleet"), status=DagsterRunStatus.STARTED,
+                                    tags={RANGE_START_TAG: "fab-00", RANGE_END_TAG: "fab-00"})
+        log_key = ["hedgehog_sync_tests", "schedule", "skips"]
+        with ScheduleEvaluationContext(instance.get_ref(), now, log_key=log_key, repository_name="__repository__",
+                                       schedule_name=fleet_sync_schedule.name, resources={"fleet": fleet}) as ctx:
+            (request,) = fleet_sync_schedule.evaluate_tick(ctx).run_requests
+        logged = [r["msg"] for r in get_instigation_log_records(instance, log_key)]
+    assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == ("fab-01", "fab-01")
+    assert any("requested 1 run(s) for 1 due fabrics (fab-01); 0 not yet due ride along" in m for m in logged), logged
+    (line,) = [m for m in logged if " - skipped" in m]
+    assert "skipped 39 fabrics: in flight 1 (fab-00); isolated 1 (fab-39); not due 37 (fab-02, " in line, line
+    assert "fab-11 and 27 more" in line and "fab-12" not in line  # ten names per reason, then a count
+
+
+def test_a_quiet_tick_says_why_each_fabric_waits_with_names_bounded(tmp_path):
+    from dagster import ScheduleEvaluationContext
+    from dagster._core.definitions.instigation_logger import get_instigation_log_records
+
+    from hedgehog_sync.domain.recovery import FabricHealthRecord
+
+    names = [f"fab-{i:02d}" for i in range(30)]
+    fleet = write_inventory(tmp_path / "fabrics.yaml", names, disabled=["fab-29"])
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions("fabrics", names)
+        for name in names:
+            fleet.report_store(instance).save_health(name, FabricHealthRecord(
+                total_cycles=3, last_cycle_at="2026-11-28T11:59:55Z", last_status="in_sync", cluster_reachable=True))
+        log_key = ["hedgehog_sync_tests", "schedule", "quiet"]
+        with ScheduleEvaluationContext(instance.get_ref(), datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc),
+                                       log_key=log_key, repository_name="__repository__",
+                                       schedule_name=fleet_sync_schedule.name, resources={"fleet": fleet}) as ctx:
+            result = fleet_sync_schedule.evaluate_tick(ctx)
+        logged = [r["msg"] for r in get_instigation_log_records(instance, log_key)]
+    assert not result.run_requests
+    assert result.skip_message.startswith("no fabric due; skipped 30 fabrics: disabled 1 (fab-29); not due 29 (")
+    assert "fab-09 and 19 more" in result.skip_message and "fab-10" not in result.skip_message  # ten names, a count
+    assert any("not due 29 (fab-00," in m for m in logged), logged

@@ -166,3 +166,26 @@ def test_split_batch(keys, budget, per_fabric, sizes):
 def test_split_batch_refuses_nonsense(budget, per_fabric):
     with pytest.raises(ValueError):
         split_batch(KEYS, budget, per_fabric)
+
+
+def test_paused_fabrics_are_never_due_and_skips_are_grouped_by_reason():
+    from hedgehog_sync.domain.priority import describe_skipped, skipped_by_reason
+
+    planned = plan_tick([
+        FabricPlanInput("a-off", enabled=False),
+        FabricPlanInput("b-held", priority="critical", last_checked=ago(3600), paused=True),
+        FabricPlanInput("c-busy", last_checked=ago(3600)),
+        FabricPlanInput("d-iso", last_checked=ago(60), isolated=True),
+        FabricPlanInput("e-fresh", last_checked=ago(10)),
+        FabricPlanInput("f-due", last_checked=ago(120)),
+    ], NOW)
+    by_name = {p.name: p for p in planned}
+    assert (by_name["b-held"].due, by_name["b-held"].reason, by_name["b-held"].seconds_until_due) == (False, "paused", None)
+    groups = skipped_by_reason(planned, in_flight=["c-busy"])
+    assert groups == {"disabled": ["a-off"], "paused": ["b-held"], "in flight": ["c-busy"],
+                      "isolated": ["d-iso"], "not due": ["e-fresh"]}
+    assert describe_skipped(groups) == ("skipped 5 fabrics: disabled 1 (a-off); paused 1 (b-held); "
+                                        "in flight 1 (c-busy); isolated 1 (d-iso); not due 1 (e-fresh)")
+    assert describe_skipped({}) == "skipped no fabric"
+    assert describe_skipped({"not due": [f"f{i}" for i in range(12)]}, limit=2) == \
+        "skipped 12 fabrics: not due 12 (f0, f1 and 10 more)"
