@@ -9,13 +9,13 @@ from typing import Any, Iterable
 from urllib.parse import quote, urlsplit
 
 from hedgehog_sync.domain.diff import SEVERITY_RANK
+from hedgehog_sync.domain.redaction import safe_url
 
 # Symbols common fonts have: colour emoji are empty boxes where no emoji font is installed.
 STATUS_BADGE = {"in_sync": "✔ in sync", "drifted": "⚠ drifted", "unknown": "⊘ unknown",
                 "pending": "… not checked yet"}
 SEVERITY_BADGE = {"critical": "**critical**", "high": "high", "medium": "medium", "low": "low", "none": "none"}
 STATUS_RANK = {"unknown": 3, "drifted": 2, "pending": 1, "in_sync": 0}
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
 
 
 @dataclass(frozen=True)
@@ -30,33 +30,110 @@ class SourceLinks:
     kube_context: str | None = None
 
 
-def _value(v: Any, width: int = 40) -> str:
-    text = json.dumps(v, sort_keys=True, default=str) if not isinstance(v, str) else v
-    text = text.replace("|", "\\|").replace("\n", " ")
-    return text if len(text) <= width else text[: width - 1] + "…"
+# --- text from Git or a cluster, made inert -------------------------------------------------------------
+
+# Characters a terminal or a renderer acts on instead of showing: C0 and C1 controls (CR, ESC, ...),
+# line and paragraph separators, and invisible format characters (bidi overrides, zero-width space).
+_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e"
+                        "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
-def _text(v: Any, width: int = 80) -> str:
-    """Free text from Git (a commit message, an author) as inert markdown: no links, tags or tables."""
-    text = " ".join(str(v).split())
-    text = text if len(text) <= width else text[: width - 1] + "…"
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+def _visible_char(match: re.Match[str]) -> str:
+    c = match.group()
+    return _NAMED.get(c) or (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+
+
+def visible(value: Any, width: int | None = None) -> str:
+    """Text with every control or invisible character shown as an escape (\\r, \\x1b, \\u202e), cut to
+    width: what a terminal prints is what the text holds."""
+    text = value if isinstance(value, str) else str(value)
+    if width is not None and len(text) > width * 8:
+        text = text[: width * 8]  # escapes grow text at most 6x: never escape megabytes to show 40 characters
+    text = _INVISIBLE.sub(_visible_char, text)
+    if width is not None and len(text) > width:
+        text = text[: width - 1] + "…"
+    return text
+
+
+# CommonMark/GFM syntax that inline text could start: emphasis, code, links, images, HTML, tables,
+# headings, strikethrough, entities; and what starts an autolink (scheme://, www., user@host).
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#!~&@])|(:)(?=//)|(?<=www)(\.)", re.IGNORECASE)
+
+
+def md_text(value: Any, width: int = 80) -> str:
+    """Free text from Git or a cluster as inert markdown on one line: no link, image, tag or table cell
+    can start inside it, and control characters show as escapes."""
+    text = str(value)
+    text = visible(" ".join(text[: width * 8].split()), width)  # line breaks and tabs read as spaces
+    return _MARKDOWN_SPECIAL.sub(lambda m: "\\" + m.group(), text)
+
+
+def md_code(value: Any, width: int = 60, *, in_table: bool = True) -> str:
+    """A name, path or value from Git or a cluster as a code span: nothing inside renders, and the span
+    cannot be closed early (its fence is longer than any run of backticks inside) or break a table row."""
+    text = visible(value, width)
+    if in_table:
+        text = text.replace("|", "\\|")
+    if not text:
+        return "` `"
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or longest else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _json_text(v: Any) -> str:
+    return json.dumps(v, sort_keys=True, default=str, ensure_ascii=False) if not isinstance(v, str) else json.dumps(
+        v, ensure_ascii=False)
 
 
 def worst_first(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(resources, key=lambda r: (-SEVERITY_RANK.get(r["severity"], 0), r["kind"], r["name"]))
+    return sorted(resources, key=lambda r: (-SEVERITY_RANK.get(r.get("severity"), 0), str(r.get("kind")),
+                                            str(r.get("name"))))
 
 
-def change_lines(resource: dict[str, Any], limit: int = 3) -> list[str]:
-    if resource["state"] != "modified":
-        return ["in Git, not in the cluster" if resource["state"] == "missing"
-                else "in the cluster, not in Git"]
+def _presence_line(resource: dict[str, Any]) -> str | None:
+    state = resource.get("state")
+    if state == "missing":
+        return "in Git, not in the cluster"
+    if state == "extra":
+        return "in the cluster, not in Git"
+    return None
+
+
+def change_lines(resource: dict[str, Any], limit: int = 3, width: int = 30) -> list[str]:
+    """Each change as markdown: `op` `path`: `desired` → `actual`, every piece a code span."""
+    presence = _presence_line(resource)
+    if presence:
+        return [presence]
+    changes = resource.get("changes") or []
     lines = []
-    for c in resource["changes"][:limit]:
-        lines.append(f"{c['op']} `{c['path']}`: {_value(c.get('desired'))} → {_value(c.get('actual'))}")
-    if len(resource["changes"]) > limit:
-        lines.append(f"… and {len(resource['changes']) - limit} more")
+    for c in changes[:limit]:
+        lines.append(f"{md_text(c.get('op'), 10)} {md_code(c.get('path'), 60)}: "
+                     f"{md_code(_json_text(c.get('desired')), width)} → {md_code(_json_text(c.get('actual')), width)}")
+    more = len(changes) - limit + int(resource.get("changes_omitted") or 0)
+    if more > 0:
+        lines.append(f"… and {more} more")
     return lines
+
+
+def terminal_change_lines(resource: dict[str, Any], limit: int = 50, width: int = 40) -> list[str]:
+    """Each change for a terminal: op `path`: desired → actual, control characters shown as escapes."""
+    presence = _presence_line(resource)
+    if presence:
+        return [presence]
+    changes = resource.get("changes") or []
+    lines = [f"{visible(c.get('op'), 10)} `{visible(c.get('path'), 80)}`: {visible(_plain(c.get('desired')), width)} → "
+             f"{visible(_plain(c.get('actual')), width)}" for c in changes[:limit]]
+    more = len(changes) - limit + int(resource.get("changes_omitted") or 0)
+    if more > 0:
+        lines.append(f"… and {more} more")
+    return lines
+
+
+def _plain(v: Any) -> str:
+    return v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str, ensure_ascii=False)
 
 
 def git_file_url(git_url: str | None, commit: str | None, path: str) -> str | None:
@@ -80,11 +157,11 @@ def git_file_url(git_url: str | None, commit: str | None, path: str) -> str | No
 def desired_location(resource: dict[str, Any], commit: str | None, links: SourceLinks | None) -> str:
     """`file#document` in Git, linked to the file at the report's commit when the host allows."""
     source = resource.get("source")
-    if not source:
+    if not source or not isinstance(source, str):
         return "—"
     path, _, document = source.rpartition("#")
     path = path or source
-    label = f"`{_value(source, 60)}`"
+    label = md_code(source, 60)
     links = links or SourceLinks()
     full_path = f"{links.git_path.strip('/')}/{path}" if links.git_path.strip("/") else path
     url = git_file_url(links.git_url, commit, full_path)
@@ -100,60 +177,73 @@ def _headline(report: dict[str, Any]) -> str:
         detail = f"{differ} resource{'s differ' if differ != 1 else ' differs'} from Git"
     else:
         detail = "could not check everything; fix what is listed first"
-    return f"### {STATUS_BADGE.get(status, status)} · {report['fabric']}: {detail}"
+    return f"### {STATUS_BADGE.get(status) or md_text(status, 20)} · {md_text(report['fabric'], 63)}: {detail}"
 
 
 def _problem_rows(report: dict[str, Any], max_rows: int) -> list[str]:
-    problems = report.get("errors", []) + report.get("warnings", [])
+    problems = list(report.get("errors") or []) + list(report.get("warnings") or [])
     if not problems:
         return []
     out = ["", "**Problems** (a fabric with errors is never reported in sync)", "",
            "| level | where | problem |", "|---|---|---|"]
     for e in problems[:max_rows]:
-        where = e["source"] + (f" (document {e['document']})" if e.get("document") else "")
-        out.append(f"| {e['level']} | `{_value(where, 60)}` | {_value(e['message'], 160)} |")
-    if len(problems) > max_rows:
-        out.append(f"\n… {len(problems) - max_rows} more in the report JSON.")
+        where = str(e.get("source")) + (f" (document {e['document']})" if e.get("document") else "")
+        out.append(f"| {md_text(e.get('level'), 10)} | {md_code(where, 60)} | {md_text(e.get('message'), 200)} |")
+    more = len(problems) - max_rows + int(report.get("errors_omitted") or 0) + int(report.get("warnings_omitted") or 0)
+    if more > 0:
+        out.append(f"\n… {more} more in the report JSON.")
     return out
 
 
 def report_markdown(report: dict[str, Any], max_rows: int = 20, *, links: SourceLinks | None = None) -> str:
-    """Status and counts, where both sides stand (commit and message; server and kubectl context),
-    then the worst drift first, each resource with its place in Git (file#document at the commit)."""
+    """Status and counts, where both sides stand (commit, message and repository; server and kubectl
+    context), then the worst drift first, each resource with its place in Git (file#document at the
+    commit). Two narrow columns, so the page reads at 1600 px; every text from Git or a cluster is inert."""
     git, cluster, summary = report["git"], report["cluster"], report["summary"]
-    facts = [f"severity **{report['severity']}**",
-             f"score **{report['score']}**"]
+    facts = [f"severity **{md_text(report['severity'], 10)}**", f"score **{report['score']}**"]
     if report.get("drift_since"):
-        facts.append(f"drifted since {report['drift_since']}")
+        facts.append(f"drifted since {md_text(report['drift_since'], 30)}")
     out = [_headline(report), "", " · ".join(facts), "",
            "| modified | missing | extra | in sync |", "|---|---|---|---|",
            f"| {summary['modified']} | {summary['missing']} | {summary['extra']} | {summary['in_sync']} |", ""]
     commit = git.get("commit")
-    desired = f"**Desired** · Git `{(commit or '')[:12] or 'unread'}` on `{git.get('ref')}`"
+    short = md_text(str(commit)[:12], 12) if commit else "unread"
+    desired = f"**Desired** · Git `{short}` on {md_code(git.get('ref'), 40, in_table=False)}"
     if git.get("message"):
-        desired += f": *{_text(git['message'])}*"
+        desired += f": *{md_text(git['message'])}*"
         if git.get("author"):
-            desired += f" by {_text(git['author'], 40)}"
+            desired += f" by {md_text(git['author'], 40)}"
     if git.get("resources") is not None:
         desired += f" · {git['resources']} resources"
-    live = f"**Live** · `{cluster.get('server') or 'unread'}`"
+    out += [desired]
+    repository = git.get("url") or (links.git_url if links else None)
+    if repository:
+        out += ["", f"Repository {md_code(safe_url(repository), 100, in_table=False)}"]
+    server = cluster.get("server")
+    live = f"**Live** · {md_code(server, 100, in_table=False) if server else 'unread'}"
     if cluster.get("resources") is not None:
         live += f" · {cluster['resources']} resources"
+    out += ["", live]
     if links and links.kube_context:
-        live += f" · `kubectl --context {links.kube_context} get <kind>/<name>`"
-    out += [desired, "", live]
+        out += ["", "Look: " + md_code(f"kubectl --context {links.kube_context} get <kind>/<name>", 100,
+                                       in_table=False)]
     problems = _problem_rows(report, max_rows)
     if report["status"] == "unknown":
         out += problems  # what blocks the check comes before what it found
-    if report["resources"]:
-        at = f" @ `{commit[:12]}`" if commit else ""
-        out += ["", "| severity | resource | what differs (desired → live) | in Git" + at + " |", "|---|---|---|---|"]
-        ordered = worst_first(report["resources"])
+    resources = report.get("resources") or []
+    if resources:
+        at = f" at `{short}`" if commit else ""
+        out += ["", f"| resource, where in Git{at} | what differs (desired → live) |", "|---|---|"]
+        ordered = worst_first(resources)
         for r in ordered[:max_rows]:
-            out.append(f"| {SEVERITY_BADGE.get(r['severity'], r['severity'])} | {r['kind']} `{r['name']}` "
-                       f"({r['state']}) | " + "<br>".join(change_lines(r)) + f" | {desired_location(r, commit, links)} |")
-        if len(ordered) > max_rows:
-            out.append(f"\n… {len(ordered) - max_rows} more drifted resources in the report JSON.")
+            severity = SEVERITY_BADGE.get(r.get("severity")) or md_text(r.get("severity"), 10)
+            where = desired_location(r, commit, links)
+            cell = (f"{severity} {md_text(r.get('kind'), 40)} {md_code(r.get('name'), 60)} ({md_text(r.get('state'), 10)})"
+                    + (f"<br>in Git {where}" if where != "—" else ""))
+            out.append(f"| {cell} | " + "<br>".join(change_lines(r)) + " |")
+        more = len(ordered) - max_rows + int(report.get("resources_omitted") or 0)
+        if more > 0:
+            out.append(f"\n… {more} more drifted resources in the report JSON.")
     if report["status"] != "unknown":
         out += problems
     return "\n".join(out)
@@ -170,18 +260,20 @@ def fleet_markdown(rows: Iterable[dict[str, Any]], max_rows: int = 50) -> str:
     stale = [r for r in rows if r.get("fresh") is False]
     notes = []
     if flagged:
-        notes.append("isolated: " + ", ".join(f"`{r['fabric']}`" for r in flagged))
+        notes.append("isolated: " + ", ".join(md_code(r["fabric"], 63, in_table=False) for r in flagged))
     if stale:
-        notes.append("report older than 3 cycles: " + ", ".join(f"`{r['fabric']}`" for r in stale))
+        notes.append("report older than 3 cycles: " + ", ".join(md_code(r["fabric"], 63, in_table=False)
+                                                                  for r in stale))
     if notes:
         out += ["", " · ".join(notes)]
     if rows:
         out += ["", "| fabric | status | severity | health | priority | drift since |", "|---|---|---|---|---|---|"]
         for r in worst_fabrics_first(rows)[:max_rows]:
             health = "—" if r.get("health") is None else f"{r['health']:.2f}"
-            out.append(f"| `{r['fabric']}` | {STATUS_BADGE.get(r['status'], r['status'])} | "
-                       f"{SEVERITY_BADGE.get(r.get('severity') or 'none', r.get('severity'))} | {health} | "
-                       f"{r.get('priority') or '—'} | {r.get('drift_since') or '—'} |")
+            severity = r.get("severity") or "none"
+            out.append(f"| {md_code(r['fabric'], 63)} | {STATUS_BADGE.get(r['status']) or md_text(r['status'], 20)} | "
+                       f"{SEVERITY_BADGE.get(severity) or md_text(severity, 10)} | {health} | "
+                       f"{md_text(r.get('priority') or '—', 20)} | {md_text(r.get('drift_since') or '—', 30)} |")
         if len(rows) > max_rows:
             out.append(f"\n… {len(rows) - max_rows} more fabrics in the table.")
     return "\n".join(out)
@@ -195,25 +287,32 @@ def worst_fabrics_first(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def report_table(report: dict[str, Any]) -> str:
-    """Plain-text table for terminals and CI logs, like `kubectl diff` but per resource."""
+    """Plain-text table for terminals and CI logs, like `kubectl diff` but per resource, with where each
+    resource is in Git; every text from Git or a cluster has its control characters shown as escapes."""
     s = report["summary"]
-    lines = [f"fabric {report['fabric']}: {report['status']} (severity {report['severity']}, "
-             f"score {report['score']})",
-             f"  git {str(report['git'].get('commit') or 'unread')[:12]} ({report['git'].get('ref')}), "
-             f"cluster {report['cluster'].get('server') or 'unread'}",
+    git, cluster = report.get("git") or {}, report.get("cluster") or {}
+    since = f", drifted since {visible(report['drift_since'], 30)}" if report.get("drift_since") else ""
+    lines = [f"fabric {visible(report['fabric'], 63)}: {visible(report['status'], 20)} "
+             f"(severity {visible(report['severity'], 10)}, score {report['score']}{since})",
+             f"  git {visible(str(git.get('commit') or 'unread')[:12])} ({visible(git.get('ref'), 60)})"
+             + (f" {visible(git['url'], 120)}" if git.get("url") else "")
+             + f", cluster {visible(cluster.get('server') or 'unread', 120)}",
              f"  in_sync {s['in_sync']}  modified {s['modified']}  missing {s['missing']}  extra {s['extra']}"]
-    rows = [("SEVERITY", "STATE", "KIND", "NAME", "CHANGE")]
-    for r in worst_first(report["resources"]):
-        for i, line in enumerate(change_lines(r, limit=50)):
-            rows.append((r["severity"], r["state"], r["kind"], r["name"], line) if i == 0
-                        else ("", "", "", "", line))
+    rows = [("SEVERITY", "STATE", "KIND", "NAME", "IN GIT", "CHANGE")]
+    for r in worst_first(report.get("resources") or []):
+        for i, line in enumerate(terminal_change_lines(r)):
+            rows.append((visible(r.get("severity"), 10), visible(r.get("state"), 10), visible(r.get("kind"), 40),
+                         visible(r.get("name"), 80), visible(r.get("source") or "—", 80), line) if i == 0
+                        else ("", "", "", "", "", line))
     if len(rows) > 1:
-        widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        widths = [max(len(row[i]) for row in rows) for i in range(5)]
         lines.append("")
         for row in rows:
-            lines.append("  ".join(c.ljust(widths[i]) for i, c in enumerate(row[:4])) + "  " + row[4])
-    for e in report.get("errors", []):
-        lines.append(f"error: {e['source']}: {e['message']}")
-    for e in report.get("warnings", []):
-        lines.append(f"warning: {e['source']}: {e['message']}")
+            lines.append("  ".join(c.ljust(widths[i]) for i, c in enumerate(row[:5])) + "  " + row[5])
+    if report.get("resources_omitted"):
+        lines.append(f"… {report['resources_omitted']} more drifted resources in the report JSON")
+    for e in report.get("errors") or []:
+        lines.append(f"error: {visible(e.get('source'), 120)}: {visible(e.get('message'), 1000)}")
+    for e in report.get("warnings") or []:
+        lines.append(f"warning: {visible(e.get('source'), 120)}: {visible(e.get('message'), 1000)}")
     return "\n".join(lines)

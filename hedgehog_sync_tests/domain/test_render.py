@@ -62,8 +62,22 @@ def test_the_headline_says_the_status_and_the_worst_drift_comes_first():
     assert md.index("Switch `leaf-9`") < md.index("VPC `rogue`") < md.index("VPC `vpc-1`")
     assert f"Git `{COMMIT[:12]}` on `main`: *fab-x: move VLANs* by Ada" in md
     assert "`kubectl --context fab-x-admin get <kind>/<name>`" in md
-    assert "| VPC `rogue` (extra) | in the cluster, not in Git | — |" in md
-    assert "replace `/spec/subnets/default/vlan`: 1001 → 1002" in md
+    assert "| **critical** VPC `rogue` (extra) | in the cluster, not in Git |" in md
+    assert "| high VPC `vpc-1` (modified)<br>in Git `vpcs/vpc-1.yaml#1` | " in md
+    assert "replace `/spec/subnets/default/vlan`: `1001` → `1002`" in md
+
+
+def test_the_report_is_two_narrow_columns_with_the_repository_and_kubectl_on_their_own_lines():
+    """At 1600 px the old four-column table pushed "in Git" and the kubectl hint off the page."""
+    r = report(resources=[MODIFIED, EXTRA, MISSING])
+    r["git"]["url"] = "https://git.example.com/netops/fabrics.git"
+    md = report_markdown(r, links=SourceLinks(kube_context="fab-x-admin"))
+    lines = md.splitlines()
+    table = [x for x in lines if x.startswith("| ") and "resource" in x]
+    assert table == [f"| resource, where in Git at `{COMMIT[:12]}` | what differs (desired → live) |"]
+    assert "Repository `https://git.example.com/netops/fabrics.git`" in lines
+    assert "Look: `kubectl --context fab-x-admin get <kind>/<name>`" in lines
+    assert max(len(x) for x in lines if not x.startswith("|")) < 160
 
 
 def test_an_unknown_report_lists_what_to_fix_before_what_it_found():
@@ -104,3 +118,74 @@ def test_the_fleet_glance_counts_states_and_lists_trouble_first():
     assert "isolated: `fab-c`" in md and "report older than 3 cycles: `fab-c`" in md
     body = md[md.index("| fabric |"):]
     assert body.index("fab-c") < body.index("fab-b") < body.index("fab-a")
+
+
+# --- hostile text: nothing from Git or a cluster renders (issue 12, finding 7 and the low ones) ------------
+
+HOSTILE = ["x](http://evil.example/a)", "![i](http://evil.example/i.png)", "<img src=x onerror=alert(1)>",
+           "a|b|c", "`code`", "``x``", "line1\nline2", "\r\x1b[31mred\x1b[0m\x07", "http://evil.example/p",
+           "www.evil.example", "a@evil.example", "**bold** _it_", "# head", "&lt;script&gt;", "\u202etxt\u200b",
+           "~~s~~", "[ref]: http://evil.example", "<http://evil.example>", "\\|\\`", "\x85\u2028x"]
+
+
+def _hostile_report(text: str) -> dict:
+    resource = {"apiVersion": "vpc.githedgehog.com/v1beta1", "kind": "VPC" + text, "namespace": "default",
+                "name": text, "state": "modified", "severity": "high", "source": f"vpcs/{text}.yaml#1",
+                "changes": [{"op": "replace", "path": f"/metadata/annotations/{text}", "desired": text,
+                             "actual": {text: [text]}}]}
+    extra = dict(resource, state="extra", name=text + "2", changes=[])
+    return report(resources=[resource, extra], message=text, author=text,
+                  errors=[{"source": text, "level": "error", "message": text, "document": 1}],
+                  warnings=[{"source": text, "level": "warning", "message": text}],
+                  cluster={"resources": 1, "server": text})
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_names_and_values_from_git_or_a_cluster_render_as_text(text: str) -> None:
+    markdown_it = pytest.importorskip("markdown_it")
+    r = _hostile_report(text)
+    r["git"]["url"] = text
+    md = report_markdown(r, links=SourceLinks(kube_context=text))
+    parser = markdown_it.MarkdownIt("commonmark").enable(["table", "strikethrough"])
+    tokens = parser.parse(md)
+    inline = [child for t in tokens if t.children for child in t.children]
+    kinds = {t.type for t in tokens} | {t.type for t in inline if not (t.type == "html_inline" and t.content == "<br>")}
+    assert not kinds & {"link_open", "image", "html_inline", "html_block", "s_open"}, (text, md)
+    assert sum(t.type == "heading_open" for t in tokens) == 1
+    # Each table row keeps its cells: a `|` from the text never starts a new one.
+    rows, cells = [], 0
+    for t in tokens:
+        if t.type == "tr_open":
+            cells = 0
+        elif t.type in ("td_open", "th_open"):
+            cells += 1
+        elif t.type == "tr_close":
+            rows.append(cells)
+    assert rows and set(rows) <= {2, 3, 4}, (rows, md)
+    # GFM's autolinks (scheme://, www., user@host) start in plain text: none is left unescaped.
+    plain = re.sub(r"`+[^`]*`+", "", md)
+    assert not re.search(r"(?<!\\):(?=//)|(?<!\\)@|www(?!\\\.)\.", plain), md
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202e\u200b]", md)
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_the_terminal_table_shows_control_characters_as_escapes(text: str) -> None:
+    from hedgehog_sync.domain.render import report_table
+
+    table = report_table(_hostile_report(text))
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202e\u200b]", table), repr(table)
+    if "\x1b" in text:
+        assert "\\x1b[31mred" in table and "\\r" in table
+
+
+def test_the_terminal_table_has_a_git_location_column_and_drift_since():
+    from hedgehog_sync.domain.render import report_table
+
+    table = report_table(report(resources=[MODIFIED, EXTRA]))
+    lines = table.splitlines()
+    assert lines[0] == "fabric fab-x: drifted (severity critical, score 0.4, drifted since 2026-11-28T11:00:00Z)"
+    header = next(x for x in lines if x.startswith("SEVERITY"))
+    assert header.split() == ["SEVERITY", "STATE", "KIND", "NAME", "IN", "GIT", "CHANGE"]
+    row = next(x for x in lines if "vpc-1" in x)
+    assert row.split()[:5] == ["high", "modified", "VPC", "vpc-1", "vpcs/vpc-1.yaml#1"]
+    assert next(x for x in lines if "rogue" in x).split()[4] == "—"
