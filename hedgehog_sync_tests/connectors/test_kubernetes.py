@@ -444,3 +444,50 @@ def test_retry_after_reads_seconds_and_http_dates(value: str, seconds: float | N
     now = datetime(2026, 11, 28, 12, 0, 0, tzinfo=timezone.utc)
     assert retry_after_seconds({"retry-after": value}, now=now) == seconds
     assert retry_after_seconds({}) is None
+
+
+# --- hostile kubeconfigs (issue 12) ------------------------------------------------------------
+def _alias_bomb_kubeconfig() -> str:
+    text = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    for i in range(1, 12):
+        prev, cur = chr(ord("a") + i - 1), chr(ord("a") + i)
+        text += f"{cur}: &{cur} [{','.join(['*' + prev] * 9)}]\n"
+    return text + "users: *l\ncontexts: *l\ncurrent-context: fab-east\n"
+
+
+_CLUSTER = "clusters: [{name: c, cluster: {server: 'http://127.0.0.1:1'}}]\n"
+MALFORMED_KUBECONFIGS = {
+    "deeply nested": "a: " + "[" * 20_000 + "]" * 20_000 + "\n",
+    "alias bomb": _alias_bomb_kubeconfig(),
+    "users not named": "users: [1]\ncurrent-context: fab-east\n",
+    "user a string": _CLUSTER + "users: [{name: u, user: 'abc'}]\n"
+                     "contexts: [{name: fab-east, context: {cluster: c, user: u}}]\ncurrent-context: fab-east\n",
+    "context a number": "contexts: [{name: fab-east, context: 5}]\ncurrent-context: fab-east\n",
+    "token a number": _CLUSTER + "users: [{name: u, user: {token: 12345678901234567890}}]\n"
+                      "contexts: [{name: fab-east, context: {cluster: c, user: u}}]\ncurrent-context: fab-east\n",
+    "tokenFile a list": _CLUSTER + "users: [{name: u, user: {tokenFile: [a]}}]\n"
+                        "contexts: [{name: fab-east, context: {cluster: c, user: u}}]\ncurrent-context: fab-east\n",
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED_KUBECONFIGS))
+def test_a_malformed_kubeconfig_is_a_config_error_and_nothing_else(tmp_path: Path, case: str) -> None:
+    path = tmp_path / "bad.kubeconfig"
+    path.write_text(MALFORMED_KUBECONFIGS[case])
+    with pytest.raises(ClusterConfigError) as caught:
+        api_client_for(str(path), "fab-east")
+    assert str(path) in str(caught.value) and len(str(caught.value)) < 300
+    assert "lol" not in str(caught.value)
+
+
+def test_budgets_come_from_env_with_parameters_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hedgehog_sync.connectors.kubernetes import BUDGETS, ReadBudgets
+
+    monkeypatch.setenv(BUDGETS["max_objects"].env, "25")
+    monkeypatch.setenv(BUDGETS["max_response_bytes"].env, "not a number")
+    monkeypatch.setenv(BUDGETS["request_deadline_seconds"].env, "-1")
+    budgets = ReadBudgets.from_env(max_pages_per_kind=3)
+    assert budgets.max_objects == 25 and budgets.max_pages_per_kind == 3
+    assert budgets.max_response_bytes == BUDGETS["max_response_bytes"].default  # unusable values fall back
+    assert budgets.request_deadline_seconds == BUDGETS["request_deadline_seconds"].default
+    assert all(b.env.startswith("HEDGEHOG_SYNC_KUBERNETES_") for b in BUDGETS.values())
