@@ -217,7 +217,7 @@ def kubectl_command(fleet: DemoFleet, fabric: str = DRIFTED_FABRIC) -> list[str]
             "get", "vpcs.vpc.githedgehog.com"]
 
 
-def kubectl_problem(fleet: DemoFleet, timeout_s: float = 15.0) -> str | None:
+def kubectl_problem(fleet: DemoFleet, api_url: str, timeout_s: float = 15.0) -> str | None:
     """None when the kubectl command the demo prints works against the devlab now (tried once, bounded),
     else why not. kubectl never sends a bearer token over plain HTTP, which the devlab serves today."""
     cmd = kubectl_command(fleet)
@@ -231,8 +231,10 @@ def kubectl_problem(fleet: DemoFleet, timeout_s: float = 15.0) -> str | None:
     if done.returncode == 0:
         return None
     # kubectl's own words are not repeated: they could quote a kubeconfig
-    return (f"kubectl cannot read the devlab yet (exit {done.returncode}): it sends its token only over "
-            "HTTPS, and the devlab API server speaks plain HTTP; the hedgehog-sync commands above read it")
+    if api_url.startswith("http://"):
+        return (f"kubectl cannot read the devlab yet (exit {done.returncode}): it sends its token only over "
+                "HTTPS, and the devlab API server speaks plain HTTP; the hedgehog-sync commands above read it")
+    return f"kubectl could not read the devlab (exit {done.returncode}); the hedgehog-sync commands above do"
 
 
 def demo_banner(fleet: DemoFleet, api_url: str, ui_url: str, dagster_home: str,
@@ -270,7 +272,7 @@ def run_demo(root: Path, host: str = "127.0.0.1", port: int = 3000, apiserver_po
     env = dagster_env(fleet)
     ui_host = f"[{host}]" if ":" in host else host
     for line in demo_banner(fleet, handle.url, f"http://{ui_host}:{port}", env["DAGSTER_HOME"],
-                            kubectl_problem(fleet)):
+                            kubectl_problem(fleet, handle.url)):
         print(line, flush=True)
     workspace = Path(env["DAGSTER_HOME"]) / "workspace.yaml"
     workspace.write_text(WORKSPACE_YAML)

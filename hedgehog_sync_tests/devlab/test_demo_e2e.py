@@ -45,7 +45,7 @@ def test_the_demos_printed_commands_work_when_pasted(demo_fleet):
 
     fleet, handle = demo_fleet
     env = dagster_env(fleet)
-    note = kubectl_problem(fleet)
+    note = kubectl_problem(fleet, handle.url)
     banner = demo_banner(fleet, handle.url, "http://127.0.0.1:3000", env["DAGSTER_HOME"], note)
     text = "\n".join(banner)
     assert "Dagster UI http://127.0.0.1:3000" in text and f"DAGSTER_HOME {env['DAGSTER_HOME']}" in text
@@ -111,3 +111,18 @@ def test_the_demo_prints_its_ui_url_dagster_home_and_commands(tmp_path):
     assert f"export DAGSTER_HOME={home} HEDGEHOG_SYNC_INVENTORY={root.resolve() / 'fabrics.yaml'}" in text
     for command in ("check --fabric fab-west", "metrics", "pause --reason", "pause --status", "resume"):
         assert f"{CLI} {command}" in text, command
+
+
+def test_the_readme_shows_what_the_demo_prints(monkeypatch):
+    """The README's sample of the demo's banner is the banner for its example paths, line for line."""
+    from hedgehog_sync.devlab import demo
+
+    root = Path("/home/you/hedgehog-sync/.devlab")
+    monkeypatch.setattr(demo, "console_script", lambda: "/home/you/hedgehog-sync/.venv/bin/hedgehog-sync")
+    fleet = demo.DemoFleet(root, demo.FabricStore(), [])
+    banner = demo.demo_banner(fleet, "http://127.0.0.1:40123", "http://127.0.0.1:3000", str(root / "dagster_home"),
+                              "kubectl cannot read the devlab yet (exit 1): it sends its token only over HTTPS, "
+                              "and the devlab API server speaks plain HTTP; the hedgehog-sync commands above read it")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    sample = readme.split("devlab: 3 fabrics in", 1)[1].split("```", 1)[0]
+    assert ("devlab: 3 fabrics in" + sample).rstrip("\n").splitlines() == banner
