@@ -26,42 +26,89 @@ def main() -> None:
 @click.option("--fabric", required=True, help="Name of the fabric in the inventory.")
 @click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="table", show_default=True)
 @click.option("--state-dir", type=click.Path(file_okay=False),
-              help="Git cache and last reports (default: a temporary folder, removed afterwards).")
+              help="Git cache and last reports, kept between runs (default: a temporary folder, removed "
+                   "afterwards; drift_since then comes from the fleet's last report when "
+                   "$HEDGEHOG_SYNC_STATE_DIR or $DAGSTER_HOME holds one, else this run is the first to see it).")
 def check(inventory_file: str | None, fabric: str, fmt: str, state_dir: str | None) -> None:
     """Compute a fabric's drift report now and print it.
 
-    Exit status like `kubectl diff`: 0 in sync, 1 drifted, 2 unknown or error.
+    Exit status like `kubectl diff`: 0 in sync, 1 drifted, 2 unknown or any error (one line on stderr
+    naming the fabric, never a traceback): a CI gate reads 1 as drift and nothing else.
     """
+    try:
+        report = _check_report(inventory_file, fabric, state_dir)
+        from hedgehog_sync.domain.render import report_table
+        from hedgehog_sync.domain.report import report_json
+
+        text = report_json(report, indent=2) if fmt == "json" else report_table(report)
+    except _CheckStop as stop:
+        for line in stop.lines:
+            click.echo(f"error: {line}", err=True)
+        sys.exit(EXIT_UNKNOWN)
+    except Exception as exc:  # any failure is "unknown" (2), never "drifted" (1), and never a traceback
+        click.echo(f"error: fabric {fabric!r}: {_one_line(exc)}", err=True)
+        sys.exit(EXIT_UNKNOWN)
+    click.echo(text)
+    sys.exit({"in_sync": EXIT_IN_SYNC, "drifted": EXIT_DRIFTED}.get(report.get("status"), EXIT_UNKNOWN))
+
+
+class _CheckStop(Exception):
+    """The check cannot start (no inventory, no such fabric): these lines say why."""
+
+    def __init__(self, lines: list[str]):
+        super().__init__(lines[-1] if lines else "")
+        self.lines = lines
+
+
+def _one_line(exc: BaseException) -> str:
+    from hedgehog_sync.domain.redaction import redact
+    from hedgehog_sync.domain.render import visible
+
+    text = " ".join(redact(str(exc)).split()) or "no detail"
+    return visible(f"{text} ({type(exc).__name__})", 500)
+
+
+def _fleet_reports() -> Path | None:
+    """Where the Dagster fleet keeps its reports (FleetResource.state_root), when this shell says."""
+    import os
+
+    explicit = os.environ.get("HEDGEHOG_SYNC_STATE_DIR")
+    if explicit:
+        return Path(explicit) / "reports"
+    home = os.environ.get("DAGSTER_HOME")
+    return Path(home) / "storage" / "hedgehog_sync" / "reports" if home else None
+
+
+def _check_report(inventory_file: str | None, fabric: str, state_dir: str | None) -> dict:
     from hedgehog_sync.connectors.git import GitRepoCache
     from hedgehog_sync.cycle import FabricReader, sync_fabric
     from hedgehog_sync.domain.inventory import load_inventory
-    from hedgehog_sync.domain.render import report_table
     from hedgehog_sync.store import ReportStore
 
     try:
         inventory = load_inventory(inventory_file)
     except InventoryError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_UNKNOWN)
+        raise _CheckStop([str(exc)]) from None
     cfg = inventory.by_name().get(fabric)
     if cfg is None:
-        for problem in inventory.problems:
-            click.echo(f"error: {problem}", err=True)
-        click.echo(f"error: fabric '{fabric}' is not (validly) defined in {inventory.path}", err=True)
-        sys.exit(EXIT_UNKNOWN)
+        raise _CheckStop([str(p) for p in inventory.problems]
+                         + [f"fabric '{fabric}' is not (validly) defined in {inventory.path}"])
     with tempfile.TemporaryDirectory(prefix="hedgehog-sync-") as tmp:
         root = Path(state_dir or tmp)
+        store = ReportStore(root / "reports")
+        if state_dir is None:
+            # A temporary folder has no history, so every drift looked new ("drift_since" was always now):
+            # start from the fleet's own last report of this fabric, read only, when there is one.
+            fleet = _fleet_reports()
+            previous = ReportStore(fleet).latest_report(cfg.name) if fleet is not None else None
+            if isinstance(previous, dict):
+                store.save_report(cfg.name, previous)
         reader = FabricReader(GitRepoCache(root / "git"))
         try:
-            outcome = sync_fabric(cfg, reader, ReportStore(root / "reports"))
+            outcome = sync_fabric(cfg, reader, store)
         finally:
             reader.close()
-    report = outcome.report
-    if fmt == "json":
-        click.echo(json.dumps(report, indent=2))
-    else:
-        click.echo(report_table(report))
-    sys.exit({"in_sync": EXIT_IN_SYNC, "drifted": EXIT_DRIFTED}.get(report["status"], EXIT_UNKNOWN))
+    return outcome.report
 
 
 @main.group()

@@ -4,6 +4,7 @@ Kubernetes protocol on 127.0.0.1, and the installed console script run as a chil
 from __future__ import annotations
 
 import copy
+import datetime
 import json
 import os
 import socket
@@ -28,7 +29,11 @@ REPORT_KEYS = {"fabric", "status", "generated_at", "git", "cluster", "summary", 
                "drift_since", "resources", "errors"}
 SPEC = FabricSpec(seed=21)
 IN_SYNC, DRIFTED, BROKEN, UNREACHABLE = "fab-sync", "fab-drift", "fab-broken", "fab-gone"
+# Issue 12: an unquoted date in Git (the live object holds the string kubectl sent); an object in Git
+# whose name carries a carriage return and ANSI escapes (the API server refuses such a name).
+DATED, HOSTILE = "fab-dated", "fab-hostile"
 EXTRA_VPC = "rogue-vpc"
+HOSTILE_NAME = "evil\r\x1b[2K\x1b[31mvpc"
 
 
 @dataclass
@@ -55,9 +60,17 @@ def fleet(tmp_path_factory) -> Fleet:
     commits: dict[str, str] = {}
     entries = []
     handle = start_apiserver(store, port=0)
-    for fabric in (IN_SYNC, DRIFTED, BROKEN, UNREACHABLE):
+    for fabric in (IN_SYNC, DRIFTED, BROKEN, UNREACHABLE, DATED, HOSTILE):
+        in_git = copy.deepcopy(desired)
+        if fabric == DATED:  # PyYAML writes a date unquoted: `reviewed: 2024-01-01`
+            next(o for o in in_git if o["kind"] == "VPC")["metadata"]["annotations"] = {
+                "reviewed": datetime.date(2024, 1, 1)}
+        if fabric == HOSTILE:
+            rogue = copy.deepcopy(next(o for o in desired if o["kind"] == "VPC"))
+            rogue["metadata"] = {"name": HOSTILE_NAME}
+            in_git.append(rogue)
         files: dict[str, str | bytes | None] = {f"fabrics/{fabric}/{p}": text
-                                                  for p, text in split_into_files(desired).items()}
+                                                  for p, text in split_into_files(in_git).items()}
         files["README.md"] = "# GitOps repository\n"
         if fabric == BROKEN:
             files[f"fabrics/{fabric}/vpcs/broken.yaml"] = "apiVersion: vpc.githedgehog.com/v1beta1\nkind: VPC\n" \
@@ -66,7 +79,10 @@ def fleet(tmp_path_factory) -> Fleet:
         commits[fabric] = commit_files(repo, files, f"{fabric}: wiring and VPCs")
         store.add_fabric(fabric, f"token-{fabric}-{os.getpid()}")
         for obj in desired:
-            store.put(fabric, stored(obj), manager="kubectl")
+            live = stored(obj)
+            if fabric == DATED and obj is next(o for o in desired if o["kind"] == "VPC"):
+                live["metadata"]["annotations"] = {"reviewed": "2024-01-01"}  # what kubectl sends
+            store.put(fabric, live, manager="kubectl")
         for obj in generate_controller_objects("fab-cli", SPEC, desired):
             store.put(fabric, obj, manager="fabric-controller")
         kubeconfig = root / "kube" / f"{fabric}.kubeconfig"
@@ -110,10 +126,20 @@ def _drift_by_hand(store: FabricStore, desired: list[dict]) -> dict[tuple[str, s
     }
 
 
-def run_check(fleet: Fleet, fabric: str, *args: str, inventory: Path | None = None) -> subprocess.CompletedProcess:
+@pytest.fixture(autouse=True)
+def _no_fleet_state(monkeypatch) -> None:
+    """`check` reads the fleet's last report from these when set: each test says which it uses."""
+    for name in ("HEDGEHOG_SYNC_STATE_DIR", "DAGSTER_HOME"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def run_check(fleet: Fleet, fabric: str, *args: str, inventory: Path | None = None,
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """The installed console script, in its own process, the way CI pipelines call it."""
     assert CONSOLE_SCRIPT.exists(), f"console script not installed at {CONSOLE_SCRIPT}"
-    env = {k: v for k, v in os.environ.items() if k not in ("HEDGEHOG_SYNC_INVENTORY", "KUBECONFIG")}
+    env = {**{k: v for k, v in os.environ.items()
+              if k not in ("HEDGEHOG_SYNC_INVENTORY", "KUBECONFIG", "HEDGEHOG_SYNC_STATE_DIR", "DAGSTER_HOME")},
+           **(env or {})}
     return subprocess.run(
         [str(CONSOLE_SCRIPT), "check", "--inventory", str(inventory or fleet.inventory), "--fabric", fabric, *args],
         capture_output=True, text=True, timeout=120, env=env, cwd=fleet.root)
@@ -162,6 +188,8 @@ def test_table_format_is_for_people(fleet: Fleet) -> None:
     # Worst first, then by kind and name.
     assert [row[:3] for row in rows] == [["critical", "extra", "VPC"], ["high", "modified", "VPC"],
                                          ["high", "missing", "VPCAttachment"]]
+    # Where each resource is in Git (file#document); only the cluster has the extra one.
+    assert rows[0][4] == "—" and rows[1][4].startswith("vpcs/") and "#" in rows[1][4]
     ((vpc_kind, vpc_name),) = [k for k, v in fleet.drift.items() if v[0] == "modified"]
     change = fleet.drift[(vpc_kind, vpc_name)][2][0]
     assert f"replace `{change['path']}`: {change['desired']} → {change['actual']}" in done.stdout
@@ -237,3 +265,64 @@ def test_missing_inventory_exits_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["check", "--inventory", str(tmp_path / "nope.yaml"), "--fabric", "fab-east"])
     assert result.exit_code == 2
     assert f"{tmp_path / 'nope.yaml'}: inventory file not found" in result.stderr
+
+
+# --- issue 12 / issue 18: one odd value, hostile names, every error exits 2, drift_since -----------------
+
+
+def _strict(text: str) -> dict:
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"not strict JSON: bare {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("fmt", ["json", "table"])
+def test_an_unquoted_date_in_git_is_the_string_kubectl_sends(fleet: Fleet, fmt: str) -> None:
+    done = run_check(fleet, DATED, "--format", fmt)
+    assert done.returncode == 0, done.stdout + done.stderr
+    if fmt == "json":
+        report = _strict(done.stdout)
+        assert report["status"] == "in_sync" and report["errors"] == []
+        assert report["git"]["url"] == f"file://{fleet.root / 'git' / DATED}"
+    else:
+        assert done.stdout.startswith(f"fabric {DATED}: in_sync")
+
+
+def test_control_characters_in_names_reach_the_terminal_as_escapes(fleet: Fleet) -> None:
+    done = run_check(fleet, HOSTILE, "--format", "table")
+    assert done.returncode == 1, done.stderr
+    assert "\x1b" not in done.stdout and "\r" not in done.stdout
+    assert "evil\\r\\x1b[2K\\x1b[31mvpc" in done.stdout
+    assert "is not a DNS-1123 subdomain" in done.stdout  # the warning names file and document
+    report = _strict(run_check(fleet, HOSTILE, "--format", "json").stdout)
+    assert [(r["name"], r["state"]) for r in report["resources"]] == [(HOSTILE_NAME, "missing")]
+    (warning,) = [w for w in report["warnings"] if "DNS-1123" in w["message"]]
+    assert warning["source"].startswith("vpcs/") and warning["document"] >= 1
+
+
+def test_every_error_exits_2_with_one_line_naming_the_fabric(fleet: Fleet, tmp_path: Path) -> None:
+    """A failure while recording (here: the state folder cannot be created) is "unknown", never 1."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder\n")
+    done = run_check(fleet, DRIFTED, "--format", "json", "--state-dir", str(blocker / "state"))
+    assert done.returncode == 2 and done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"error: fabric '{DRIFTED}': ") and "Traceback" not in done.stderr
+    assert "NotADirectoryError" in line or "FileExistsError" in line
+
+
+def test_drift_since_comes_from_the_fleets_last_report(fleet: Fleet, tmp_path: Path) -> None:
+    """Issue 18: with no --state-dir, drift_since was always "now" (a temporary folder has no history);
+    it now starts from the fleet's last report ($HEDGEHOG_SYNC_STATE_DIR or $DAGSTER_HOME), read only."""
+    state = tmp_path / "fleet-state"
+    first = _strict(run_check(fleet, DRIFTED, "--format", "json", "--state-dir", str(state)).stdout)
+    before = (state / "reports" / DRIFTED / "report.json").read_bytes()
+    later = run_check(fleet, DRIFTED, "--format", "json", env={"HEDGEHOG_SYNC_STATE_DIR": str(state)})
+    second = _strict(later.stdout)
+    assert second["drift_since"] == first["drift_since"]
+    assert {r["name"]: r["drift_since"] for r in second["resources"]} == \
+        {r["name"]: r["drift_since"] for r in first["resources"]}
+    assert (state / "reports" / DRIFTED / "report.json").read_bytes() == before  # the fleet's state is untouched
+    table = run_check(fleet, DRIFTED, "--format", "table", env={"HEDGEHOG_SYNC_STATE_DIR": str(state)})
+    assert f"drifted since {first['drift_since']})" in table.stdout.splitlines()[0]
