@@ -274,6 +274,16 @@ RETRY_ALL_STEPS_TAGS = {"dagster/retry_strategy": "ALL_STEPS"}
 STEP_RETRY = RetryPolicy(max_retries=2, delay=5, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
 
 
+# The job the UI's Materialize button, its backfills and `hedgehog-sync recheck` launch (Dagster's
+# implicit asset job). A person asked for these fabrics: each one read is recorded, changed or not,
+# so the asset shows the new point and a backfill counts the partition as materialized.
+ASKED_BY_A_PERSON_JOB = "__ASSET_JOB"
+
+
+def _record_every_fabric(context: OpExecutionContext) -> bool:
+    return context.job_name == ASKED_BY_A_PERSON_JOB
+
+
 class _InMemoryHandoff(IOManager):
     """Keeps step outputs in this process; a miss loads as None (the consumer reads it again)."""
 
@@ -343,6 +353,7 @@ def _read_batch(context: OpExecutionContext, fleet: FleetResource, asset: str, a
     reader = fleet.reader(context.instance)
     policy = fleet.recovery_policy()
     deadline = _deadline(context, fleet)
+    every = _record_every_fabric(context)
     reads: dict[str, SideRead] = {}
     failed: dict[str, Exception] = {}
     recorded = 0
@@ -358,7 +369,7 @@ def _read_batch(context: OpExecutionContext, fleet: FleetResource, asset: str, a
                 elif side.attempts > 1:
                     context.log.info(f"fabric {fabric}: {asset} took {side.attempts} attempts, waited "
                                      f"{side.waited_s:.1f} s (backoff / Retry-After)")
-                if side.value is not None and store.versions(fabric).get(asset) != side.version:
+                if side.value is not None and (every or store.versions(fabric).get(asset) != side.version):
                     context.log_event(AssetMaterialization(asset, partition=fabric, metadata=metadata(side.value),
                                                            tags={DATA_VERSION_TAG: side.version or ""}))
                     recorded += 1
@@ -423,6 +434,8 @@ def _compare_one(context: OpExecutionContext, cfg: FabricConfig, git: SideRead, 
     """Compare and record one fabric. Whatever fails on its data (comparing, rendering, recording)
     makes its report unknown, naming the error; the caller goes on with the next fabric."""
     outcome = compare_fabric(cfg, git, cluster, store)
+    if _record_every_fabric(context):
+        outcome.changed.add(DRIFT_REPORT)
     try:
         health, recorded = _record(context, outcome, cfg, store, policy, alerts, cycle, fingerprint)
     except Exception as exc:
