@@ -326,6 +326,105 @@ def demo(root: str, host: str, port: int, apiserver_port: int, churn: bool, chur
                       churn_every=churn_every if churn else None))
 
 
+@main.command()
+@click.option("--fabric", required=True, help="The fabric (its partition key) to check again now.")
+@click.option("--url", envvar="HEDGEHOG_SYNC_DAGSTER_URL", default="http://127.0.0.1:3000", show_default=True,
+              help="The instance's Dagster UI (webserver); also $HEDGEHOG_SYNC_DAGSTER_URL.")
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="Wait for the run to end, then print the fabric's status.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=600, show_default=True,
+              help="Seconds to wait for the run.")
+def recheck(fabric: str, url: str, wait: bool, timeout: float) -> None:
+    """Re-check one fabric now: launch the run the UI's Materialize button launches for it.
+
+    The request goes to the Dagster webserver's GraphQL API, as the UI's does: the run is queued on
+    that instance and its daemon starts it like any other, in the pools, with the same settings.
+    Exit status: 0 when the run succeeded (the fabric's report is recorded, whatever it says),
+    2 when it failed, could not be launched or did not end within --timeout.
+    """
+    import time
+    import urllib.error
+    import urllib.request
+
+    from hedgehog_sync.domain.inventory import PARTITION_KEY
+    from hedgehog_sync.domain.redaction import redact
+
+    if not PARTITION_KEY.match(fabric):
+        click.echo(f"error: '{fabric}' is not a fabric name (a DNS label)", err=True)
+        sys.exit(EXIT_UNKNOWN)
+    base = url.rstrip("/")
+
+    def graphql(query: str, **variables: object) -> dict:
+        body = json.dumps({"query": query, "variables": variables}).encode()
+        request = urllib.request.Request(f"{base}/graphql", data=body, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as resp:
+                answer = json.loads(resp.read(10_000_000))
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            click.echo(f"error: no Dagster webserver answered at {base} ({redact(str(exc))}); start the UI "
+                       "(`hedgehog-sync demo`, `dagster dev` or dagster-webserver) or pass --url", err=True)
+            sys.exit(EXIT_UNKNOWN)
+        if answer.get("errors"):
+            click.echo(f"error: {base} refused the request: {redact(json.dumps(answer['errors']))[:500]}", err=True)
+            sys.exit(EXIT_UNKNOWN)
+        return answer["data"]
+
+    assets = ["git_state", "k8s_state", "drift_report"]  # one graph: Materialize on any of them runs all three
+    nodes = graphql("""query ($keys: [AssetKeyInput!]) { assetNodes(assetKeys: $keys) {
+        assetKey { path } partitionKeys repository { name location { name } }
+        assetChecksOrError { ... on AssetChecks { checks { name jobNames } } } } }""",
+                    keys=[{"path": [a]} for a in assets])["assetNodes"]
+    drift = next((n for n in nodes if n["assetKey"]["path"] == ["drift_report"]), None)
+    if drift is None:
+        click.echo(f"error: {base} serves no drift_report asset: is it the hedgehog-sync code location?", err=True)
+        sys.exit(EXIT_UNKNOWN)
+    if fabric not in (drift["partitionKeys"] or []):
+        click.echo(f"error: fabric '{fabric}' has no partition on this instance (yet): the fabric_discovery "
+                   "sensor adds each fabric of the inventory", err=True)
+        sys.exit(EXIT_UNKNOWN)
+    job = "__ASSET_JOB"  # the implicit asset job, as the UI launches it
+    checks = [{"assetKey": n["assetKey"], "name": c["name"]} for n in nodes
+              for c in (n.get("assetChecksOrError") or {}).get("checks") or [] if job in c["jobNames"]]
+    launched = graphql("""mutation ($executionParams: ExecutionParams!) {
+        launchPipelineExecution(executionParams: $executionParams) {
+          __typename ... on LaunchRunSuccess { run { runId } } ... on Error { message } } }""",
+                       executionParams={
+                           "mode": "default", "runConfigData": "{}",
+                           "executionMetadata": {"tags": [{"key": "dagster/partition", "value": fabric},
+                                                          {"key": "dagster/retry_strategy", "value": "ALL_STEPS"}]},
+                           "selector": {"repositoryLocationName": drift["repository"]["location"]["name"],
+                                        "repositoryName": drift["repository"]["name"], "pipelineName": job,
+                                        "assetSelection": [{"path": [a]} for a in assets],
+                                        "assetCheckSelection": checks}})["launchPipelineExecution"]
+    if launched["__typename"] != "LaunchRunSuccess":
+        click.echo(f"error: the run was not launched: {launched['__typename']}: "
+                   f"{redact(str(launched.get('message', '')))[:500]}", err=True)
+        sys.exit(EXIT_UNKNOWN)
+    run_id = launched["run"]["runId"]
+    click.echo(f"{fabric}: re-check launched, run {run_id}: {base}/runs/{run_id}")
+    if not wait:
+        return
+    deadline = time.monotonic() + timeout
+    status = "QUEUED"
+    while status not in ("SUCCESS", "FAILURE", "CANCELED"):
+        if time.monotonic() > deadline:
+            click.echo(f"error: run {run_id} still {status} after {timeout:g} s; it goes on: {base}/runs/{run_id}",
+                       err=True)
+            sys.exit(EXIT_UNKNOWN)
+        time.sleep(1)
+        status = graphql("query ($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }",
+                         id=run_id)["runOrError"].get("status", "UNKNOWN")
+    if status != "SUCCESS":
+        click.echo(f"error: run {run_id} ended {status}: {base}/runs/{run_id}", err=True)
+        sys.exit(EXIT_UNKNOWN)
+    found = graphql("""query ($p: [String!]) { assetOrError(assetKey: {path: ["drift_report"]}) {
+        ... on Asset { assetMaterializations(partitions: $p, limit: 1) { runId
+          metadataEntries { label ... on TextMetadataEntry { text } } } } } }""", p=[fabric])["assetOrError"]
+    latest = ((found or {}).get("assetMaterializations") or [{}])[0]
+    status_of = {m["label"]: m.get("text") for m in latest.get("metadataEntries") or []}.get("status", "recorded")
+    click.echo(f"{fabric}: {status_of} (run {run_id} succeeded)")
+
+
 @main.group()
 def devlab() -> None:
     """The local sandbox: a Kubernetes-compatible API server for fabrics."""
