@@ -408,3 +408,46 @@ def test_a_huge_kubeconfig_through_check_is_a_clear_error(tmp_path):
     assert done.rc == 2
     (error,) = done.report["errors"]
     assert "max_kubeconfig_bytes" in error["message"] and error["error_class"] == "ClusterConfigError"
+
+
+def test_the_request_deadline_holds_against_a_tls_handshake_at_one_byte_a_second(tmp_path):
+    listener = socket.create_server(("127.0.0.1", 0))
+    stopped = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.2)
+        while not stopped.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            with conn:
+                try:
+                    conn.recv(65536)  # the ClientHello
+                    # A TLS handshake record announcing 16 KiB, then one byte a second of it.
+                    conn.sendall(bytes([0x16, 0x03, 0x03, 0x40, 0x00]))
+                    ends = time.monotonic() + 60
+                    while not stopped.is_set() and time.monotonic() < ends:
+                        conn.sendall(b"\x00")
+                        stopped.wait(1.0)
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    port = listener.getsockname()[1]
+    path = write_kubeconfig(tmp_path / "k.kubeconfig", f"https://127.0.0.1:{port}",
+                            f"tls-token-{secrets.token_hex(12)}", FABRIC)
+    config = yaml.safe_load(path.read_text())
+    config["clusters"][0]["cluster"]["insecure-skip-tls-verify"] = True
+    path.write_text(yaml.safe_dump(config))
+    try:
+        with api_client_for(str(path), FABRIC) as client:
+            started = time.monotonic()
+            with pytest.raises(ClusterTimeoutError, match="request_deadline_seconds = 1.5 s"):
+                read_live(client, kinds=[VPC], timeout_seconds=1.5)
+            assert time.monotonic() - started < 1.5 + 5
+    finally:
+        stopped.set()
+        listener.close()
+        thread.join(timeout=5)
