@@ -8,6 +8,7 @@ against the devlab API server (which checks bearer tokens), then search every ou
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import subprocess
@@ -123,8 +124,7 @@ def test_every_credential_of_a_kubeconfig_is_registered_for_redaction(served, tm
     config = yaml.safe_load(kubeconfig_text(handle.fabric_url(FABRIC), f"    token: {token}\n"))
     config["users"] += [{"name": "basic", "user": {"username": "admin", "password": password}},
                         {"name": "other", "user": {"token": other,
-                                                   "client-key-data": __import__("base64").b64encode(
-                                                       key.encode()).decode()}}]
+                                                   "client-key-data": base64.b64encode(key.encode()).decode()}}]
     path = tmp_path / "k.kubeconfig"
     path.write_text(yaml.safe_dump(config))
     with api_client_for(str(path), FABRIC) as client:
