@@ -295,6 +295,8 @@ def desired_version(desired: DesiredState) -> str:
 
 
 def _live_fingerprint(obj: Obj) -> str:
+    if not isinstance(obj, dict):  # a malformed item still has a fingerprint; compare() names it
+        return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
     meta = obj.get("metadata")
     kept = {k: v for k, v in obj.items() if k not in NON_DESIRED_TOP_LEVEL and k != "metadata"}
     kept["metadata"] = {k: v for k, v in meta.items() if k not in SERVER_METADATA} if isinstance(meta, dict) else meta

@@ -150,3 +150,10 @@ def test_odd_live_shapes_are_errors_of_that_resource_not_exceptions():
             continue  # a well-formed identity with odd values is compared (and drifted) or named in an error
         assert r["status"] == "unknown", odd
         assert any("not compared" in e["message"] for e in r["errors"]), r["errors"]
+
+
+def test_live_version_of_odd_items_is_a_version_not_an_exception():
+    from hedgehog_sync.domain.report import live_version
+
+    versions = {live_version(live(odd)) for odd in ODD_LIVE}
+    assert len(versions) == len(ODD_LIVE)
