@@ -201,3 +201,78 @@ def test_cli_refuses_an_unknown_fabric_and_a_missing_dagster_home(home, tmp_path
         done = subprocess.run([CLI, *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
         assert done.returncode == 2 and "DAGSTER_HOME is not set" in done.stderr, done.stderr
         assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_with_the_real_daemon_a_commit_during_the_pause_starts_no_run_and_resuming_syncs_it(demo_fleet):
+    """`dagster-daemon run` over the demo's instance settings: paused, a commit on the high fabric gets
+    no run and both automatic paths' ticks say who paused; resumed, the fast path syncs it; with the
+    schedule stopped as the UI's switch does (`dagster schedule stop`), the fast path holds again."""
+    import signal
+    import time
+
+    from dagster import RunsFilter
+
+    from hedgehog_sync.devlab.demo import WORKSPACE_YAML, dagster_env
+
+    fleet, _ = demo_fleet
+    env = dagster_env(fleet)  # the demo's dagster.yaml, DAGSTER_HOME and inventory
+    home_dir = Path(env["DAGSTER_HOME"])
+    env["HEDGEHOG_SYNC_STATE_DIR"] = str(fleet.root / "state")
+    (home_dir / "workspace.yaml").write_text(WORKSPACE_YAML)
+    deadline_s = 150.0
+
+    def wait_for(what, check):
+        deadline = time.monotonic() + deadline_s
+        while time.monotonic() < deadline:
+            value = check()
+            if value:
+                return value
+            time.sleep(1)
+        raise AssertionError(f"timed out after {deadline_s:g} s waiting for {what}")
+
+    def ticks(instance, name):
+        for state in instance.all_instigator_state():
+            if state.name == name:
+                return instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=20)
+        return []
+
+    def tick_saying(instance, name, words, after):
+        return next((t for t in ticks(instance, name)
+                     if t.timestamp > after and words in (t.skip_reason or "")), None)
+
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(home_dir))) as instance:
+        instance.add_dynamic_partitions("fabrics", list(DEMO_FABRICS))
+        cli(home_dir, "pause", "--reason", "window CHG-7")
+        paused_at = time.time()
+        commit(fleet, DRIFTED_FABRIC, "pushed during the window")
+        log = open(home_dir / "daemon.log", "wb")
+        daemon = subprocess.Popen([sys.executable, "-m", "dagster._daemon", "run", "-w", str(home_dir / "workspace.yaml")],
+                                  env=env, cwd=home_dir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            sensor_tick_ = wait_for("a paused fast-path tick",
+                                    lambda: tick_saying(instance, "urgent_git_changes", "window CHG-7", paused_at))
+            schedule_tick_ = wait_for("a paused schedule tick",
+                                      lambda: tick_saying(instance, "fleet_sync_every_minute", "window CHG-7", paused_at))
+            assert "paused by" in sensor_tick_.skip_reason and "paused by" in schedule_tick_.skip_reason
+            logged = [r["msg"] for r in get_instigation_log_records(instance, schedule_tick_.log_key)]
+            assert any("paused by" in m for m in logged), logged  # the tick's own log says it too
+            assert not instance.get_runs(RunsFilter(job_name="sync_fleet"))  # the commit started no run
+
+            assert "resumed" in cli(home_dir, "resume").stdout  # no run existed before this
+            fast = wait_for("the fast path's run", lambda: instance.get_runs(
+                RunsFilter(job_name="sync_fleet", tags={"hedgehog-sync/trigger": "fast-path"})))
+            assert fast[0].tags["dagster/asset_partition_range_start"] == DRIFTED_FABRIC
+
+            subprocess.run([sys.executable, "-m", "dagster", "schedule", "stop", "fleet_sync_every_minute",
+                            "-w", str(home_dir / "workspace.yaml")], env=env, cwd=home_dir, check=True,
+                           capture_output=True, timeout=120)
+            stopped_at = time.time()
+            assert "stopped (the fast path holds too)" in cli(home_dir, "pause", "--status").stdout
+            wait_for("a held fast-path tick",
+                     lambda: tick_saying(instance, "urgent_git_changes", "fleet_sync_every_minute is stopped",
+                                         stopped_at))
+        finally:
+            os.killpg(daemon.pid, signal.SIGKILL)
+            daemon.wait(timeout=30)
+            log.close()
