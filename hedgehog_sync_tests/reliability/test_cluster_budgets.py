@@ -237,22 +237,43 @@ class Checked:
     peak_kib: int
     stdout: str
     stderr: str
+    orphans: list[str] = field(default_factory=list)
 
     @property
     def report(self) -> dict[str, Any]:
         return json.loads(self.stdout)
 
 
+def session_members(session: int) -> list[str]:
+    """Processes still alive in a session (what a check would leave behind: git, its helpers)."""
+    found = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[3]) == session:  # state ppid pgrp session ...
+            found.append(stat_file.parent.name)
+    return found
+
+
 def run_check(fabric: Fabric, env: dict[str, str]) -> Checked:
+    """The check in a wrapper of its own session, so anything it leaves running can be found."""
     assert CONSOLE_SCRIPT.exists(), f"console script not installed at {CONSOLE_SCRIPT}"
     base = {k: v for k, v in os.environ.items()
             if not k.startswith("HEDGEHOG_SYNC_") and k not in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST")}
-    done = subprocess.run(
+    wrapper = subprocess.Popen(
         [sys.executable, "-c", WRAPPER, str(CONSOLE_SCRIPT), "check", "--inventory", str(fabric.inventory),
          "--fabric", FABRIC, "--format", "json", "--state-dir", str(fabric.state)],
-        capture_output=True, text=True, timeout=360, env={**base, **env}, cwd=fabric.root)
-    assert done.returncode == 0, done.stderr
-    return Checked(**json.loads(done.stdout))
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**base, **env}, cwd=fabric.root,
+        start_new_session=True)
+    try:
+        out, err = wrapper.communicate(timeout=360)
+    finally:
+        wrapper.kill()
+    left = session_members(wrapper.pid)
+    assert wrapper.returncode == 0, err
+    return Checked(**json.loads(out), orphans=left)
 
 
 @pytest.fixture
@@ -298,6 +319,7 @@ def test_a_hostile_api_server_ends_check_with_exit_2_within_budget_and_memory(ho
     assert done.rc == 2, (done.stdout, done.stderr)
     assert done.elapsed < deadline + MARGIN_S, done.elapsed
     assert done.peak_kib < PEAK_RSS_LIMIT_KIB, f"peak RSS {done.peak_kib} KiB"
+    assert done.orphans == [], f"processes left running: {done.orphans}"
     report = done.report
     assert report["status"] == "unknown"
     (error,) = [e for e in report["errors"] if e.get("source") == "cluster"] or report["errors"]
