@@ -221,3 +221,29 @@ def test_names_that_are_not_dns_1123_subdomains_are_flagged(name, flagged):
     assert bool(warnings) is flagged
     if flagged:
         assert warnings[0].level == "warning" and warnings[0].document == 1 and warnings[0].source == "n.yaml"
+
+
+def test_an_8_mb_node_flood_stops_at_its_budget_with_bounded_memory():
+    """Issue 12: one crafted 8 MB file took 13 s and 0.9 GB while PyYAML composed its node graph. The
+    budget now holds per event: the file is refused once it passes max_expanded_nodes."""
+    import json
+    import subprocess
+    import sys
+
+    script = (
+        "import json, resource\n"
+        "from hedgehog_sync.domain.parsing import parse_file\n"
+        "n = 8 * 1024 * 1024 - 64\n"
+        "cases = {'flow': b'a: [' + b'a,' * (n // 2 - 8) + b'a]\\n',\n"
+        "         'aliases': b'x: &x [1, 2, 3]\\ny: [' + b'*x,' * (n // 3 - 8) + b'*x]\\n'}\n"
+        "out = {k: [f.message for f in parse_file(k, v).findings] for k, v in cases.items()}\n"
+        "out['maxrss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "print(json.dumps(out))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-500:]
+    out = json.loads(done.stdout)
+    assert out["flow"] == ["file has more than 1000000 YAML nodes; refusing it (split the file, or raise the "
+                           "limit if it is genuine)"]
+    assert out["aliases"][0].startswith("file has more than 1000000 YAML nodes once aliases are expanded")
+    assert out["maxrss_mb"] < 512, out["maxrss_mb"]
