@@ -156,3 +156,35 @@ def test_the_in_cluster_token_file_is_trimmed_and_capped(tmp_path):
     big.write_bytes(b"t" * (70 * 1024))
     with pytest.raises(ClusterConfigError, match="max_token_file_bytes"):
         _in_cluster_client(str(big), str(ca), env)
+
+
+def test_in_a_dagster_run_a_block_token_syncs_and_a_hostile_server_is_contained_without_a_leak(lab):
+    """The same through real Dagster runs of the demo fleet: the faulted fabric's kubeconfig holds its
+    token as a `token: |` block and syncs in sync; then its server becomes a gzip bomb, and only that
+    fabric turns unknown, naming the budget. The token is nowhere in the instance or the state."""
+    from hedgehog_sync_tests.reliability.conftest import FAULTED, assert_contained
+    from hedgehog_sync_tests.reliability.test_cluster_budgets import HostileServer, gzip_bomb
+
+    kubeconfig = lab.fleet.root / "kube" / f"{FAULTED}.kubeconfig"
+    doc = yaml.safe_load(kubeconfig.read_text())
+    token = doc["users"][0]["user"]["token"]
+    server = doc["clusters"][0]["cluster"]["server"]
+    user = f"    token: |\n      {token}\n"
+    text = kubeconfig_text(server, user).replace(f"name: {FABRIC}", f"name: {FAULTED}") \
+        .replace(f"current-context: {FABRIC}", f"current-context: {FAULTED}")
+    kubeconfig.write_text(text)
+    assert lab.sync().success
+    assert lab.report(FAULTED)["status"] == "in_sync", lab.report(FAULTED)["errors"]
+
+    before = lab.snapshot()
+    hostile = HostileServer(gzip_bomb)
+    try:
+        kubeconfig.write_text(text.replace(server, hostile.url))
+        lab.sync()
+        report = assert_contained(lab, before, error_class="BudgetExceededError", side="cluster")
+    finally:
+        hostile.stop()
+    assert "kubernetes.content_encoding" in report["errors"][0]["message"]
+    messages = [m for result in lab.results for m in lab.run_messages(result) if m]
+    assert_no_leak(token, texts=messages + [json.dumps(report)],
+                   paths=[lab.root / "dagster_home", lab.resource.state_root(lab.instance)])
