@@ -216,6 +216,8 @@ class _GitProcess:
                  stdin: bool = False):
         self.deadline = deadline
         self.timed_out = False
+        self._reaped = False
+        self._lock = threading.Lock()  # no signal to the group once its leader is reaped (its id may be reused)
         self.proc = subprocess.Popen(
             ["git", *args], env=env, cwd=cwd, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
@@ -228,11 +230,15 @@ class _GitProcess:
         self._timer.start()
 
     def _expire(self) -> None:
-        self.timed_out = True
-        _kill_group(self.proc.pid)
+        with self._lock:
+            if not self._reaped:
+                self.timed_out = True
+                _kill_group(self.proc.pid)
 
     def kill(self) -> None:
-        _kill_group(self.proc.pid)
+        with self._lock:
+            if not self._reaped:
+                _kill_group(self.proc.pid)
 
     def _drain_stderr(self) -> None:
         assert self.proc.stderr is not None
@@ -248,17 +254,19 @@ class _GitProcess:
         if not _wait_exit(self.proc.pid, self.deadline):
             self._expire()
         self._timer.cancel()
-        _kill_group(self.proc.pid)  # helpers still alive once git is gone are stragglers
+        self.kill()  # helpers still alive once git is gone are stragglers
         for pipe in (self.proc.stdin, self.proc.stdout):
             try:
                 if pipe is not None:
                     pipe.close()
             except OSError:
                 pass
-        try:
-            code = self.proc.wait(timeout=_KILL_MARGIN_SECONDS)
-        except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL is not ignorable
-            code = -9
+        with self._lock:
+            self._reaped = True
+            try:
+                code = self.proc.wait(timeout=_KILL_MARGIN_SECONDS)
+            except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL is not ignorable
+                code = -9
         self._stderr_thread.join(timeout=_KILL_MARGIN_SECONDS)
         return code
 
