@@ -284,12 +284,14 @@ def record_cycle(record: FabricHealthRecord, outcome: CycleResult, now: datetime
         new = replace(record, failed_cycles=record.failed_cycles + int(failed) - int(was_failed),
                       recent_failed=window, last_cycle_at=at, cluster_reachable=outcome.cluster_error is None)
         streak_before = record.consecutive_failures - int(was_failed)
+        healthy_before = max(0, record.healthy_streak - int(not was_failed and record.healthy_streak > 0))
     else:
         window = (record.recent_failed + (failed,))[-policy.window:]
         new = replace(record, total_cycles=record.total_cycles + 1,
                       failed_cycles=record.failed_cycles + int(failed), recent_failed=window,
                       last_cycle_at=at, cluster_reachable=outcome.cluster_error is None)
         streak_before = record.consecutive_failures
+        healthy_before = record.healthy_streak
     new = replace(new, last_cycle_id=cycle_id if cycle_id is not None else record.last_cycle_id,
                   config_fingerprint=fingerprint if fingerprint is not None else record.config_fingerprint)
     alerts: list[Alert] = []
@@ -323,7 +325,7 @@ def record_cycle(record: FabricHealthRecord, outcome: CycleResult, now: datetime
     health = health_score(new, now)
     alerts = [replace(alert, health=health) for alert in alerts]
     healthy = health >= policy.escalate_below and not failed  # a failed cycle never counts toward clearing
-    new = replace(new, healthy_streak=record.healthy_streak + 1 if healthy else 0)
+    new = replace(new, healthy_streak=healthy_before + 1 if healthy else 0)
     if health < policy.escalate_below and not new.escalated:
         new = replace(new, escalated=True, escalated_since=at)
         alerts.append(Alert(

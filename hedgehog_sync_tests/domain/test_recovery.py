@@ -342,3 +342,38 @@ def test_cycle_result_from_report():
 def test_cycle_result_refuses_an_unknown_status():
     with pytest.raises(ValueError):
         CycleResult("fab-east", "green")
+
+
+# --- a run retried by Dagster is the cycle it retries, not another (issue 18) --------------------------
+
+def _fold(record, outcomes, policy=RecoveryPolicy()):
+    start = NOW
+    for i, (cycle_id, failed) in enumerate(outcomes):
+        result = CycleResult("fab-east", "unknown", ClusterAuthError("401 Unauthorized")) if failed else \
+            CycleResult("fab-east", "in_sync")
+        record, _ = record_cycle(record, result, start + timedelta(seconds=i), policy, cycle_id=cycle_id)
+    return record
+
+
+@pytest.mark.parametrize("outcomes, failures, total, isolated", [
+    # every cycle attempted three times (a run and two run retries): still five cycles to isolate
+    ([(f"run-{c}", True) for c in range(4) for _ in range(3)], 4, 4, False),
+    ([(f"run-{c}", True) for c in range(5) for _ in range(3)], 5, 5, True),
+    # a retry that succeeds replaces its failed attempt: the streak ends, the window holds one good cycle
+    ([("run-0", True), ("run-1", True), ("run-1", False)], 0, 2, False),
+    # without a cycle id every fold is a cycle, as before
+    ([(None, True)] * 5, 5, 5, True),
+])
+def test_a_run_retry_is_the_cycle_it_retries(outcomes, failures, total, isolated):
+    record = _fold(FabricHealthRecord(), outcomes)
+    assert (record.consecutive_failures, record.total_cycles, record.isolated) == (failures, total, isolated)
+    assert record.failed_cycles == sum(record.recent_failed)
+
+
+def test_the_config_fingerprint_is_kept_and_only_replaced_by_a_new_one():
+    now = NOW
+    record, _ = record_cycle(FabricHealthRecord(), CycleResult("fab-east", "in_sync"), now, fingerprint="abc")
+    assert record.config_fingerprint == "abc"
+    record, _ = record_cycle(record, CycleResult("fab-east", "in_sync"), now)
+    assert record.config_fingerprint == "abc"
+    assert FabricHealthRecord.from_dict(record.to_dict()) == record
