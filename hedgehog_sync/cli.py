@@ -42,8 +42,10 @@ def check(inventory_file: str | None, fabric: str, fmt: str, state_dir: str | No
 
         text = report_json(report, indent=2) if fmt == "json" else report_table(report)
     except _CheckStop as stop:
-        for line in stop.lines:
-            click.echo(f"error: {line}", err=True)
+        from hedgehog_sync.domain.render import visible
+
+        for line in stop.lines:  # an inventory's text, shown with its control characters escaped
+            click.echo(f"error: {visible(line)}", err=True)
         sys.exit(EXIT_UNKNOWN)
     except Exception as exc:  # any failure is "unknown" (2), never "drifted" (1), and never a traceback
         click.echo(f"error: fabric {fabric!r}: {_one_line(exc)}", err=True)
