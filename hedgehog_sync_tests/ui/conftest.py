@@ -71,6 +71,7 @@ class DemoProcess:
         self.proc = subprocess.Popen(
             [exe, "demo", "--dir", str(root), "--port", str(port), *extra_args],
             stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, "HEDGEHOG_SYNC_UI_URL": self.url},  # links in the fleet table point here
             # As a script's `hedgehog-sync demo &` starts it: with SIGINT ignored, which children
             # inherit. The demo must undo that, or Ctrl-C (stop() below) would never reach `dagster dev`.
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))

@@ -58,7 +58,21 @@ query ($path: [String!]!, $partitions: [String!], $limit: Int) {
 CHECK_EXECUTIONS = """
 query ($check: String!, $partition: String, $limit: Int!) {
   assetCheckExecutions(assetKey: {path: ["drift_report"]}, checkName: $check, partition: $partition, limit: $limit) {
-    status partition runId evaluation { description } } }
+    status partition runId evaluation { description severity metadataEntries { label
+      ... on MarkdownMetadataEntry { mdStr } ... on TextMetadataEntry { text } } } } }
+"""
+
+RUNS = """
+query ($filter: RunsFilter, $limit: Int) {
+  runsOrError(filter: $filter, limit: $limit) { __typename
+    ... on Runs { results { runId jobName status creationTime tags { key value } } }
+    ... on PythonError { message } } }
+"""
+
+BACKFILLS = """
+query ($limit: Int) {
+  partitionBackfillsOrError(limit: $limit) { __typename
+    ... on PartitionBackfills { results { id status timestamp numPartitions partitionNames } } } }
 """
 
 
@@ -100,6 +114,15 @@ class DagsterGraphQL:
 
     def check_executions(self, check: str, partition: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         return self(CHECK_EXECUTIONS, check=check, partition=partition, limit=limit)["assetCheckExecutions"]
+
+    def runs(self, limit: int = 50, **run_filter: Any) -> list[dict[str, Any]]:
+        """Newest first, each with its tags as a dict."""
+        found = self(RUNS, filter=run_filter or None, limit=limit)["runsOrError"]
+        assert found["__typename"] == "Runs", found
+        return [{**r, "tags": {t["key"]: t["value"] for t in r["tags"]}} for r in found["results"]]
+
+    def backfills(self, limit: int = 10) -> list[dict[str, Any]]:
+        return self(BACKFILLS, limit=limit)["partitionBackfillsOrError"]["results"]
 
 
 def partition_statuses(client: DagsterGraphQL) -> dict[str, dict[str, Any]]:

@@ -8,13 +8,17 @@ HEDGEHOG_SYNC_SCREENSHOTS=docs/screenshots .venv/bin/pytest hedgehog_sync_tests/
 """
 
 import json
+import re
+import time
 
 import pytest
 import yaml
 
 from hedgehog_sync.devlab.churn import CHURN_FABRIC, CHURN_VPC
-from hedgehog_sync.devlab.demo import BROKEN_FABRIC, DEMO_FABRICS, DRIFTED_FABRIC, EXTRA_VPC
-from hedgehog_sync_tests.ui.conftest import CHURN_EVERY, wait_for
+from hedgehog_sync.devlab.demo import BROKEN_FABRIC, DEMO_FABRICS, DRIFTED_FABRIC, EXTRA_VPC, IN_SYNC_FABRIC
+from hedgehog_sync.domain.health import parse_time
+from hedgehog_sync.store import ReportStore
+from hedgehog_sync_tests.ui.conftest import CHURN_EVERY, WINDOW, wait_for
 from hedgehog_sync_tests.ui.graphql import (
     ASSET_NODES, RESET_SCHEDULE, SCHEDULE_SELECTOR, START_SCHEDULE, STOP_SCHEDULE, partition_statuses,
 )
@@ -22,6 +26,11 @@ from hedgehog_sync_tests.ui.graphql import (
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 PARTITIONED = ("git_state", "k8s_state", "drift_report")
+PER_FABRIC_CHECKS = ("in_sync", "no_critical_drift", "report_fresh")
+EVENT_DESCRIPTIONS = """
+query ($partitions: [String!]) { assetOrError(assetKey: {path: ["drift_report"]}) {
+  ... on Asset { assetMaterializations(partitions: $partitions, limit: 1) { partition description } } } }
+"""
 FIRST_CYCLE_S = 420  # about 90 s on an idle machine; generous for a busy shared one
 REPORT_KEYS = {"fabric", "status", "generated_at", "git", "cluster", "summary", "score", "severity",
                "drift_since", "resources", "errors"}  # DESIGN section 6
@@ -88,16 +97,55 @@ def test_checks_show_a_result_per_fabric(demo, first_reports):
     west = demo.graphql.check_executions("no_critical_drift", DRIFTED_FABRIC)
     assert west[0]["status"] == "FAILED" and EXTRA_VPC in west[0]["evaluation"]["description"]
 
-    def every_fabric_has_a_status():  # what the check's Partitions tab shows
-        statuses = partition_statuses(demo.graphql)
+    def every_fabric_has_a_status():  # what each per-fabric check's Partitions tab shows
+        statuses = {n: c for n, c in partition_statuses(demo.graphql).items() if n in PER_FABRIC_CHECKS}
         shown = {name: set(s["succeededPartitions"]) | set(s["failedPartitions"]) for name, s in statuses.items()}
         return statuses if all(v == set(DEMO_FABRICS) for v in shown.values()) else None
-    statuses = wait_for("both checks to show a status on every fabric", every_fabric_has_a_status, 300,
+    statuses = wait_for("the per-fabric checks to show a status on every fabric", every_fabric_has_a_status, 300,
                         context=demo.log_tail)
-    assert {s["partitions"] for s in statuses.values()} == {"fabrics"}
-    assert DRIFTED_FABRIC in statuses["no_critical_drift"]["failedPartitions"]
-    assert BROKEN_FABRIC in statuses["no_critical_drift"]["succeededPartitions"]
+    assert set(statuses) == set(PER_FABRIC_CHECKS) and {s["partitions"] for s in statuses.values()} == {"fabrics"}
+    assert {DRIFTED_FABRIC, BROKEN_FABRIC} <= set(statuses["no_critical_drift"]["failedPartitions"])
     assert set(statuses["report_fresh"]["succeededPartitions"]) == set(DEMO_FABRICS)
+
+
+def test_drifted_and_unknown_fabrics_fail_their_checks_and_the_fleet_check(demo, first_reports):
+    """Issue 18: drift and unknown are Dagster's own signals: per fabric (the check's partition view)
+    with the severity that says how bad, and for the whole fleet (fleet_in_sync)."""
+    def settled():  # churn may move fab-east: judge it by its own latest report
+        statuses = partition_statuses(demo.graphql)["in_sync"]
+        latest = {f: demo.graphql.materializations("drift_report", f, limit=1)[0]["metadata"]["status"]
+                  for f in DEMO_FABRICS}
+        failing = {f for f, status in latest.items() if status != "in_sync"}
+        return (statuses, latest) if set(statuses["failedPartitions"]) == failing and \
+            set(statuses["succeededPartitions"]) == set(DEMO_FABRICS) - failing else None
+    statuses, latest = wait_for("in_sync to fail exactly the fabrics not in sync", settled, 300,
+                                context=demo.log_tail)
+    assert {DRIFTED_FABRIC, BROKEN_FABRIC} <= set(statuses["failedPartitions"])
+    for fabric, severity, words in ((DRIFTED_FABRIC, "ERROR", "drifted, worst critical"),
+                                    (BROKEN_FABRIC, "ERROR", "status unknown: the cluster/Git could not be read: ")):
+        result = demo.graphql.check_executions("in_sync", fabric, limit=1)[0]
+        assert result["status"] == "FAILED" and result["partition"] == fabric
+        assert result["evaluation"]["severity"] == severity
+        assert result["evaluation"]["description"].startswith(f"{fabric}: ") and words in result["evaluation"]["description"]
+        trend = {m["label"]: m.get("mdStr") for m in result["evaluation"]["metadataEntries"]}["recent_reports"]
+        assert f"{fabric}: last " in trend and f"| {latest[fabric]} |" in trend  # the fabric's trend, newest first
+    broken = demo.graphql.check_executions("no_critical_drift", BROKEN_FABRIC, limit=1)[0]
+    assert broken["status"] == "FAILED" and "status unknown" in broken["evaluation"]["description"]
+
+    def fleet_verdict():
+        found = demo.graphql.check_executions("fleet_in_sync", None, limit=1)
+        return found[0] if found and found[0]["status"] in ("FAILED", "SUCCEEDED") else None
+    fleet = wait_for("fleet_in_sync to be recorded by the fleet_watch sensor", fleet_verdict, 300, context=demo.log_tail)
+    assert fleet["status"] == "FAILED" and fleet["evaluation"]["severity"] == "ERROR"
+    assert f"unknown ({BROKEN_FABRIC})" in fleet["evaluation"]["description"]
+    assert DRIFTED_FABRIC in fleet["evaluation"]["description"]
+
+
+def test_each_drift_report_event_is_labelled_with_status_severity_and_counts(demo, first_reports):
+    west = first_reports[DRIFTED_FABRIC]
+    (event,) = demo.graphql(EVENT_DESCRIPTIONS, partitions=[DRIFTED_FABRIC])["assetOrError"]["assetMaterializations"]
+    assert event["description"].startswith("drifted · critical · 3 differ (1 modified, 1 missing, 1 extra) · score ")
+    assert "· health " in event["description"] and west["metadata"]["status"] == "drifted"
 
 
 def test_fleet_summary_lists_every_fabric(demo, first_reports):
@@ -112,6 +160,9 @@ def test_fleet_summary_lists_every_fabric(demo, first_reports):
     assert rows[BROKEN_FABRIC]["status"] == "unknown"
     assert {"health", "priority", "isolated", "commit", "drift_since", "fresh"} <= set(rows[DRIFTED_FABRIC])
     assert meta["summary"].startswith("### Fleet: 3 fabrics")
+    for fabric in DEMO_FABRICS:  # each fabric links to its report page in this UI
+        url = f"{demo.url}/assets/drift_report?view=partitions&partition={fabric}"
+        assert f"[`{fabric}`]({url})" in meta["summary"] and rows[fabric]["report"] == url
 
 
 def test_schedule_stops_and_starts_through_graphql(demo):
@@ -180,6 +231,84 @@ def test_browser_partition_page_shows_the_markdown_report(browser, demo, first_r
     screenshot(browser, "drifted-report")
 
 
+def test_browser_fleet_rows_link_to_each_fabric_report(browser, demo, first_reports):
+    open_page(browser, demo, "/assets/fleet_summary", "Fleet: 3 fabrics", "fabrics_table")
+    link = wait_for("fab-west's link in the fleet table", lambda: browser.find_element(
+        "xpath", f"//a[normalize-space(.)='{DRIFTED_FABRIC}' and contains(@href, 'partition={DRIFTED_FABRIC}')]"),
+        120, interval=1.0)
+    assert link.get_attribute("href") == f"{demo.url}/assets/drift_report?view=partitions&partition={DRIFTED_FABRIC}"
+    browser.get(link.get_attribute("href"))  # the same page the link opens (a markdown link may open a new tab)
+    open_page(browser, demo, REPORT_PAGE, f"{DRIFTED_FABRIC}: 3 resources differ from Git")
+
+
+def test_browser_check_partitions_show_drifted_and_unknown_fabrics_failing(browser, demo, first_reports, screenshot):
+    """The in_sync check's Partitions view: one dot per fabric, red while it is drifted or unknown."""
+    open_page(browser, demo, "/assets/drift_report?view=checks&checkDetail=in_sync", "in_sync", "Partitions")
+    browser.find_element("xpath", "//button[normalize-space(.)='Partitions']").click()
+    body = wait_for("the check's partition statuses", lambda: (lambda t: t if "Failed (" in t and "Passed (" in t
+                    else None)(browser.find_element("tag name", "body").text), 120, interval=1.0)
+    failed = int(re.search(r"(?<!Execution )Failed \((\d+)\)", body).group(1))
+    assert failed >= 2, body[:2000]  # fab-west (drifted, critical) and fab-lab (unknown); fab-east when churned
+    assert "fleet_in_sync" in body and "no_critical_drift" in body
+    screenshot(browser, "check-partitions")
+
+
+def launch_materialize(browser, demo, path: str, button: str, launch: str) -> float:
+    """Click `button` on the page, confirm the graph's other assets, then `launch`; the time it was clicked."""
+    open_page(browser, demo, path, button)
+    browser.find_element("xpath", f"//button[contains(normalize-space(.), '{button}')]").click()
+
+    def dialog_ready():
+        confirm = browser.find_elements("xpath", "//div[@role='dialog']//button[normalize-space(.)='Confirm']")
+        if confirm:  # "Additional assets will be materialized": the graph's three assets go together
+            confirm[0].click()
+            return None
+        found = browser.find_elements("xpath", f"//div[@role='dialog']//button[normalize-space(.)='{launch}']")
+        return found[0] if found and found[0].is_enabled() else None
+    if launch == "Launch backfill":  # nothing preselected: pick every fabric
+        wait_for("the launch dialog", lambda: dialog_ready() or browser.find_elements(
+            "xpath", "//div[@role='dialog']//button[normalize-space(.)='All']"), 60, interval=1.0)
+        browser.find_element("xpath", "//div[@role='dialog']//button[normalize-space(.)='All']").click()
+    clicked = time.time()
+    wait_for(f"the dialog's {launch!r} button", dialog_ready, 60, interval=1.0).click()
+    return clicked
+
+
+def fabric_store(demo) -> ReportStore:
+    return ReportStore(demo.root / "dagster_home" / "storage" / "hedgehog_sync" / "reports")
+
+
+def wait_for_cycle_recorded(demo, fabrics, since: float, runs_of: str) -> list[dict]:
+    """Wait until each fabric's cycle after `since` is recorded and the runs of `runs_of` since then ended;
+    returns those runs."""
+    def done():
+        runs = [r for r in demo.graphql.runs(limit=20, pipelineName=runs_of) if r["creationTime"] >= since - 1]
+        if not runs or any(r["status"] not in ("SUCCESS", "FAILURE", "CANCELED") for r in runs):
+            return None
+        checked = {f: parse_time(fabric_store(demo).health(f).last_cycle_at) for f in fabrics}
+        return runs if all(t and t.timestamp() >= since - 1 for t in checked.values()) else None
+    return wait_for(f"{runs_of} runs to record {fabrics}", done, 420, interval=3.0, context=demo.log_tail)
+
+
+@pytest.mark.parametrize("asset, fabric", [("drift_report", DRIFTED_FABRIC), ("git_state", IN_SYNC_FABRIC),
+                                           ("k8s_state", BROKEN_FABRIC)])
+def test_browser_materialize_one_fabric_from_its_asset_page(browser, demo, first_reports, asset, fabric):
+    """Issue 18: the first button an operator presses. One fabric, from each asset's partition page."""
+    clicked = launch_materialize(browser, demo, f"/assets/{asset}?view=partitions&partition={fabric}",
+                                 "Materialize", "Launch 1 run")
+    runs = wait_for_cycle_recorded(demo, [fabric], clicked, "__ASSET_JOB")
+    mine = [r for r in runs if r["tags"].get("dagster/partition") == fabric]
+    assert mine and all(r["status"] == "SUCCESS" for r in mine), runs  # the unknown fab-lab too: a result
+
+
+def test_browser_materialize_all_from_the_asset_graph(browser, demo, first_reports, screenshot):
+    clicked = launch_materialize(browser, demo, ASSET_GRAPH, "Materialize all", "Launch backfill")
+    runs = wait_for_cycle_recorded(demo, list(DEMO_FABRICS), clicked, "__ASSET_JOB")
+    assert all(r["status"] == "SUCCESS" for r in runs), runs
+    backfill = demo.graphql.backfills(limit=1)[0]
+    assert sorted(backfill["partitionNames"] or []) == sorted(DEMO_FABRICS)
+
+
 def schedule_switch(browser):
     return browser.find_element("css selector", "label input[type=checkbox]")
 
@@ -211,8 +340,27 @@ def test_screenshots_for_the_readme(browser, demo, first_reports, screenshot):
     screenshot(browser, "drifted-report", readme=True)
     open_page(browser, demo, "/assets/fleet_summary", "Fleet: 3 fabrics", "fabrics_table")
     screenshot(browser, "fleet-summary", readme=True)
+    open_page(browser, demo, "/assets/drift_report?view=checks&checkDetail=in_sync", "in_sync", "Partitions")
+    browser.find_element("xpath", "//button[normalize-space(.)='Partitions']").click()
+    wait_for("the check's partition statuses", lambda: "Failed (" in browser.find_element("tag name", "body").text,
+             120, interval=1.0)
+    browser.find_element("xpath", f"//*[normalize-space(text())='{DRIFTED_FABRIC}' and not(ancestor::button)]"
+                                  "[last()]").click()
+    wait_for("fab-west's in_sync result and trend", lambda: "recent_reports" in browser.find_element(
+        "tag name", "body").text, 120, interval=1.0)
+    screenshot(browser, "check-partitions", readme=True)
+    open_page(browser, demo, "/assets/drift_report?view=events", "Description", "drifted · critical")
+    screenshot(browser, "events", readme=True)
     open_page(browser, demo, SCHEDULE_PAGE, "fleet_sync_every_minute", "Running", "Tick history")
     screenshot(browser, "schedule", readme=True)
+    # the report at a 1600 px wide window, for a person to look at: the "in Git" column and the kubectl hint
+    browser.set_window_size(1600, 1000)
+    try:
+        open_page(browser, demo, REPORT_PAGE, f"{DRIFTED_FABRIC}: 3 resources differ from Git")
+        scroll_to(browser, browser.find_element("xpath", f"//h3[contains(., '{DRIFTED_FABRIC}: 3 resources differ')]"))
+        screenshot(browser, "drifted-report-1600")
+    finally:
+        browser.set_window_size(*WINDOW)
 
 
 # --- last: the churn makes drift appear and clear in fab-east's history -------------------------------
