@@ -54,8 +54,15 @@ def test_the_demos_printed_commands_work_when_pasted(demo_fleet):
     shell_env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "HEDGEHOG_SYNC_INVENTORY")}
     shell_env.update(exports)
     outcomes = {}
+    recheck = [c for c in commands if " recheck " in c]
+    assert len(recheck) == 1 and "--url http://127.0.0.1:3000" in recheck[0]
     for command in commands:
         argv = shlex.split(command)
+        if argv[1:2] == ["recheck"]:  # it asks the running UI for a run: checked here for its options only
+            argv = [argv[0], "recheck", "--help"]
+            assert all(f"{o} " in subprocess.run(argv, capture_output=True, text=True, timeout=60).stdout
+                       for o in ("--fabric", "--url")), command
+            continue
         done = subprocess.run(argv, env=shell_env, cwd="/", capture_output=True, text=True, timeout=120)
         outcomes[argv[0] if argv[0] == "kubectl" else " ".join(argv[1:])] = done
         assert "Traceback" not in done.stderr, (command, done.stderr)
@@ -109,7 +116,8 @@ def test_the_demo_prints_its_ui_url_dagster_home_and_commands(tmp_path):
     assert f"devlab: Dagster UI http://127.0.0.1:{port}" in text, text
     assert f"devlab: DAGSTER_HOME {home}" in text
     assert f"export DAGSTER_HOME={home} HEDGEHOG_SYNC_INVENTORY={root.resolve() / 'fabrics.yaml'}" in text
-    for command in ("check --fabric fab-west", "metrics", "pause --reason", "pause --status", "resume"):
+    for command in ("check --fabric fab-west", f"recheck --fabric fab-west --url http://127.0.0.1:{port}", "metrics",
+                    "pause --reason", "pause --status", "resume"):
         assert f"{CLI} {command}" in text, command
 
 
