@@ -86,7 +86,8 @@ def seconds_per_fabric(metrics: dict | None) -> float | None:
     default_status=DefaultScheduleStatus.RUNNING,
     description="Every 60 s: each enabled fabric that is due by its priority (critical/high/medium "
                 "every tick, low every 5 min, maintenance and isolated ones hourly), batched into few "
-                "runs per run priority. Stop it here for a maintenance window; start it to resume.",
+                "runs per run priority. Stop it here for a maintenance window (the urgent_git_changes fast path "
+                "holds too; `hedgehog-sync pause` does the same from a shell); start it to resume.",
 )
 def fleet_sync_schedule(context: ScheduleEvaluationContext, fleet: FleetResource):
     paused = fleet_pause(context.instance)
