@@ -12,7 +12,7 @@ from typing import Any
 from hedgehog_sync.domain.diff import (
     EXTRA, IN_SYNC, MISSING, MODIFIED, compare, drift_score, max_severity,
 )
-from hedgehog_sync.domain.model import DesiredState, Finding, LiveState, Obj
+from hedgehog_sync.domain.model import DesiredState, LiveState, Obj
 from hedgehog_sync.domain.normalize import (
     DEFAULT_RULES, NON_DESIRED_TOP_LEVEL, SERVER_METADATA, NormalizeRules,
 )
