@@ -127,3 +127,29 @@ def schedule_stopped(instance: DagsterInstance, schedule_name: str, repository_n
         if state.status == InstigatorStatus.STOPPED:
             return True
     return False
+
+
+@dataclass(frozen=True)
+class SyncingStatus:
+    """Everything that holds automatic syncing now: what `pause --status` prints and the fleet summary shows."""
+
+    fleet: Pause | None
+    schedule_stopped: bool
+    fabrics: dict[str, Pause]
+
+    def headline(self) -> str:
+        """One line: `automatic syncing: running`, or what holds it (and how many fabrics are paused)."""
+        held = []
+        if self.fleet is not None:
+            held.append(f"all {self.fleet.describe()}")
+        if self.schedule_stopped:
+            held.append("fleet_sync_every_minute is stopped (the fast path holds too)")
+        if self.fabrics:
+            held.append(f"{len(self.fabrics)} fabric(s) paused")
+        return "automatic syncing: " + ("; ".join(held) if held else "running")
+
+
+def syncing_status(instance: DagsterInstance, fabrics: Iterable[str],
+                   schedule_name: str = "fleet_sync_every_minute") -> SyncingStatus:
+    return SyncingStatus(fleet_pause(instance), schedule_stopped(instance, schedule_name),
+                         fabric_pauses(instance, fabrics))

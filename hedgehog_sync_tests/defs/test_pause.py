@@ -276,3 +276,16 @@ def test_with_the_real_daemon_a_commit_during_the_pause_starts_no_run_and_resumi
             os.killpg(daemon.pid, signal.SIGKILL)
             daemon.wait(timeout=30)
             log.close()
+
+
+def test_the_syncing_status_headline_names_everything_that_holds_syncing(home):
+    from hedgehog_sync.defs.pause import syncing_status
+
+    _, instance = home
+    assert syncing_status(instance, DEMO_FABRICS).headline() == "automatic syncing: running"
+    set_pause(instance, None, by="alice", reason="window", now=NOON)
+    set_pause(instance, DRIFTED_FABRIC, by="bob", reason="ticket", now=NOON)
+    status = syncing_status(instance, DEMO_FABRICS)
+    assert status.headline() == ("automatic syncing: all paused by alice at 2026-11-30T12:00:00Z: window; "
+                                 "1 fabric(s) paused")
+    assert list(status.fabrics) == [DRIFTED_FABRIC] and not status.schedule_stopped
