@@ -183,7 +183,8 @@ def report_json(report: dict[str, Any], indent: int | None = None) -> str:
 
 
 def _size(value: Any) -> int:
-    return len(json.dumps(value, allow_nan=False, ensure_ascii=False, default=str).encode())
+    """Bytes of value as report_json writes it (ASCII, so escapes count)."""
+    return len(json.dumps(value, allow_nan=False, ensure_ascii=True, default=str))
 
 
 def _bounded_value(change: dict[str, Any], side: str, bounds: ReportBounds) -> None:
@@ -194,7 +195,7 @@ def _bounded_value(change: dict[str, Any], side: str, bounds: ReportBounds) -> N
         if not isinstance(value, str) or len(value) * 4 <= bounds.value_bytes:
             return  # small for sure: no need to serialize it to know
     text = json.dumps(value, allow_nan=False, ensure_ascii=False, sort_keys=True, default=str)
-    raw = text.encode()
+    raw = text.encode()  # the value's own size and digest: UTF-8, as it is stored
     if len(raw) <= bounds.value_bytes:
         return
     change[side] = text[: bounds.preview_chars] + "…"
