@@ -134,3 +134,43 @@ def test_the_readme_shows_what_the_demo_prints(monkeypatch):
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     sample = readme.split("devlab: 3 fabrics in", 1)[1].split("```", 1)[0]
     assert ("devlab: 3 fabrics in" + sample).rstrip("\n").splitlines() == banner
+
+
+def test_the_readmes_inventory_reference_documents_every_field_the_demo_uses_and_the_schema_has(tmp_path):
+    """`allow_local` was used by the demo's inventory but missing from the reference: every field of the
+    inventory schema, at every level, and every key the demo writes, appear in the README's example."""
+    import yaml
+
+    from hedgehog_sync.devlab.demo import build_demo_fleet
+    from hedgehog_sync.domain.inventory import FabricConfig
+
+    def keys(value, prefix=""):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                yield f"{prefix}{k}"
+                yield from keys(v, f"{prefix}{k}.")
+        elif isinstance(value, list):
+            for v in value:
+                yield from keys(v, prefix)
+
+    def schema_keys(model, prefix=""):
+        for name, field in model.model_fields.items():
+            yield f"{prefix}{name}"
+            inner = field.annotation
+            inner = getattr(inner, "__args__", (inner,))[0] if not hasattr(inner, "model_fields") else inner
+            if hasattr(inner, "model_fields"):
+                yield from schema_keys(inner, f"{prefix}{name}.")
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("Write an inventory", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    documented = set(keys(yaml.safe_load(block)["fabrics"]))
+    assert "git.allow_local" in documented and "git.token_env" in documented
+    assert set(schema_keys(FabricConfig)) <= documented, set(schema_keys(FabricConfig)) - documented
+    demo = yaml.safe_load(build_demo_fleet(tmp_path / "devlab").inventory.read_text())
+    assert set(keys(demo["fabrics"])) <= documented
+    assert "HEDGEHOG_SYNC_" in block.split("token_env:", 1)[1].split("allow_local", 1)[0]  # the prefix rule
+    from hedgehog_sync.domain.inventory import load_inventory
+
+    (tmp_path / "fabrics.yaml").write_text(block)
+    example = load_inventory(str(tmp_path / "fabrics.yaml"))  # the example itself is a valid inventory
+    assert [f.name for f in example.fabrics] == ["fab-east"] and not example.problems, example.problems
