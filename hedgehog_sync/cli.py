@@ -265,9 +265,11 @@ def resume(fabric: str | None) -> None:
     from hedgehog_sync.defs.pause import clear_pause, fabric_pauses, schedule_stopped
 
     with _dagster_instance() as instance:
-        if fabric:
-            _check_fabric_name(instance, fabric)
-        lifted = clear_pause(instance, fabric)
+        try:  # any valid name: a fabric paused, then dropped from the inventory, can still be resumed
+            lifted = clear_pause(instance, fabric)
+        except ValueError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
         what = f"fabric {fabric}" if fabric else "all automatic syncing"
         click.echo(f"{what}: resumed (it was {lifted.describe()})" if lifted else f"{what}: was not paused")
         if not fabric:

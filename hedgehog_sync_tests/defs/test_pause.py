@@ -196,6 +196,8 @@ def test_cli_refuses_an_unknown_fabric_and_a_missing_dagster_home(home, tmp_path
     home_dir, _ = home
     done = cli(home_dir, "pause", "--fabric", "fab-typo", check=False)
     assert done.returncode == 2 and "no fabric 'fab-typo'" in done.stderr
+    done = cli(home_dir, "resume", "--fabric", "../etc", check=False)
+    assert done.returncode == 2 and "DNS label" in done.stderr and "Traceback" not in done.stderr
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
     for args in (["pause"], ["resume"], ["pause", "--status"]):
         done = subprocess.run([CLI, *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
