@@ -98,6 +98,8 @@ BUDGETS: dict[str, Budget] = {
                1000, "pages", "pages of one kind's list"),
         Budget("kubernetes.max_objects", "HEDGEHOG_SYNC_KUBERNETES_MAX_OBJECTS",
                100_000, "objects", "objects of one fabric, every kind together"),
+        Budget("kubernetes.max_depth", "HEDGEHOG_SYNC_KUBERNETES_MAX_DEPTH",
+               64, "levels", "nesting of one live object (as the Git side's YAML nesting budget)"),
         Budget("kubernetes.max_kubeconfig_bytes", "HEDGEHOG_SYNC_KUBERNETES_MAX_KUBECONFIG_BYTES",
                1 * _MiB, "bytes", "bytes read of each kubeconfig file"),
         Budget("kubernetes.max_token_file_bytes", "HEDGEHOG_SYNC_KUBERNETES_MAX_TOKEN_FILE_BYTES",
@@ -132,6 +134,7 @@ class ReadBudgets:
     max_fabric_bytes: int = int(BUDGETS["max_fabric_bytes"].default)
     max_pages_per_kind: int = int(BUDGETS["max_pages_per_kind"].default)
     max_objects: int = int(BUDGETS["max_objects"].default)
+    max_depth: int = int(BUDGETS["max_depth"].default)
 
     @classmethod
     def from_env(cls, **overrides: float | None) -> ReadBudgets:
@@ -682,6 +685,10 @@ def _all_pages(
             problem = _item_problem(item)
             if problem:
                 raise ClusterUnreachableError(f"{what} answered an item (#{len(items) + 1}) whose {problem}")
+            depth = reading.budgets.max_depth
+            if _deeper_than(item, depth):
+                raise _budget_error("max_depth", depth, what,
+                                    f"an item (#{len(items) + 1}) is nested deeper than {depth} levels")
             # Items of a list carry their type on a real server; be sure they do here too.
             item.setdefault("apiVersion", kind.api_version)
             item.setdefault("kind", kind.kind)
@@ -697,6 +704,18 @@ def _all_pages(
                 f"{what}: the server answered a continue token it had already sent (a paging loop); "
                 f"stopped ({REPEATED_CONTINUE}, not settable)", budget=REPEATED_CONTINUE)
         seen.add(token)
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether objects and lists nest more than `limit` levels (iteratively: no recursion to exhaust)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 def _item_problem(item: Any) -> str | None:

@@ -389,6 +389,24 @@ def test_deflate_and_unknown_encodings_are_refused_too(tmp_path):
         server.stop()
 
 
+def test_an_item_nested_deeper_than_the_budget_is_refused(tmp_path):
+    def answer(request, conn, stopped):
+        deep: Any = "leaf"
+        for _ in range(100):
+            deep = {"a": deep}
+        json_answer(conn, {"items": [{"metadata": {"name": "ok"}, "spec": {"a": [1, {"b": 2}]}},
+                                     {"metadata": {"name": "deep"}, "spec": deep}]})
+    server = HostileServer(answer)
+    try:
+        with _client(server, tmp_path) as client:
+            with pytest.raises(BudgetExceededError, match=r"item \(#2\) is nested deeper than 64 levels") as caught:
+                read_live(client, kinds=[VPC])
+            assert caught.value.budget == "kubernetes.max_depth" and BUDGETS["max_depth"].env in str(caught.value)
+            assert len(read_live(client, kinds=[VPC], budgets=ReadBudgets(max_depth=200)).objects) == 2
+    finally:
+        server.stop()
+
+
 @pytest.mark.parametrize("item", ["not an object", {"metadata": "a string"}, {"metadata": {"name": 7}},
                                   {"metadata": {"name": "x", "annotations": {"a": 2024}}}])
 def test_a_malformed_item_fails_the_read_clearly(tmp_path, item):
