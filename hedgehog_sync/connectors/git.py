@@ -10,6 +10,7 @@ bounded before it is read (sizes come from `git ls-tree -l`): the budgets below,
 | MAX_BYTES | 64 MiB | bytes of the distinct blobs read under the fabric's path |
 | MAX_FILES | 10,000 | candidate files (YAML, symlinks included) under the path; the listing itself stops at 10x |
 | MAX_DOCUMENTS | 100,000 | YAML documents across the fabric (each file counted at every path it is listed at) |
+| MAX_FETCH_BYTES | 1 GiB | the pack one fetch writes (a file-size limit on the fetch, through `prlimit`) |
 
 Each distinct blob is read once per snapshot, whatever the number of paths that list it.
 """
@@ -84,6 +85,7 @@ _CORRUPTION = re.compile(
     r"unable to open object pack|index-pack failed|invalid gitfile|bad numeric config", re.IGNORECASE)
 _TIMED_OUT = re.compile(r"operation too slow|operation timed out|curl 28\b", re.IGNORECASE)
 _HEX = re.compile(r"^[0-9a-f]{7,40}$")
+_PRLIMIT = shutil.which("prlimit")  # util-linux; without it the fetch budget is the deadline alone
 _ORIGIN_FILE = "hedgehog-sync-origin"  # digest of the URL: the URL itself is never written to the cache
 # A document after the first starts with a `---` line (libyaml wants it): an upper bound on documents.
 _DOCUMENT_START = re.compile(rb"^---(?=[ \t\r\n]|\Z)", re.MULTILINE)
@@ -102,12 +104,13 @@ class GitBudgets:
     max_bytes: int = 64 * 1024 * 1024
     max_files: int = 10_000
     max_documents: int = 100_000
+    max_fetch_bytes: int = 1024 * 1024 * 1024
 
     @classmethod
     def from_env(cls) -> "GitBudgets":
         values = {}
-        for name, default in (("max_bytes", cls.max_bytes), ("max_files", cls.max_files),
-                              ("max_documents", cls.max_documents)):
+        for name in ("max_bytes", "max_files", "max_documents", "max_fetch_bytes"):
+            default = getattr(cls, name)
             raw = os.environ.get(BUDGET_ENV_PREFIX + name.upper())
             try:
                 value = int(raw) if raw else default
@@ -213,13 +216,17 @@ class _GitProcess:
     """One git command in its own session; `close()` ends its whole process group."""
 
     def __init__(self, args: list[str], env: dict[str, str], cwd: Path | None, deadline: float,
-                 stdin: bool = False):
+                 stdin: bool = False, max_file_bytes: int | None = None):
         self.deadline = deadline
         self.timed_out = False
         self._reaped = False
         self._lock = threading.Lock()  # no signal to the group once its leader is reaped (its id may be reused)
+        argv = ["git", *args]
+        if max_file_bytes and _PRLIMIT:
+            # No file git writes (the fetched pack) may grow past the budget: the kernel stops it.
+            argv = [_PRLIMIT, f"--fsize={max_file_bytes}", "--", *argv]
         self.proc = subprocess.Popen(
-            ["git", *args], env=env, cwd=cwd, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            argv, env=env, cwd=cwd, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         self._stderr = bytearray()
         self._stderr_thread = threading.Thread(target=self._drain_stderr, daemon=True)
@@ -276,9 +283,9 @@ class _GitProcess:
 
 
 def _run(args: list[str], env: dict[str, str], cwd: Path | None, deadline: float,
-         max_output: int = _MAX_SMALL_OUTPUT) -> _Result:
+         max_output: int = _MAX_SMALL_OUTPUT, max_file_bytes: int | None = None) -> _Result:
     """Run git to its end or its deadline; stdout is kept up to `max_output` bytes (more ends it)."""
-    process = _GitProcess(args, env, cwd, deadline)
+    process = _GitProcess(args, env, cwd, deadline, max_file_bytes=max_file_bytes)
     out = bytearray()
     too_much = False
     assert process.proc.stdout is not None
@@ -423,15 +430,15 @@ class GitRepoCache:
                                f"(HEDGEHOG_SYNC_GIT_TIMEOUT_SECONDS); git and its helpers were stopped")
 
     def _git(self, args: list[str], env: dict[str, str], d: Path, deadline: float, settings: GitSettings,
-             what: str, max_output: int = _MAX_SMALL_OUTPUT) -> _Result:
-        result = _run(args, env, d, deadline, max_output)
+             what: str, max_output: int = _MAX_SMALL_OUTPUT, max_file_bytes: int | None = None) -> _Result:
+        result = _run(args, env, d, deadline, max_output, max_file_bytes)
         if result.timed_out:
             raise self._timeout(what, settings)
         return result
 
     def _read_cached(self, fabric: str, d: Path, settings: GitSettings, env: dict[str, str],
                      deadline: float) -> GitSnapshot:
-        self._fetch(d, env, settings, deadline)
+        self._fetch(fabric, d, env, settings, deadline)
         commit = self._resolve(d, env, settings, deadline)
         return self._snapshot(fabric, d, env, settings, commit, deadline)
 
@@ -461,22 +468,44 @@ class GitRepoCache:
                 return refs[name]
         raise GitRefError(f"ref '{ref}' is not a branch or tag of the repository; fix git.ref in the inventory")
 
-    def _fetch(self, d: Path, env: dict[str, str], settings: GitSettings, deadline: float) -> None:
+    def _fetch(self, fabric: str, d: Path, env: dict[str, str], settings: GitSettings, deadline: float) -> None:
         # No URL is written to the cache: it is given on the command line, and FETCH_HEAD (which
-        # would record it) is not written.
+        # would record it) is not written. What is fetched always lands in one pack (unpackLimit=1),
+        # the one file the fetch budget bounds.
+        limit = self.budgets.max_fetch_bytes
         base = ["-c", "gc.auto=0", "-c", "maintenance.auto=false", "-c", "core.logAllRefUpdates=false",
-                "fetch", "--quiet", "--no-write-fetch-head"]
+                "-c", "fetch.unpackLimit=1", "fetch", "--quiet", "--no-write-fetch-head"]
         result = self._git([*base, "--prune", "--force", "--no-tags", "--end-of-options", settings.url,
                             "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"],
-                           env, d, deadline, settings, "fetching from")
+                           env, d, deadline, settings, "fetching from", max_file_bytes=limit)
         if result.returncode != 0:
+            self._check_fetch_budget(fabric, d, settings)
             if _CORRUPTION.search(result.stderr) and not _AUTH_FAILURE.search(result.stderr):
                 raise _CacheCorrupted(_summary(result.stderr, result.returncode))
             raise self._classify(result, settings, "fetch")
         ref = settings.ref
         if _HEX.match(ref) and not self._has_commit(d, env, ref, deadline):
             # a pinned commit that no branch or tag reaches; resolve() reports a missing one clearly
-            self._git([*base, "--end-of-options", settings.url, ref], env, d, deadline, settings, "fetching from")
+            self._git([*base, "--end-of-options", settings.url, ref], env, d, deadline, settings, "fetching from",
+                      max_file_bytes=limit)
+            self._check_fetch_budget(fabric, d, settings)
+        # Fetches every minute add a pack each: compact them now and then, in the foreground, under
+        # the same deadline (a detached `gc --auto` would escape the process group).
+        self._git(["-c", "gc.autoDetach=false", "gc", "--auto", "--quiet"], env, d, deadline, settings,
+                  "compacting the cache of")
+
+    def _check_fetch_budget(self, fabric: str, d: Path, settings: GitSettings) -> None:
+        limit = self.budgets.max_fetch_bytes
+        cut = False
+        for p in (d / "objects" / "pack").glob("tmp_pack_*"):
+            try:
+                cut = cut or p.stat().st_size >= limit
+                p.unlink()  # a cut pack is of no use
+            except OSError:
+                pass
+        if cut:
+            raise _budget(f"fabric {fabric}: {safe_url(settings.url)}", "max_fetch_bytes", limit,
+                          "bytes fetched", f"more than {limit}", fix="move old history out of the repository")
 
     def _classify(self, result: _Result, settings: GitSettings, op: str) -> Exception:
         stderr = redact(result.stderr)
@@ -647,10 +676,11 @@ class GitRepoCache:
         return out
 
 
-def _budget(where: str, name: str, value: int, what: str, found: str) -> BudgetExceededError:
+def _budget(where: str, name: str, value: int, what: str, found: str,
+            fix: str = "split the fabric's files") -> BudgetExceededError:
     env = BUDGET_ENV_PREFIX + name.upper()
     return BudgetExceededError(f"{where}: {found} {what}, over the budget git.{name} = {value}; "
-                               f"split the fabric's files or raise the budget with {env}", budget=f"git.{name}")
+                               f"{fix} or raise the budget with {env}", budget=f"git.{name}")
 
 
 def _max_documents(data: bytes) -> int:

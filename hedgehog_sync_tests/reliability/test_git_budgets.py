@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -257,6 +258,21 @@ def test_budgets_are_checked_before_any_blob_is_read(tmp_path):
     with pytest.raises(BudgetExceededError) as caught:
         cache.read("fab-east", settings)
     assert caught.value.budget == "git.max_bytes" and "4000000 bytes" in str(caught.value)
+
+
+@pytest.mark.skipif(not shutil.which("prlimit"), reason="the fetch budget needs prlimit (util-linux)")
+def test_a_fetch_larger_than_its_budget_is_cut_by_the_kernel_and_named(tmp_path, served):
+    repo = init_repo(tmp_path / "work2")
+    commit_files(repo, {"fabrics/east/vpcs.yaml": VPC.format(name="vpc-1"), "blob.bin": os.urandom(3_000_000)}, "big")
+    publish(repo, served.root, "fab-east")
+    cache = GitRepoCache(tmp_path / "cache", budgets=GitBudgets(max_fetch_bytes=1_000_000))
+    with pytest.raises(BudgetExceededError) as caught:
+        cache.read("fab-east", http_settings(served))
+    assert caught.value.budget == "git.max_fetch_bytes" and "HEDGEHOG_SYNC_GIT_MAX_FETCH_BYTES" in str(caught.value)
+    assert not list((cache.repo_dir("fab-east") / "objects" / "pack").glob("tmp_*"))  # nothing cut left behind
+    # Within its budget the same repository reads, and many fetches stay compact.
+    cache = GitRepoCache(tmp_path / "cache", budgets=GitBudgets(max_fetch_bytes=10_000_000))
+    assert [f.path for f in cache.read("fab-east", http_settings(served)).files] == ["vpcs.yaml"]
 
 
 def test_budgets_from_env_fall_back_to_the_defaults_on_nonsense(monkeypatch):
