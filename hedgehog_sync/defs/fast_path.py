@@ -13,7 +13,7 @@ from hedgehog_sync.defs.schedules import (
     PRIORITY_TAG, batch_run_requests, fabrics_in_flight, fleet_sync_schedule, sync_fleet_job,
 )
 from hedgehog_sync.domain.errors import HedgehogSyncError, InventoryError
-from hedgehog_sync.domain.priority import describe_skipped, run_priority_tag
+from hedgehog_sync.domain.priority import describe_names, describe_skipped, run_priority_tag
 
 FAST_PATH_PRIORITIES = ("critical", "high")
 
@@ -37,7 +37,8 @@ def urgent_git_changes(context: SensorEvaluationContext, fleet: FleetResource):
     except InventoryError as exc:
         return SkipReason(f"inventory unusable: {exc}")
     keys = context.instance.get_dynamic_partitions(FABRICS_PARTITION)
-    candidates = [f for f in inventory.fabrics if f.priority in FAST_PATH_PRIORITIES and f.name in keys]
+    present = set(keys)
+    candidates = [f for f in inventory.fabrics if f.priority in FAST_PATH_PRIORITIES and f.name in present]
     paused = fabric_pauses(context.instance, [f.name for f in candidates if f.enabled])
     skipped: dict[str, list[str]] = {
         "disabled": sorted(f.name for f in candidates if not f.enabled),
@@ -81,7 +82,8 @@ def urgent_git_changes(context: SensorEvaluationContext, fleet: FleetResource):
         return SkipReason(f"no new commit to sync on {len(watched)} critical/high fabrics; {note}")
     run_requests = []
     for priority, names in moved.items():
-        context.log.info(f"new commits on {priority} fabrics {names}: requesting a run now")
+        context.log.info(f"new commits on {len(names)} {priority} fabrics ({describe_names(sorted(names))}): "
+                         "requesting a run now")
         for request in batch_run_requests(keys, set(names), fleet.batch_size, f"fast:{context.cursor or ''}"):
             run_requests.append(request.with_replaced_attrs(
                 run_key=None,
