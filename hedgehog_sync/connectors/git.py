@@ -23,6 +23,7 @@ import hashlib
 import os
 import re
 import select
+import shlex
 import shutil
 import signal
 import subprocess
@@ -330,8 +331,9 @@ class GitRepoCache:
         token = register_secret(os.environ.get(settings.token_env)) if settings.token_env else None
         ssh = "ssh -o BatchMode=yes -o StrictHostKeyChecking=yes"
         known_hosts = os.environ.get(KNOWN_HOSTS_ENV)
-        if known_hosts:
-            ssh += f" -o UserKnownHostsFile='{known_hosts}'" if "'" not in known_hosts else ""
+        if known_hosts and '"' not in known_hosts:
+            # double quotes for ssh (which splits the value on blanks), shell quotes for the shell git uses
+            ssh += " -o " + shlex.quote(f'UserKnownHostsFile="{known_hosts}"')
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": os.environ.get("HOME", "/"),

@@ -317,6 +317,55 @@ def test_ssh_connection_refused_says_so(tmp_path):
         GitRepoCache(tmp_path / "cache", timeout_seconds=10).read("fab-east", settings)
 
 
+@pytest.fixture
+def sshd():
+    """A real SSH server on loopback (asyncssh) that refuses every key: (port, its host key line)."""
+    asyncssh = pytest.importorskip("asyncssh")
+    import asyncio
+    import threading
+
+    class Refuse(asyncssh.SSHServer):
+        def begin_auth(self, username: str) -> bool:
+            return True
+
+        def public_key_auth_supported(self) -> bool:
+            return True
+
+        def validate_public_key(self, username: str, key) -> bool:
+            return False
+
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    async def start():
+        return await asyncssh.listen("127.0.0.1", 0, server_factory=Refuse, server_host_keys=[key])
+
+    server = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
+    port = server.sockets[0].getsockname()[1]
+    yield port, f"[127.0.0.1]:{port} {key.export_public_key('openssh').decode().strip()}\n"
+    loop.call_soon_threadsafe(server.close)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=5)
+
+
+def test_ssh_host_key_unknown_and_key_refused_are_named_against_a_real_ssh_server(tmp_path, sshd, monkeypatch):
+    port, host_key = sshd
+    known_hosts = tmp_path / "known hosts"  # a space: the path is quoted for the shell git runs ssh with
+    monkeypatch.setenv("HEDGEHOG_SYNC_GIT_SSH_KNOWN_HOSTS", str(known_hosts))
+    settings = GitSettings(url=f"ssh://git@127.0.0.1:{port}/fab.git")
+    cache = GitRepoCache(tmp_path / "cache", timeout_seconds=20)
+    known_hosts.write_text("")
+    with pytest.raises(GitAuthError, match="host key is not known") as caught:
+        cache.read("fab-east", settings)
+    assert "and the repository exists" not in str(caught.value)
+    known_hosts.write_text(host_key)
+    with pytest.raises(GitAuthError, match="ssh authentication was refused"):
+        cache.read("fab-east", settings)
+    with pytest.raises(GitAuthError, match="ssh authentication was refused"):
+        cache.remote_commit("fab-east", settings)
+
+
 SSH_STDERR = {
     "host key": ("No ED25519 host key is known for git.example.com and you have requested strict checking.\n"
                  "Host key verification failed.\nfatal: Could not read from remote repository.\n\n"
