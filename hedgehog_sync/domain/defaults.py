@@ -170,6 +170,10 @@ def apply_defaults(obj: Obj, *, share_unchanged: bool = False) -> Obj:
     defaulter = _DEFAULTERS.get((group, kind))
     if defaulter is None:
         return out
+    if out.get("spec") is None:
+        # Every Hedgehog kind holds its Spec by value (`Spec XSpec`), so a document without `spec`
+        # (or with `spec: null`) decodes to the zero spec and Default() fills it like an empty one.
+        out["spec"] = {}
     defaulter(out)
     for pointer, order in SORTED_LISTS.get((group, kind), ()):
         for items in _lists_at(out, pointer):

@@ -16,7 +16,9 @@ from typing import Any, Iterable
 from hedgehog_sync.domain.defaults import ORDER_INSENSITIVE
 from hedgehog_sync.domain.kinds import AGENT, DHCP, GATEWAY, GWINT, VPC, WIRING, kind_for
 from hedgehog_sync.domain.model import Finding, Obj, ResourceId
-from hedgehog_sync.domain.normalize import DEFAULT_RULES, NormalizeRules, normalize, sort_key, split_pointer
+from hedgehog_sync.domain.normalize import (
+    DEFAULT_RULES, NormalizeRules, Positions, normalize, normalize_with_positions, sort_key, split_pointer,
+)
 
 SEVERITIES = ("none", "low", "medium", "high", "critical")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
@@ -115,16 +117,21 @@ def _masked(value: Any) -> Any:
     return value
 
 
-def diff_values(desired: Any, actual: Any, group: str, unordered: Iterable[str] = ()) -> list[Change]:
+def diff_values(desired: Any, actual: Any, group: str, unordered: Iterable[str] = (),
+                positions: tuple[Positions, Positions] | None = None) -> list[Change]:
     """Changes between two normalized values, as JSON-pointer operations (desired -> actual).
 
     `unordered` names lists (RFC 6901 pointers, `*` for any key or index) that are sets: their
     elements are matched by value, so a changed element is one change wherever sorting put it.
-    Indexes in paths are those of the normalized lists: the desired one for `replace` and `remove`,
-    the live one for `add`.
+    An element of a set is named by its index in the desired list for `replace` and `remove`, and in
+    the live list for `add`: as written (in Git, or live) when `positions` (from
+    normalize_with_positions, for desired and actual) knows it, else in the normalized list.
+    At the top level, `spec` is compared field by field also when one side has none, so that a change
+    to an object whose Git spec is empty names the field.
     """
     changes: list[Change] = []
-    _diff(desired, actual, [], _Context(group, _split_all(tuple(unordered)), changes))
+    desired_at, actual_at = positions if positions is not None else ({}, {})
+    _diff(desired, actual, [], _Context(group, _split_all(tuple(unordered)), changes, desired_at, actual_at))
     return changes
 
 
@@ -138,6 +145,8 @@ class _Context:
     group: str
     unordered: list[list[str]]
     out: list[Change]
+    desired_at: Positions = field(default_factory=dict)
+    actual_at: Positions = field(default_factory=dict)
 
 
 def _pointer(tokens: list[str]) -> str:
@@ -163,6 +172,7 @@ _SCALARS = frozenset({str, int, float, bool, type(None)})
 def _diff(desired: Any, actual: Any, tokens: list[str], ctx: _Context) -> None:
     if isinstance(desired, dict) and isinstance(actual, dict):
         per_key = len(tokens) == 1 and tokens[0] == "metadata"
+        top = not tokens
         keys = desired.keys() | actual.keys() if desired.keys() != actual.keys() else desired.keys()
         for key in sorted(keys):
             if key in desired and key in actual:
@@ -171,6 +181,10 @@ def _diff(desired: Any, actual: Any, tokens: list[str], ctx: _Context) -> None:
                     continue  # the common case, without a call per field
             tokens.append(key)
             if per_key and key in _PER_KEY_MAPS:
+                _diff(desired.get(key, {}), actual.get(key, {}), tokens, ctx)
+            elif top and key == "spec" and isinstance(desired.get(key, {}), dict) and isinstance(
+                    actual.get(key, {}), dict):
+                # An empty spec is pruned to nothing; its fields are still what changed.
                 _diff(desired.get(key, {}), actual.get(key, {}), tokens, ctx)
             elif key not in actual:
                 _emit("remove", tokens, desired[key], None, ctx)
@@ -216,8 +230,10 @@ def _diff_set(desired: list[Any], actual: list[Any], tokens: list[str], ctx: _Co
     paired_desired = {i for i, _ in pairs}
     paired_actual = {j for _, j in pairs}
     partner = dict(pairs)
+    desired_at = ctx.desired_at.get(id(desired))
+    actual_at = ctx.actual_at.get(id(actual))
     for i in only_desired:
-        tokens.append(str(i))
+        tokens.append(str(_as_written(desired_at, i)))
         if i in paired_desired:
             _diff(desired[i], actual[partner[i]], tokens, ctx)
         else:
@@ -225,7 +241,14 @@ def _diff_set(desired: list[Any], actual: list[Any], tokens: list[str], ctx: _Co
         tokens.pop()
     for j in only_actual:
         if j not in paired_actual:
-            _emit("add", tokens + [str(j)], None, actual[j], ctx)
+            _emit("add", tokens + [str(_as_written(actual_at, j))], None, actual[j], ctx)
+
+
+def _as_written(where: list[int | None] | None, index: int) -> int:
+    """The index an element of a normalized set had where it was written, or its normalized one."""
+    if where is None or index >= len(where) or where[index] is None:
+        return index
+    return where[index]  # type: ignore[return-value]
 
 
 def _unmatched(keys: list[str], other: Counter[str]) -> list[int]:
@@ -375,8 +398,13 @@ def compare(desired: list[Obj], live: list[Obj], rules: NormalizeRules = DEFAULT
         have = live_by_id.get(rid)
         if want is not None and have is not None:
             try:
-                changes = diff_values(normalize(want[0], rules), normalize(have, rules), rid.group,
-                                      ORDER_INSENSITIVE.get((rid.group, rid.kind), ()))
+                unordered = ORDER_INSENSITIVE.get((rid.group, rid.kind), ())
+                changes = diff_values(normalize(want[0], rules), normalize(have, rules), rid.group, unordered)
+                if changes and unordered:
+                    # Name set elements as written: worth the second pass only where something changed.
+                    desired_n, desired_at = normalize_with_positions(want[0], rules)
+                    actual_n, actual_at = normalize_with_positions(have, rules)
+                    changes = diff_values(desired_n, actual_n, rid.group, unordered, (desired_at, actual_at))
             except Exception as exc:  # one odd value (a list where a map belongs) is that resource's error
                 findings.append(Finding(want[1] or f"cluster:{rid.kind}",
                                         f"{rid.kind} {rid.name} could not be compared: {_short_error(exc)}"))

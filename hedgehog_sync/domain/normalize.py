@@ -52,6 +52,34 @@ EXPLICIT_ZERO: dict[tuple[str, str], tuple[str, ...]] = {
     (GATEWAY, "GatewayPeering"): ("/spec/peering/*/expose/*/nat/static",),
 }
 
+# Pointer-to-struct fields (`*T` with omitempty upstream) whose mere presence changes what the agents or
+# the controller do, so an empty `{}` is a setting and not the same as absent (DESIGN section 5). Each
+# rule is a pointer and the conditions (pointer, value) under which the presence is read; a rule holds
+# on an object when every condition does on that object's own (defaulted) values. Read at the commit
+# named in defaults.py; elsewhere a nil and an empty pointer are programmed alike, so `{}` is pruned.
+PresenceRule = tuple[str, tuple[tuple[str, Any], ...]]
+PRESENCE_MATTERS: dict[tuple[str, str], tuple[PresenceRule, ...]] = {
+    (VPC, "ExternalAttachment"): (
+        # pkg/agent/dozer/bcm/plan.go (planExternals): a static attachment with proxy programs an ingress
+        # ACL only `if attach.InboundACL != nil`, even one without statements; every other attachment
+        # gets the hardened ACL whether it is nil or empty.
+        ("/spec/inboundACL", (("/spec/static/proxy", True),)),
+        # Static != nil makes the attachment static (Validate, plan.go, pkg/ctrl/agent_ctrl.go).
+        ("/spec/static", ()),
+    ),
+    # Static != nil makes the External static (External.Validate, plan.go planExternals).
+    (VPC, "External"): (("/spec/static", ()),),
+    # Which of the pointers is set is the connection's type (ConnectionSpec.Type(), Validate).
+    (WIRING, "Connection"): tuple((f"/spec/{t}", ()) for t in (
+        "unbundled", "bundled", "mclag", "eslag", "mclagDomain", "fabric", "mesh", "gateway",
+        "vpcLoopback", "external", "staticExternal")),
+    # profile.Speed != nil / profile.Breakout != nil choose how a port is configured
+    # (switchprofile_types.go, pkg/agent/dozer/bcm/spec_system.go, plan.go).
+    (WIRING, "SwitchProfile"): (("/spec/portProfiles/*/speed", ()), ("/spec/portProfiles/*/breakout", ())),
+    # PeeringNAT != nil with the mode pointers: which NAT runs (gatewaypeering_types.go Validate).
+    (GATEWAY, "GatewayPeering"): (("/spec/peering/*/expose/*/nat", ()),),
+}
+
 # Top-level fields that are not desired state.
 NON_DESIRED_TOP_LEVEL = frozenset({"status"})
 
@@ -100,7 +128,137 @@ def normalize(obj: Obj, rules: NormalizeRules = DEFAULT_RULES) -> Obj:
         meta_out["namespace"] = "default"
     # System labels go after defaulting: Default() itself may add some.
     _drop_system_keys(meta_out)
-    return _canonical_tracked(out, _plan(group, kind, rules))
+    return _canonical_tracked(out, _plan(group, kind, rules, _present(out, group, kind)))
+
+
+def _present(obj: Obj, group: str, kind: str) -> frozenset[str]:
+    """The PRESENCE_MATTERS pointers whose conditions hold on this (defaulted) object."""
+    rules = PRESENCE_MATTERS.get((group, kind))
+    if not rules:
+        return frozenset()
+    return frozenset(pointer for pointer, conditions in rules
+                     if all(_value_at(obj, split_pointer(p)) == v and type(_value_at(obj, split_pointer(p))) is type(v)
+                            for p, v in conditions))
+
+
+def _value_at(obj: Any, tokens: list[str]) -> Any:
+    for token in tokens:
+        if isinstance(obj, dict):
+            obj = obj.get(token)
+        elif isinstance(obj, list) and token.isdigit() and int(token) < len(obj):
+            obj = obj[int(token)]
+        else:
+            return None
+    return obj
+
+
+# --- where each element of a set-like list stands in the object as written (DESIGN section 5) --------
+
+# Marks a map in a set-like list with its position in the object as written, while it is normalized
+# (defaulting and sorting keep it with its element). A key no decoded document can clash with unless it
+# holds this very string, in which case that list simply is not tracked.
+_POSITION_TAG = "\x00hedgehog-sync:position"
+
+# id() of a normalized list that is a set -> for each of its elements, the index it has in the object as
+# written, or None where it has none (an element defaulting added). Valid while the normalized object lives.
+Positions = dict[int, list[int | None]]
+
+
+def normalize_with_positions(obj: Obj, rules: NormalizeRules = DEFAULT_RULES) -> tuple[Obj, Positions]:
+    """normalize(obj, rules), and where each element of its set-like lists was in obj.
+
+    Sorting a set puts its elements in an order the user never wrote; the diff names elements by these
+    positions so that a pointer leads to the element as written. Maps carry a tag through defaulting and
+    sorting; scalars and lists are found by value.
+    """
+    group, _ = split_api_version(str(obj.get("apiVersion", "")))
+    kind = str(obj.get("kind", ""))
+    plan = _plan(group, kind, rules, frozenset())
+    tagged = _tag(obj, plan)
+    out = normalize(tagged, rules)
+    positions: Positions = {}
+    _untag(out, plan, obj, positions)
+    return out, positions
+
+
+def _tag(value: Any, step: _Step | None) -> Any:
+    if step is None:
+        return value
+    if isinstance(value, dict):
+        out = dict(value)
+        for k, v in value.items():
+            below = step.exact.get(k if type(k) is str else str(k), step.other)
+            if below is not None and isinstance(v, (dict, list)):
+                out[k] = _tag(v, below)
+        return out
+    if isinstance(value, list):
+        items = []
+        for i, v in enumerate(value):
+            below = step.exact.get(str(i), step.other) if step.exact else step.other
+            items.append(_tag(v, below) if below is not None and isinstance(v, (dict, list)) else v)
+        if step.unordered:
+            items = [{**v, _POSITION_TAG: i + 1} if isinstance(v, dict) and _POSITION_TAG not in v else v
+                     for i, v in enumerate(items)]
+        return items
+    return value
+
+
+def _untag(value: Any, step: _Step | None, written: Any, positions: Positions) -> None:
+    """Remove the tags _tag added, re-sort the sets without them, and record where each element was."""
+    if step is None:
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            below = step.exact.get(k, step.other)
+            if below is not None and isinstance(v, (dict, list)):
+                _untag(v, below, written.get(k) if isinstance(written, dict) else None, positions)
+        return
+    if not isinstance(value, list):
+        return
+    as_written = written if isinstance(written, list) else []
+    where: list[int | None] = [None] * len(value)
+    if step.unordered:
+        for i, v in enumerate(value):
+            tag = v.get(_POSITION_TAG) if isinstance(v, dict) else None
+            if type(tag) is int and 1 <= tag <= len(as_written):
+                where[i] = tag - 1
+        _match_by_value(value, step, as_written, where)
+    else:
+        where = [i if i < len(as_written) else None for i in range(len(value))]
+    for i, v in enumerate(value):
+        below = step.exact.get(str(i), step.other) if step.exact else step.other
+        if below is not None and isinstance(v, (dict, list)):
+            _untag(v, below, as_written[where[i]] if where[i] is not None else None, positions)
+    if not step.unordered:
+        return
+    for v in value:
+        if isinstance(v, dict):
+            v.pop(_POSITION_TAG, None)
+    order = sorted(range(len(value)), key=lambda i: sort_key(value[i]))
+    value[:] = [value[i] for i in order]
+    positions[id(value)] = [where[i] for i in order]
+
+
+def _match_by_value(value: list[Any], step: _Step, as_written: list[Any], where: list[int | None]) -> None:
+    """Positions of the elements that are not maps: the written element with the same canonical value."""
+    if all(isinstance(v, dict) for v in value):
+        return
+    free: dict[str, list[int]] = {}
+    taken = {w for w in where if w is not None}
+    for j, raw in enumerate(as_written):
+        if j in taken or isinstance(raw, dict):
+            continue
+        below = step.exact.get(str(j), step.other) if step.exact else step.other
+        try:
+            canonical = _canonical_tracked(raw, below) if below is not None else _canonical(raw)
+            free.setdefault(sort_key(canonical), []).append(j)
+        except Exception:  # an odd written value only loses its position
+            continue
+    for i, v in enumerate(value):
+        if where[i] is None and not isinstance(v, dict):
+            candidates = free.get(sort_key(v))
+            if candidates:
+                where[i] = candidates.pop(0)
 
 
 def is_system_key(key: str) -> bool:
@@ -144,11 +302,12 @@ class _Pattern:
 
 
 @functools.lru_cache(maxsize=1024)
-def _plan(group: str, kind: str, rules: NormalizeRules) -> _Step:
+def _plan(group: str, kind: str, rules: NormalizeRules, present: frozenset[str] = frozenset()) -> _Step:
     root = _Pattern()
     for flag, pointers in (
         ("keyed", KEYED_MAPS.get((group, kind), ()) + KEYED_MAPS_ALL_KINDS),
-        ("explicit_zero", EXPLICIT_ZERO.get((group, kind), ())),
+        # A present pointer-to-struct keeps its `{}` like an explicit zero.
+        ("explicit_zero", EXPLICIT_ZERO.get((group, kind), ()) + tuple(sorted(present))),
         ("ignored", tuple(rules.pointers_for(group, kind))),
         ("unordered", ORDER_INSENSITIVE.get((group, kind), ())),
     ):

@@ -339,8 +339,9 @@ TABLE = [
                  [(R, "/spec/description", "GPU node", "GPU", H)], id="serverprofile: changed"),
     # VLANNamespace: `to` defaults to `from`, ranges sorted; invalid ranges are dropped by the webhook.
     pytest.param(VLAN_NS, stored(VLAN_NS), [], id="vlannamespace: as stored"),
+    # The stored ranges are sorted; the change is named at the range's position in Git (DESIGN section 5).
     pytest.param(VLAN_NS, edited(stored(VLAN_NS), {"/spec/ranges/0/to": 1999}),
-                 [(R, "/spec/ranges/0/to", 1000, 1999, H)], id="vlannamespace: defaulted `to` changed"),
+                 [(R, "/spec/ranges/1/to", 1000, 1999, H)], id="vlannamespace: defaulted `to` changed"),
     pytest.param(BAD_VLAN_NS, stored(BAD_VLAN_NS), [], id="vlannamespace: invalid ranges dropped"),
     # VPC: namespaces, gateway, DHCP range and options, sorted lists, MAC spelling, explicit isolated: false.
     pytest.param(VPC_1, stored(VPC_1), [], id="vpc: as stored"),
@@ -373,7 +374,8 @@ TABLE = [
     # VPCPeering: `vpc-1:` with nothing is {}; subnet lists are sets.
     pytest.param(PEERING, stored(PEERING, reorder_sets=True), [], id="vpcpeering: as stored"),
     pytest.param(PEERING, edited(stored(PEERING), {"/spec/permit/0/vpc-2/subnets": ["web"]}),
-                 [(D, "/spec/permit/0/vpc-2/subnets/0", "app", None, H), (D, "/spec/permit/0/vpc-2/subnets/1", "db", None, H)],
+                 # named at their positions in Git (web, db, app), not after sorting
+                 [(D, "/spec/permit/0/vpc-2/subnets/2", "app", None, H), (D, "/spec/permit/0/vpc-2/subnets/1", "db", None, H)],
                  id="vpcpeering: subnets narrowed live"),
     pytest.param(PEERING, edited(stored(PEERING), {"/spec/permit": [{"vpc-1": {}, "vpc-3": {}}]}),
                  [(D, "/spec/permit/0/vpc-2", {"subnets": ["app", "db", "web"]}, None, H),
@@ -391,7 +393,7 @@ TABLE = [
                  [(R, "/spec/neighbor/asn", 64102, 64103, H)], id="externalattachment: neighbor ASN changed"),
     pytest.param(EXTERNAL_PEERING, stored(EXTERNAL_PEERING), [], id="externalpeering: as stored"),
     pytest.param(EXTERNAL_PEERING, edited(stored(EXTERNAL_PEERING), {"/spec/permit/external/prefixes": [{"prefix": "0.0.0.0/0"}]}),
-                 [(D, "/spec/permit/external/prefixes/1", {"prefix": "10.9.0.0/16"}, None, H)],
+                 [(D, "/spec/permit/external/prefixes/0", {"prefix": "10.9.0.0/16"}, None, H)],  # first in Git
                  id="externalpeering: prefix removed live"),
     # Gateway: logs, workers and group defaults; interfaces are a map whose empty entries count.
     pytest.param(GATEWAY_1, stored(GATEWAY_1), [], id="gateway: as stored"),
