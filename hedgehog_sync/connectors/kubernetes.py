@@ -191,9 +191,11 @@ def read_capped_file(path: str, key: str, what: str) -> bytes:
 
 def _token_text(raw: bytes, what: str) -> str:
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ClusterConfigError(f"{what} is not UTF-8 text") from None
+        text: str | None = raw.decode("utf-8")
+    except UnicodeDecodeError:  # its repr holds the bytes: never let it ride along as a context
+        text = None
+    if text is None:
+        raise ClusterConfigError(f"{what} is not UTF-8 text")
     return _checked_token(text, what)
 
 
@@ -276,11 +278,25 @@ def _in_cluster_client(
 ) -> k8s_client.ApiClient:
     configuration = k8s_client.Configuration()
     loader = _InClusterLoader(token_filename, cert_filename, environ=os.environ if environ is None else environ)
+    error: HedgehogSyncError | None = None
     try:
         loader.load_and_set(configuration)
     except ConfigException as exc:
-        raise ClusterConfigError(f"in-cluster Kubernetes configuration could not be loaded: {exc}") from None
+        error = ClusterConfigError(f"in-cluster Kubernetes configuration could not be loaded: {exc}")
+    except HedgehogSyncError as exc:
+        error = exc
+    if error is not None:
+        raise _alone(error)
     return _client(configuration)
+
+
+def _alone(error: HedgehogSyncError) -> HedgehogSyncError:
+    """The error without the exceptions it was raised while handling: their text (a YAML snippet, a
+    decoder's bytes) may quote a credential. Raise the result outside any except block."""
+    error.__cause__ = None
+    error.__context__ = None
+    error.__suppress_context__ = True
+    return error
 
 
 def _client(configuration: k8s_client.Configuration) -> k8s_client.ApiClient:
@@ -319,11 +335,11 @@ class _CappedKubeConfigMerger(KubeConfigMerger):
 def _kubeconfig_client(source: str, context: str | None, allow_exec: bool) -> k8s_client.ApiClient:
     try:
         return _load_kubeconfig_client(source, context, allow_exec)
-    except HedgehogSyncError:
-        raise
+    except HedgehogSyncError as exc:
+        error = exc
     except Exception as exc:  # a malformed file trips the library in many ways: name the class only
-        kind = type(exc).__name__
-    raise ClusterConfigError(f"kubeconfig {source} is malformed ({kind})")
+        error = ClusterConfigError(f"kubeconfig {source} is malformed ({type(exc).__name__})")
+    raise _alone(error)
 
 
 def _load_kubeconfig_client(source: str, context: str | None, allow_exec: bool) -> k8s_client.ApiClient:

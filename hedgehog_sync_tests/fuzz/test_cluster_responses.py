@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import event, given
 from hypothesis import strategies as st
 
@@ -221,3 +222,68 @@ def test_every_drawn_answer_ends_in_a_state_or_a_clear_error_in_budget_without_t
         texts = _texts(outcome)
         assert len(str(outcome)) < 600, str(outcome)
     assert_no_leak(TOKEN, texts=texts)
+
+
+# --- kubeconfigs ---------------------------------------------------------------------------------
+_SLOTS = ("clusters", "users", "contexts", "current-context", "cluster", "server", "user", "token",
+          "tokenFile", "context-user", "context-cluster", "password")
+
+
+def _kubeconfig(server: str, token: str, slot: str | None, value: Any) -> dict[str, Any]:
+    cluster: dict[str, Any] = {"server": server}
+    user: dict[str, Any] = {"token": token}
+    context: dict[str, Any] = {"cluster": "c", "user": "u"}
+    doc: dict[str, Any] = {"apiVersion": "v1", "kind": "Config", "clusters": [{"name": "c", "cluster": cluster}],
+                           "users": [{"name": "u", "user": user}],
+                           "contexts": [{"name": FABRIC, "context": context}], "current-context": FABRIC}
+    if slot in ("clusters", "users", "contexts", "current-context"):
+        doc[slot] = value
+    elif slot == "cluster":
+        doc["clusters"][0]["cluster"] = value
+    elif slot == "user":
+        doc["users"][0]["user"] = value
+    elif slot in ("server",):
+        cluster["server"] = value
+    elif slot in ("token", "tokenFile", "password"):
+        user[slot] = value
+        if slot == "tokenFile":
+            del user["token"]
+    elif slot == "context-user":
+        context["user"] = value
+    elif slot == "context-cluster":
+        context["cluster"] = value
+    return doc
+
+
+_token_variants = st.sampled_from(["", " ", "\n", "\r\n", "\t", "  \n\n"]).map(
+    lambda pad: ("pre", pad)) | st.sampled_from(["\n", "\x00", "\x7f", "\r"]).map(lambda mid: ("mid", mid))
+
+
+@fuzz_settings
+@given(slot=st.none() | st.sampled_from(_SLOTS), value=_json | st.sampled_from(["token.txt", "/dev/zero", "missing"]),
+       variant=_token_variants, context=st.sampled_from([FABRIC, None, "other"]), raw=st.none() | st.binary(max_size=200))
+def test_any_kubeconfig_gives_a_client_or_a_clear_config_error_without_the_token(tmp_path_factory, slot, value,
+                                                                                variant, context, raw):
+    root = tmp_path_factory.mktemp("kubeconfig")
+    where, text = variant
+    token = f"{text}{TOKEN}{text}" if where == "pre" else f"{TOKEN[:10]}{text}{TOKEN[10:]}"
+    (root / "token.txt").write_text(f"{token}\n")
+    path = root / "k.kubeconfig"
+    if raw is not None:
+        path.write_bytes(raw + f"\ntoken: {TOKEN}\n".encode())
+    else:
+        path.write_text(yaml.safe_dump(_kubeconfig("http://127.0.0.1:9", token, slot, value)))
+    started = time.monotonic()
+    try:
+        with api_client_for(str(path), context) as client:
+            value = client.configuration.api_key.get("authorization")
+            assert value is None or not any(ord(c) < 0x20 for c in value)
+        texts: list[str] = []
+        event("client")
+    except HedgehogSyncError as exc:
+        assert type(exc).__name__ == "ClusterConfigError", exc
+        texts = _texts(exc)
+        event("ClusterConfigError")
+    assert time.monotonic() - started < 10
+    for secret in (TOKEN, TOKEN[10:]):
+        assert_no_leak(secret, texts=texts)

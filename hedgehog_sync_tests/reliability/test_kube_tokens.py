@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from hedgehog_sync.connectors.kubernetes import _in_cluster_client, api_client_for, read_live
-from hedgehog_sync.devlab.apiserver import FabricStore, start_apiserver
+from hedgehog_sync.devlab.apiserver import FabricStore, start_apiserver, write_kubeconfig
 from hedgehog_sync.domain.errors import ClusterConfigError
 from hedgehog_sync.domain.redaction import redact
 from hedgehog_sync_tests.domain.test_fidelity import stored
@@ -37,12 +37,24 @@ def served(tmp_path):
         yield handle, token
 
 
-def kubeconfig_text(server: str, user_lines: str) -> str:
-    return (f"apiVersion: v1\nkind: Config\n"
-            f"clusters:\n- name: c\n  cluster:\n    server: {server}\n"
-            f"users:\n- name: u\n  user:\n{user_lines}"
-            f"contexts:\n- name: {FABRIC}\n  context: {{cluster: c, user: u}}\n"
-            f"current-context: {FABRIC}\n")
+_PLACEHOLDER = "user-section-placeholder"
+
+
+def with_user(kubeconfig: Path, user_lines: str) -> str:
+    """The kubeconfig's text, its clusters (server, CA) and contexts kept, with its one user's
+    section as a person would type it (a YAML block, a tokenFile, ...)."""
+    doc = yaml.safe_load(kubeconfig.read_text())
+    doc["users"][0]["user"] = _PLACEHOLDER
+    text = yaml.safe_dump(doc, sort_keys=False)
+    assert f"  user: {_PLACEHOLDER}\n" in text
+    return text.replace(f"  user: {_PLACEHOLDER}\n", "  user:\n" + user_lines)
+
+
+def served_fabric(handle, tmp_path: Path):
+    """fab-hostile's Git repository and inventory, its kubeconfig the devlab server's own."""
+    fabric = make_fabric(tmp_path, handle.fabric_url(FABRIC))
+    handle.write_kubeconfig(FABRIC, fabric.kubeconfig)
+    return fabric
 
 
 def _echo_token_file(path: Path, token: str) -> None:
@@ -62,13 +74,13 @@ USERS = {
 @pytest.mark.parametrize("case", list(USERS))
 def test_a_token_ending_in_a_newline_authenticates_and_appears_nowhere(served, tmp_path, case):
     handle, token = served
-    fabric = make_fabric(tmp_path, handle.fabric_url(FABRIC))
+    fabric = served_fabric(handle, tmp_path)
     user, file = USERS[case](token)
     if file == "echo":
         _echo_token_file(fabric.kubeconfig.parent / "token.txt", token)
     elif file is not None:
         (fabric.kubeconfig.parent / "token.txt").write_text(file)
-    fabric.kubeconfig.write_text(kubeconfig_text(handle.fabric_url(FABRIC), user))
+    fabric.kubeconfig.write_text(with_user(fabric.kubeconfig, user))
     done = run_check(fabric, {})
     report = done.report
     assert report["errors"] == [] and done.rc == 0, (report["errors"], done.stderr)
@@ -78,9 +90,9 @@ def test_a_token_ending_in_a_newline_authenticates_and_appears_nowhere(served, t
 
 def test_a_token_with_a_line_break_inside_is_a_clear_error_that_never_shows_it(served, tmp_path):
     handle, token = served
-    fabric = make_fabric(tmp_path, handle.fabric_url(FABRIC))
+    fabric = served_fabric(handle, tmp_path)
     broken = f"{token[:12]}\n{token[12:]}"
-    fabric.kubeconfig.write_text(kubeconfig_text(handle.fabric_url(FABRIC), f"    token: {json.dumps(broken)}\n"))
+    fabric.kubeconfig.write_text(with_user(fabric.kubeconfig, f"    token: {json.dumps(broken)}\n"))
     done = run_check(fabric, {})
     assert done.rc == 2
     (error,) = done.report["errors"]
@@ -93,9 +105,9 @@ def test_a_token_with_a_line_break_inside_is_a_clear_error_that_never_shows_it(s
 def test_a_wrong_token_from_a_token_file_is_refused_without_showing_it(served, tmp_path):
     handle, _ = served
     wrong = f"wrong-token-{secrets.token_hex(16)}"
-    fabric = make_fabric(tmp_path, handle.fabric_url(FABRIC))
+    fabric = served_fabric(handle, tmp_path)
     _echo_token_file(fabric.kubeconfig.parent / "token.txt", wrong)
-    fabric.kubeconfig.write_text(kubeconfig_text(handle.fabric_url(FABRIC), "    tokenFile: token.txt\n"))
+    fabric.kubeconfig.write_text(with_user(fabric.kubeconfig, "    tokenFile: token.txt\n"))
     done = run_check(fabric, {})
     assert done.rc == 2
     (error,) = done.report["errors"]
@@ -105,13 +117,15 @@ def test_a_wrong_token_from_a_token_file_is_refused_without_showing_it(served, t
 
 def test_a_token_file_that_never_ends_is_refused(served, tmp_path):
     handle, _ = served
-    path = tmp_path / "k.kubeconfig"
-    path.write_text(kubeconfig_text(handle.fabric_url(FABRIC), "    tokenFile: /dev/zero\n"))
+    path = handle.write_kubeconfig(FABRIC, tmp_path / "k.kubeconfig")
+    plain = path.read_text()
+    path.write_text(with_user(path, "    tokenFile: /dev/zero\n"))
     with pytest.raises(ClusterConfigError, match="not a regular file"):
         api_client_for(str(path), FABRIC)
     big = tmp_path / "big-token"
     big.write_bytes(b"t" * (70 * 1024))
-    path.write_text(kubeconfig_text(handle.fabric_url(FABRIC), f"    tokenFile: {big}\n"))
+    path.write_text(plain)
+    path.write_text(with_user(path, f"    tokenFile: {big}\n"))
     with pytest.raises(ClusterConfigError, match="HEDGEHOG_SYNC_KUBERNETES_MAX_TOKEN_FILE_BYTES"):
         api_client_for(str(path), FABRIC)
 
@@ -121,11 +135,11 @@ def test_every_credential_of_a_kubeconfig_is_registered_for_redaction(served, tm
     password = f"basic-password-{secrets.token_hex(12)}"
     other = f"other-users-token-{secrets.token_hex(12)}"
     key = f"-----BEGIN PRIVATE KEY-----{secrets.token_hex(24)}-----END PRIVATE KEY-----"
-    config = yaml.safe_load(kubeconfig_text(handle.fabric_url(FABRIC), f"    token: {token}\n"))
+    path = handle.write_kubeconfig(FABRIC, tmp_path / "k.kubeconfig")
+    config = yaml.safe_load(with_user(path, f"    token: {token}\n"))
     config["users"] += [{"name": "basic", "user": {"username": "admin", "password": password}},
                         {"name": "other", "user": {"token": other,
                                                    "client-key-data": base64.b64encode(key.encode()).decode()}}]
-    path = tmp_path / "k.kubeconfig"
     path.write_text(yaml.safe_dump(config))
     with api_client_for(str(path), FABRIC) as client:
         assert read_live(client).complete
@@ -136,8 +150,7 @@ def test_every_credential_of_a_kubeconfig_is_registered_for_redaction(served, tm
 
 def test_a_plain_http_server_that_is_not_loopback_never_gets_the_token(tmp_path):
     token = f"never-in-clear-{secrets.token_hex(12)}"
-    path = tmp_path / "k.kubeconfig"
-    path.write_text(kubeconfig_text("http://k8s.example.com:8080", f"    token: {token}\n"))
+    path = write_kubeconfig(tmp_path / "k.kubeconfig", "http://k8s.example.com:8080", token, FABRIC)
     with pytest.raises(ClusterConfigError, match="plain http") as caught:
         api_client_for(str(path), FABRIC)
     assert token not in str(caught.value)
@@ -169,9 +182,7 @@ def test_in_a_dagster_run_a_block_token_syncs_and_a_hostile_server_is_contained_
     doc = yaml.safe_load(kubeconfig.read_text())
     token = doc["users"][0]["user"]["token"]
     server = doc["clusters"][0]["cluster"]["server"]
-    user = f"    token: |\n      {token}\n"
-    text = kubeconfig_text(server, user).replace(f"name: {FABRIC}", f"name: {FAULTED}") \
-        .replace(f"current-context: {FABRIC}", f"current-context: {FAULTED}")
+    text = with_user(kubeconfig, f"    token: |\n      {token}\n")
     kubeconfig.write_text(text)
     assert lab.sync().success
     assert lab.report(FAULTED)["status"] == "in_sync", lab.report(FAULTED)["errors"]
