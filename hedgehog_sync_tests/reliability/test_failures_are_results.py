@@ -267,3 +267,75 @@ def test_a_hostile_value_stays_with_its_fabric_and_the_batch_is_recorded(shipped
     finally:
         monkeypatch.undo()
         lab.commit({"vpcs/hostile-value.yaml": None}, "remove it", fabric=faulty)
+
+
+# --- with the real daemon: what Dagster's run retries do with these runs ------------------------------
+
+@pytest.fixture(scope="module")
+def daemon(shipped, tmp_path_factory):
+    """`dagster-daemon run` (queue, monitoring, run retries) on a DAGSTER_HOME with the shipped settings."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from dagster._core.instance.ref import InstanceRef
+
+    from hedgehog_sync.devlab.demo import WORKSPACE_YAML
+    from hedgehog_sync_tests.reliability.conftest import GIT_TOKEN_ENV
+    from hedgehog_sync_tests.reliability.test_daemon import Deployment
+
+    home = tmp_path_factory.mktemp("shipped_daemon_home")
+    (home / "dagster.yaml").write_text(LOCAL_DAGSTER_YAML)
+    (home / "workspace.yaml").write_text(WORKSPACE_YAML)
+    env = {**os.environ, "DAGSTER_HOME": str(home), "HEDGEHOG_SYNC_INVENTORY": str(shipped.fleet.inventory),
+           "HEDGEHOG_SYNC_STATE_DIR": str(home / "state"), GIT_TOKEN_ENV: shipped.git_token}
+    instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
+    instance.add_dynamic_partitions("fabrics", list(DEMO_FABRICS))
+    dep = Deployment(home, env, instance, [])
+    subprocess.run([sys.executable, "-m", "dagster", "schedule", "stop", "fleet_sync_every_minute",
+                    "-w", str(home / "workspace.yaml")], env=env, cwd=home, check=True, capture_output=True,
+                   timeout=120)
+    try:
+        dep.start_daemon()
+        yield dep
+    finally:
+        for group in dep.groups:
+            try:
+                os.killpg(group, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        instance.dispose()
+
+
+def test_the_daemon_retries_neither_a_run_with_an_unread_fabric_nor_a_step_failure(shipped, daemon):
+    from hedgehog_sync_tests.reliability.test_daemon import wait_for
+
+    lab, dep = shipped, daemon
+    ended = (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
+    original = wrong_token(lab)
+    try:
+        run_id = dep.launch()
+        wait_for("the run with one unreadable fabric", lambda: dep.status(run_id) in ended)
+    finally:
+        (lab.fleet.root / "kube" / f"{FAULTED}.kubeconfig").write_bytes(original)
+    assert dep.status(run_id) == DagsterRunStatus.SUCCESS
+    store = FleetResource(state_dir=dep.env["HEDGEHOG_SYNC_STATE_DIR"]).report_store(dep.instance)
+    assert store.latest_report(FAULTED)["status"] == "unknown"
+    assert all(store.latest_report(f) is not None for f in OTHERS)  # the rest of the batch was recorded
+
+    # A run that fails on a step (the inventory unusable) is not a crash: the daemon says so, no retry.
+    inventory = lab.fleet.inventory
+    text = inventory.read_bytes()
+    inventory.write_bytes(b"fabrics: [\x00")
+    try:
+        failed = dep.launch()
+        wait_for("the run on an unusable inventory", lambda: dep.status(failed) in ended)
+    finally:
+        inventory.write_bytes(text)
+    assert dep.status(failed) == DagsterRunStatus.FAILURE
+    wait_for("the daemon's run-retry decision", lambda: any(
+        "Not retrying run since it failed due to an asset or op failure" in (e.message or "")
+        for e in dep.instance.all_logs(failed)))
+    # By then the daemon has looked at both runs: neither was run again.
+    assert dep.retries_of(run_id) == [] and dep.retries_of(failed) == []
