@@ -171,6 +171,30 @@ def test_ls_remote_and_fetch_from_a_stalling_server_end_at_the_deadline_with_no_
     assert wait_no_orphans(served.url("fab-east")) == []
 
 
+def test_the_fast_path_sensor_tick_ends_at_the_deadline_with_no_orphan(tmp_path, served, monkeypatch):
+    """The real sensor, on a real instance, asking a stalling server where a critical fabric's ref is."""
+    from dagster import SkipReason, build_sensor_context, instance_for_test
+
+    from hedgehog_sync.defs.fast_path import urgent_git_changes
+    from hedgehog_sync.defs.resources import FleetResource
+
+    served.faults.add(trickle=1.0)
+    monkeypatch.setenv("HEDGEHOG_SYNC_GIT_TIMEOUT_SECONDS", "2")
+    inventory = write_inventory(tmp_path, {"url": served.url("fab-east"), "path": "fabrics/east",
+                                           "token_env": TOKEN_ENV, "allow_local": True})
+    doc = yaml.safe_load(inventory.read_text())
+    doc["fabrics"][0]["priority"] = "critical"
+    inventory.write_text(yaml.safe_dump(doc))
+    fleet = FleetResource(inventory_path=str(inventory), state_dir=str(tmp_path / "state"))
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions("fabrics", ["fab-east"])
+        started = time.monotonic()
+        result = urgent_git_changes(build_sensor_context(instance=instance, resources={"fleet": fleet}))
+        assert time.monotonic() - started < 2 + 5
+    assert isinstance(result, SkipReason)
+    assert wait_no_orphans(served.url("fab-east")) == []
+
+
 def test_a_second_reader_waits_for_the_cache_lock_only_until_its_deadline(tmp_path, served):
     import fcntl
 
