@@ -132,10 +132,7 @@ def test_drifted_and_unknown_fabrics_fail_their_checks_and_the_fleet_check(demo,
     broken = demo.graphql.check_executions("no_critical_drift", BROKEN_FABRIC, limit=1)[0]
     assert broken["status"] == "FAILED" and "status unknown" in broken["evaluation"]["description"]
 
-    def fleet_verdict():
-        found = demo.graphql.check_executions("fleet_in_sync", None, limit=1)
-        return found[0] if found and found[0]["status"] in ("FAILED", "SUCCEEDED") else None
-    fleet = wait_for("fleet_in_sync to be recorded by the fleet_watch sensor", fleet_verdict, 300, context=demo.log_tail)
+    fleet = fleet_check_result(demo)
     assert fleet["status"] == "FAILED" and fleet["evaluation"]["severity"] == "ERROR"
     assert f"unknown ({BROKEN_FABRIC})" in fleet["evaluation"]["description"]
     assert DRIFTED_FABRIC in fleet["evaluation"]["description"]
@@ -148,12 +145,23 @@ def test_each_drift_report_event_is_labelled_with_status_severity_and_counts(dem
     assert "· health " in event["description"] and west["metadata"]["status"] == "drifted"
 
 
-def test_fleet_summary_lists_every_fabric(demo, first_reports):
+def fleet_summary_with_reports(demo) -> dict:
     def summary_with_reports():
         events = demo.graphql.materializations("fleet_summary", limit=1)
         meta = events[0]["metadata"] if events else {}
         return meta if meta.get("fabrics") == len(DEMO_FABRICS) and meta["pending"] == 0 else None
-    meta = wait_for("a fleet_summary with every fabric reported", summary_with_reports, 300, context=demo.log_tail)
+    return wait_for("a fleet_summary with every fabric reported", summary_with_reports, 300, context=demo.log_tail)
+
+
+def fleet_check_result(demo) -> dict:
+    def fleet_verdict():
+        found = demo.graphql.check_executions("fleet_in_sync", None, limit=1)
+        return found[0] if found and found[0]["status"] in ("FAILED", "SUCCEEDED") else None
+    return wait_for("fleet_in_sync to be recorded by the fleet_watch sensor", fleet_verdict, 300, context=demo.log_tail)
+
+
+def test_fleet_summary_lists_every_fabric(demo, first_reports):
+    meta = fleet_summary_with_reports(demo)
     rows = {r["fabric"]: r for r in meta["fabrics_table"]["records"]}
     assert set(rows) == set(DEMO_FABRICS) and meta["fabrics"] == 3
     assert rows[DRIFTED_FABRIC]["status"] == "drifted" and rows[DRIFTED_FABRIC]["severity"] == "critical"
@@ -332,6 +340,8 @@ def test_browser_schedule_toggles_off_and_on_by_clicking(browser, demo, screensh
 
 def test_screenshots_for_the_readme(browser, demo, first_reports, screenshot):
     """The README's tour, regenerated with HEDGEHOG_SYNC_SCREENSHOTS=docs/screenshots."""
+    fleet_summary_with_reports(demo)  # every fabric reported, and the fleet's verdict recorded
+    fleet_check_result(demo)
     open_page(browser, demo, ASSET_GRAPH, *PARTITIONED, "fleet_summary")
     screenshot(browser, "asset-graph", readme=True)
     open_page(browser, demo, REPORT_PAGE, f"{DRIFTED_FABRIC}: 3 resources differ from Git")
@@ -340,16 +350,27 @@ def test_screenshots_for_the_readme(browser, demo, first_reports, screenshot):
     screenshot(browser, "drifted-report", readme=True)
     open_page(browser, demo, "/assets/fleet_summary", "Fleet: 3 fabrics", "fabrics_table")
     screenshot(browser, "fleet-summary", readme=True)
+    try:  # the churn drifts fab-east every other step: show it in sync, as the caption says, when it is
+        wait_for(f"{IN_SYNC_FABRIC} in sync", lambda: IN_SYNC_FABRIC in partition_statuses(demo.graphql)["in_sync"][
+            "succeededPartitions"], 2 * CHURN_EVERY + 60, interval=2.0)
+    except AssertionError:
+        pass
     open_page(browser, demo, "/assets/drift_report?view=checks&checkDetail=in_sync", "in_sync", "Partitions")
     browser.find_element("xpath", "//button[normalize-space(.)='Partitions']").click()
     wait_for("the check's partition statuses", lambda: "Failed (" in browser.find_element("tag name", "body").text,
              120, interval=1.0)
-    browser.find_element("xpath", f"//*[normalize-space(text())='{DRIFTED_FABRIC}' and not(ancestor::button)]"
-                                  "[last()]").click()
+    shown = [e for e in browser.find_elements("xpath", f"//*[normalize-space(text())='{DRIFTED_FABRIC}']")
+             if e.is_displayed()]
+    shown[-1].click()  # the partition list's row (the filter's chip comes first)
     wait_for("fab-west's in_sync result and trend", lambda: "recent_reports" in browser.find_element(
         "tag name", "body").text, 120, interval=1.0)
     screenshot(browser, "check-partitions", readme=True)
-    open_page(browser, demo, "/assets/drift_report?view=events", "Description", "drifted · critical")
+    open_page(browser, demo, "/assets/drift_report?view=events", "Description", DRIFTED_FABRIC)
+    rows = [e for e in browser.find_elements("xpath", f"//*[normalize-space(text())='{DRIFTED_FABRIC}']")
+            if e.is_displayed()]
+    rows[0].click()  # the newest fab-west event in the list: its label is the first thing on the right
+    wait_for("fab-west's event label", lambda: "drifted · critical · 3 differ" in browser.find_element(
+        "tag name", "body").text, 60, interval=1.0)
     screenshot(browser, "events", readme=True)
     open_page(browser, demo, SCHEDULE_PAGE, "fleet_sync_every_minute", "Running", "Tick history")
     screenshot(browser, "schedule", readme=True)
