@@ -490,7 +490,7 @@ def compare(context: OpExecutionContext, fleet: FleetResource, alerts: AlertSink
                                          if e.get("error_class")) or "unknown"
             if done % 50 == 0 or done == len(fabrics_read):
                 context.log.info(f"{done}/{len(fabrics_read)} fabrics compared, {recorded} reports recorded, "
-                                 f"{len(failed)} unknown")
+                                 f"{len(failed)} could not be read or compared")
     finally:
         if rows:  # no event: the fleet_watch sensor records fleet_summary when the table changed
             fleet.fleet_rows(context.instance).update(lambda doc: merge_rows(doc, rows))
@@ -505,8 +505,9 @@ def compare(context: OpExecutionContext, fleet: FleetResource, alerts: AlertSink
         # A result, not a failure of the run: each of these has an unknown report and a failing check.
         named = "; ".join(f"{n}: {failed[n]}" for n in sorted(failed)[:MAX_NAMED_FAILURES])
         more = f"; and {len(failed) - MAX_NAMED_FAILURES} more" if len(failed) > MAX_NAMED_FAILURES else ""
-        context.log.warning(f"{len(failed)} of {len(fabrics_read)} fabrics unknown: {named}{more}. "
-                            "The last good report of each is kept; the next cycle tries again.")
+        context.log.warning(f"{len(failed)} of {len(fabrics_read)} fabrics could not be read or compared, each "
+                            f"recorded unknown: {named}{more}. The last good report of each is kept; the next "
+                            "cycle tries again.")
     if False:  # pragma: no cover - outputs are skippable: changes are recorded as events above
         yield
 
