@@ -456,6 +456,18 @@ def test_the_connector_refuses_what_the_inventory_refuses_before_git_runs(tmp_pa
     assert not (tmp_path / "cache" / "fab-east" / "repo.git").exists()  # refused before git ran
 
 
+@pytest.mark.parametrize("command", [["check", "--fabric", "fab-east", "--format", "json"], ["inventory", "validate"]])
+def test_a_token_in_a_url_query_string_is_refused_and_never_echoed(tmp_path, served, command):
+    inventory = write_inventory(tmp_path, {"url": served.url("fab-east") + "?private_token=" + TOKEN,
+                                           "allow_local": True})
+    proc = subprocess.run([CLI, *command, "--inventory", str(inventory), *(
+        ["--state-dir", str(tmp_path / "state")] if command[0] == "check" else [])],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == (2 if command[0] == "check" else 1)
+    assert "query string" in proc.stderr
+    assert_no_leak(TOKEN, texts=[proc.stdout, proc.stderr], paths=[tmp_path / "state"])
+
+
 def test_inventory_validate_warns_about_an_unset_token_env(tmp_path, monkeypatch):
     inventory = write_inventory(tmp_path, {"url": "https://git.example.com/f.git",
                                            "token_env": "HEDGEHOG_SYNC_NOT_SET_TOKEN"})
