@@ -21,6 +21,7 @@ import json
 import math
 import os
 import socket
+import ssl
 import stat
 import threading
 import time
@@ -29,7 +30,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
-from http.client import HTTPException
+from http.client import HTTPException, RemoteDisconnected
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -819,7 +820,7 @@ def _list_page(
     if failure is not None:
         if isinstance(failure, urllib3.exceptions.MaxRetryError):
             failure = failure.reason or failure
-        raise _transport_error(failure, what, limit)
+        raise _transport_error(failure, what, limit, bool(api_client.configuration.cert_file))
     assert body is not None
     return _decode_page(body, what)
 
@@ -941,7 +942,15 @@ def retry_after_seconds(headers: Mapping[str, str], now: datetime | None = None)
     return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
 
 
-def _transport_error(cause: BaseException, what: str, timeout: float) -> HedgehogSyncError:
+def _transport_error(
+    cause: BaseException, what: str, timeout: float, client_certificate: bool = False
+) -> HedgehogSyncError:
+    if client_certificate and _closed_before_answering(cause):
+        # A TLS 1.3 server refusing a client certificate may close the connection without an alert.
+        return ClusterUnreachableError(
+            f"{what} failed: the server closed the connection before answering; with a client certificate "
+            "in the kubeconfig (client-certificate-data), the usual cause is that the server does not "
+            "accept it: use one signed by the cluster's client CA")
     # NewConnectionError subclasses ConnectTimeoutError in urllib3: a refusal is not a timeout.
     if isinstance(cause, urllib3.exceptions.NewConnectionError):
         return ClusterUnreachableError(f"{what} failed: {_describe(cause)}")
@@ -953,12 +962,65 @@ def _transport_error(cause: BaseException, what: str, timeout: float) -> Hedgeho
     return ClusterUnreachableError(f"{what} failed: {_describe(cause)}")
 
 
+def _closed_before_answering(cause: BaseException) -> bool:
+    """The connection ended at the TLS handshake or before any byte of an answer."""
+    if isinstance(_ssl_error(cause), ssl.SSLEOFError):
+        return True
+    seen: list[Any] = [cause, *getattr(cause, "args", ())]
+    return any(isinstance(e, (RemoteDisconnected, ConnectionResetError)) for e in seen)
+
+
+def _ssl_error(cause: BaseException) -> ssl.SSLError | None:
+    """The ssl module's error inside urllib3's wrappers, if any."""
+    seen: set[int] = set()
+    pending: list[Any] = [cause]
+    while pending:
+        current = pending.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError):
+            return current
+        pending += [current.__cause__, current.__context__, *current.args]
+    return None
+
+
+# OpenSSL verification codes (X509_V_ERR_*) and what the operator must fix for each.
+_UNTRUSTED_CA = {2, 18, 19, 20, 21}
+_EXPIRED, _NOT_YET_VALID = 10, 9
+_NAME_MISMATCH = {62, 64}
+
+
+def _tls_problem(cause: BaseException) -> str:
+    """Which TLS check failed, in the operator's words, with the kubeconfig field to fix."""
+    error = _ssl_error(cause)
+    if isinstance(error, ssl.SSLCertVerificationError):
+        code = error.verify_code
+        if code in _UNTRUSTED_CA:
+            return ("TLS: the server's certificate is not signed by a CA the kubeconfig trusts "
+                    "(certificate-authority-data): put the cluster's CA there")
+        if code == _EXPIRED:
+            return "TLS: the server's certificate has expired: the cluster's certificate must be renewed"
+        if code == _NOT_YET_VALID:
+            return "TLS: the server's certificate is not valid yet: check this host's clock"
+        if code in _NAME_MISMATCH:
+            return (f"TLS: the server's certificate does not name the host connected to ({error.verify_message}): "
+                    "use a server address the certificate names, or reissue it")
+        return f"TLS: the server's certificate was refused ({error.verify_message})"
+    reason = str(getattr(error, "reason", "") or "")
+    if "ALERT" in reason and ("CERTIFICATE" in reason or "UNKNOWN_CA" in reason):
+        alert = reason.split("ALERT_", 1)[-1].replace("_", " ").lower()
+        return (f"TLS: the server refused the handshake (alert: {alert}): it does not accept the kubeconfig's "
+                "client certificate (client-certificate-data)")
+    return f"TLS error ({reason.replace('_', ' ').lower() or type(error or cause).__name__})"
+
+
 def _describe(cause: BaseException) -> str:
     """A short, secret-free account of a connection failure."""
     if isinstance(cause, urllib3.exceptions.NameResolutionError):
         return "the host name did not resolve"
     if isinstance(cause, urllib3.exceptions.SSLError):
-        return "TLS error"
+        return _tls_problem(cause)
     if isinstance(cause, urllib3.exceptions.NewConnectionError):
         os_error = cause.__cause__ or cause.__context__
         reason = (

@@ -15,6 +15,7 @@ import asyncio
 import base64
 import binascii
 import copy
+import hashlib
 import hmac
 import json
 import logging
@@ -24,13 +25,16 @@ import re
 import secrets
 import signal
 import socket
+import ssl
 import sys
+import tempfile
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -61,6 +65,8 @@ SERVER_VERSION = {
     "platform": "linux/amd64",
 }
 
+# How many changes per fabric a watch can resume across; an older resourceVersion gets 410 Gone.
+WATCH_HISTORY = 1000
 _FABRIC_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 # Metadata only the API server writes: a client's values for these are ignored.
@@ -295,6 +301,22 @@ def _selector_term(text: str) -> tuple[str, str, str | None]:
     return text, "exists", None
 
 
+def field_selector(expression: str) -> Callable[[Obj], bool]:
+    """A predicate for a field selector on what custom resources support: metadata.name and metadata.namespace."""
+    terms = []
+    for text in (t.strip() for t in expression.split(",")):
+        if not text:
+            continue
+        key, operator, value = _selector_term(text)
+        if operator not in ("=", "!=") or key not in ("metadata.name", "metadata.namespace"):
+            raise ValueError(f'"{key}" is not a known field selector: only "metadata.name", "metadata.namespace"')
+        terms.append((key.split(".", 1)[1], operator, value))
+    return lambda obj: all(
+        (str((obj.get("metadata") or {}).get(key, "")) == value) == (operator == "=")
+        for key, operator, value in terms
+    )
+
+
 def _term_holds(term: tuple[str, str, str | None], labels: Mapping[str, str]) -> bool:
     key, operator, value = term
     if operator == "=":
@@ -315,6 +337,18 @@ class _Fabric:
     # (group, plural, namespace, name) -> the stored object
     objects: dict[tuple[str, str, str, str], Obj] = field(default_factory=dict)
     resource_version: int = 0
+    # The latest changes, for watches: (resourceVersion, ADDED|MODIFIED|DELETED, key, object).
+    history: deque[tuple[int, str, tuple[str, str, str, str], Obj]] = field(
+        default_factory=lambda: deque(maxlen=WATCH_HISTORY)
+    )
+    # A watch can resume from this resourceVersion or later; older ones are answered 410 Gone.
+    history_floor: int = 0
+
+    def record(self, event: str, key: tuple[str, str, str, str], obj: Obj) -> None:
+        """Remember a change (the caller holds the store's lock and has bumped resource_version)."""
+        if len(self.history) == self.history.maxlen:
+            self.history_floor = self.history[0][0]
+        self.history.append((self.resource_version, event, key, copy.deepcopy(obj)))
 
 
 def _listed(
@@ -485,6 +519,9 @@ class FabricStore:
                     raise _conflict(kind, name)
             del store.objects[key]
             store.resource_version += 1
+            gone = copy.deepcopy(existing)
+            gone["metadata"]["resourceVersion"] = str(store.resource_version)
+            store.record("DELETED", key, gone)
             self._changes += 1
             return copy.deepcopy(existing)
 
@@ -537,6 +574,7 @@ class FabricStore:
                 managedFields=[_managed_entry(manager, kind, now, body, subresource=None)],
             )
             store.objects[key] = body
+            store.record("ADDED", key, body)
             self._changes += 1
             return copy.deepcopy(body)
 
@@ -600,9 +638,11 @@ class FabricStore:
         limit: int | None = None,
         continue_token: str | None = None,
         selector: str | None = None,
+        fields: str | None = None,
     ) -> Obj:
         """GET a collection: one page ordered by (namespace, name), with an opaque continue token."""
         matches = label_selector(selector) if selector else None
+        field_matches = field_selector(fields) if fields else None
         with self._lock:
             store = self._fabric(fabric)
             snapshot = store.resource_version
@@ -610,6 +650,8 @@ class FabricStore:
             if continue_token:
                 snapshot, after = _decode_continue(continue_token)
             rows = _listed(store, kind, namespace, after, matches)
+            if field_matches is not None:
+                rows = [obj for obj in rows if field_matches(obj)]
             page = rows if not limit or limit <= 0 else rows[:limit]
             metadata: Obj = {"resourceVersion": str(snapshot)}
             if len(page) < len(rows):
@@ -622,6 +664,50 @@ class FabricStore:
                 "metadata": metadata,
                 "items": [copy.deepcopy(obj) for obj in page],
             }
+
+    def watch_events(
+        self,
+        fabric: str,
+        kind: ResourceKind,
+        since: int | None,
+        *,
+        namespace: str | None = None,
+        selector: str | None = None,
+        fields: str | None = None,
+    ) -> tuple[list[Obj], int]:
+        """The watch events of one kind after resourceVersion `since` and the version they reach.
+
+        since=None starts with an ADDED event per current object, as a watch without resourceVersion
+        does; a `since` older than the retained history raises a 410 Expired ApiError.
+        """
+        labels = label_selector(selector) if selector else None
+        field_matches = field_selector(fields) if fields else None
+
+        def wanted(key: tuple[str, str, str, str], obj: Obj) -> bool:
+            return (
+                key[:2] == (kind.group, kind.plural)
+                and (namespace is None or key[2] == namespace)
+                and (labels is None or labels((obj.get("metadata") or {}).get("labels") or {}))
+                and (field_matches is None or field_matches(obj))
+            )
+
+        with self._lock:
+            store = self._fabric(fabric)
+            if since is None:
+                rows = [
+                    ("ADDED", obj) for key, obj in sorted(store.objects.items()) if wanted(key, obj)
+                ]
+                return [{"type": t, "object": copy.deepcopy(o)} for t, o in rows], store.resource_version
+            if since < store.history_floor or since > store.resource_version:
+                raise ApiError(
+                    410, "Expired", f"too old resource version: {since} ({store.history_floor})"
+                )
+            events = [
+                {"type": event, "object": copy.deepcopy(obj)}
+                for version, event, key, obj in store.history
+                if version > since and wanted(key, obj)
+            ]
+            return events, store.resource_version
 
     # -- persistence --
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -662,6 +748,9 @@ class FabricStore:
                     meta = obj["metadata"]
                     store.objects[(kind.group, kind.plural, meta["namespace"], meta["name"])] = obj
                 store.resource_version = max(store.resource_version, int(saved.get("resourceVersion") or 0))
+                # what changed before the load is not known: a watch must list again
+                store.history.clear()
+                store.history_floor = store.resource_version
             self._changes += 1
 
     # -- internals --
@@ -790,6 +879,7 @@ class FabricStore:
             _managed_entry(manager, kind, now, updated, subresource),
         )
         store.objects[key] = updated
+        store.record("MODIFIED", key, updated)
         self._changes += 1
         return copy.deepcopy(updated)
 
@@ -1273,6 +1363,20 @@ class _Reply:
 
 
 @dataclass
+class _Watch:
+    """A watch to stream: events of one kind after a resourceVersion, until its deadline."""
+
+    fabric: str
+    kind: ResourceKind
+    namespace: str | None
+    since: int | None
+    selector: str | None
+    fields: str | None
+    bookmarks: bool
+    seconds: float
+
+
+@dataclass
 class _Call:
     """One request inside a fabric, as the handlers see it."""
 
@@ -1324,14 +1428,21 @@ class DevlabApp:
         self.store = store
         self.faults = faults if faults is not None else FaultRules()
         self.cluster = cluster
+        # Seconds between BOOKMARK events on a watch that asked for them (real servers: about a minute).
+        self.bookmark_seconds = 1.0
+        # Set when the server stops: open watches end at once rather than hold the shutdown.
+        self.stopping = threading.Event()
         # Built-in kinds are served only with a ClusterObjectStore; their routes come first.
-        self._routes: list[tuple[re.Pattern[str], tuple[str, ...], Callable[[_Call], _Reply]]] = (
+        self._routes: list[tuple[re.Pattern[str], tuple[str, ...], Callable[[_Call], Any]]] = (
             self._core_routes(cluster) if cluster is not None else []
         )
         self._routes += [
             (_route("/version"), ("GET",), self._version),
             (_route("/api"), ("GET",), self._core_versions),
             (_route("/api/v1"), ("GET",), self._core_resources),
+            (_route("/api/v1/namespaces/{namespace}/events"), ("GET",), self._events),
+            (_route("/openapi/v3"), ("GET",), self._openapi_paths),
+            (_route("/openapi/v3/apis/{group}/{version}"), ("GET",), self._openapi_group_version),
             (_route("/apis"), ("GET",), self._groups),
             (_route("/apis/{group}"), ("GET",), self._group),
             (_route("/apis/{group}/{version}"), ("GET",), self._resources),
@@ -1371,9 +1482,46 @@ class DevlabApp:
                 "result. You can start a new list without the continue parameter."))
         else:
             reply = await self._serve(request, path)
+        if isinstance(reply, _Watch):
+            await self._stream(request, send, reply)
+            return
         await _send(send, reply, rule.action if rule is not None else None)
 
-    async def _serve(self, request: Request, path: str) -> _Reply:
+    async def _stream(self, request: Request, send: Callable[..., Any], watch: _Watch) -> None:
+        """Stream watch events as JSON lines; a resourceVersion too old ends it with a 410 ERROR event."""
+        headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-cache, private")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        deadline = time.monotonic() + watch.seconds
+        next_bookmark = time.monotonic() + self.bookmark_seconds
+        since = watch.since
+        while time.monotonic() < deadline and not self.stopping.is_set():
+            try:
+                events, reached = self.store.watch_events(
+                    watch.fabric, watch.kind, since, namespace=watch.namespace,
+                    selector=watch.selector, fields=watch.fields,
+                )
+            except ApiError as exc:
+                events, reached = [{"type": "ERROR", "object": exc.status()}], None
+            except KeyError:  # the fabric stopped being served
+                break
+            if watch.bookmarks and time.monotonic() >= next_bookmark and reached is not None:
+                events.append({"type": "BOOKMARK", "object": {
+                    "kind": watch.kind.kind, "apiVersion": watch.kind.api_version,
+                    "metadata": {"resourceVersion": str(reached)},
+                }})
+                next_bookmark = time.monotonic() + self.bookmark_seconds
+            if events:
+                chunk = b"".join(json.dumps(e, separators=(",", ":")).encode() + b"\n" for e in events)
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            if reached is None:
+                break
+            since = reached
+            if await request.is_disconnected():
+                return
+            await asyncio.sleep(0.05)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _serve(self, request: Request, path: str) -> _Reply | _Watch:
         if path in _HEALTH_PATHS:
             return _Reply(200, "ok")
         routed = _FABRIC_PATH.match(path)
@@ -1448,9 +1596,77 @@ class DevlabApp:
         )
 
     def _core_resources(self, call: _Call) -> _Reply:
+        # Events only (always none): kubectl describe lists them, and discovery must not be empty.
+        events = {"name": "events", "singularName": "event", "namespaced": True, "kind": "Event",
+                  "verbs": ["list"]}
         return _Reply(
-            200, {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1", "resources": []}
+            200, {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1", "resources": [events]}
         )
+
+    def _events(self, call: _Call) -> _Reply:
+        version = str(self.store._fabric(call.fabric).resource_version)
+        return _Reply(200, {"kind": "EventList", "apiVersion": "v1",
+                            "metadata": {"resourceVersion": version}, "items": []})
+
+    # -- OpenAPI v3: what kubectl reads to learn which PATCH types and query parameters a kind takes --
+    def _openapi_paths(self, call: _Call) -> _Reply:
+        paths = {}
+        for group, version in self._served_groups(call.fabric).items():
+            document = self._openapi_document(call.fabric, group, version)
+            digest = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:32].upper()
+            paths[f"apis/{group}/{version}"] = {
+                "serverRelativeURL": f"/fabrics/{call.fabric}/openapi/v3/apis/{group}/{version}?hash={digest}"
+            }
+        return _Reply(200, {"paths": paths})
+
+    def _openapi_group_version(self, call: _Call) -> _Reply:
+        group, version = call.params["group"], call.params["version"]
+        if self._served_groups(call.fabric).get(group) != version:
+            raise _no_such_resource()
+        return _Reply(200, self._openapi_document(call.fabric, group, version))
+
+    def _openapi_document(self, fabric: str, group: str, version: str) -> Obj:
+        """Paths and loose schemas of a group's kinds, as a CRD's published OpenAPI (no strategic merge)."""
+        paths: Obj = {}
+        schemas: Obj = {}
+        for kind in self.store.served_kinds(fabric):
+            if (kind.group, kind.version) != (group, version):
+                continue
+            gvk = [{"group": group, "version": version, "kind": kind.kind}]
+            schema_name = f"com.githedgehog.{group.split('.')[0]}.{version}.{kind.kind}"
+            schemas[schema_name] = {
+                "type": "object",
+                "x-kubernetes-group-version-kind": gvk,
+                "x-kubernetes-preserve-unknown-fields": True,
+            }
+            params = [
+                {"name": name, "in": "query", "schema": {"type": "string"}}
+                for name in ("dryRun", "fieldManager", "fieldValidation")
+            ]
+            body = {"content": {t: {"schema": {"type": "object"}} for t in (JSON_PATCH, MERGE_PATCH)}}
+            ok = {"200": {"description": "OK"}}
+            base = f"/apis/{group}/{version}/namespaces/{{namespace}}/{kind.plural}"
+            for suffix in ("/{name}", "/{name}/status"):
+                paths[base + suffix] = {
+                    "get": {"x-kubernetes-group-version-kind": gvk[0], "responses": ok},
+                    "put": {"x-kubernetes-group-version-kind": gvk[0], "parameters": params, "responses": ok},
+                    "patch": {
+                        "x-kubernetes-group-version-kind": gvk[0],
+                        "parameters": params,
+                        "requestBody": body,
+                        "responses": ok,
+                    },
+                }
+            paths[base] = {
+                "get": {"x-kubernetes-group-version-kind": gvk[0], "responses": ok},
+                "post": {"x-kubernetes-group-version-kind": gvk[0], "parameters": params, "responses": ok},
+            }
+        return {
+            "openapi": "3.0.0",
+            "info": {"title": "hedgehog-sync devlab", "version": SERVER_VERSION["gitVersion"]},
+            "paths": paths,
+            "components": {"schemas": schemas},
+        }
 
     def _group_doc(self, group: str, version: str) -> Obj:
         entry = {"groupVersion": f"{group}/{version}", "version": version}
@@ -1484,7 +1700,7 @@ class DevlabApp:
                     "singularName": kind.kind.lower(),
                     "namespaced": True,
                     "kind": kind.kind,
-                    "verbs": ["create", "delete", "get", "list", "patch", "update"],
+                    "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"],
                 }
             )
             resources.append(
@@ -1511,11 +1727,9 @@ class DevlabApp:
         p = call.params
         return self.store.served_kind(call.fabric, p["group"], p["version"], p["plural"])
 
-    def _list(self, call: _Call, kind: ResourceKind, namespace: str | None) -> _Reply:
-        if call.query.get("watch") in ("true", "1"):
-            raise ApiError(400, "BadRequest", "watch is not supported by the devlab API server")
-        if call.query.get("fieldSelector"):
-            raise ApiError(400, "BadRequest", "fieldSelector is not supported by the devlab API server")
+    def _list(self, call: _Call, kind: ResourceKind, namespace: str | None) -> _Reply | _Watch:
+        if _true(call.query.get("watch")):
+            return self._watch(call, kind, namespace)
         try:
             limit = int(call.query.get("limit") or 0)
             page = self.store.list_page(
@@ -1525,17 +1739,43 @@ class DevlabApp:
                 limit=limit,
                 continue_token=call.query.get("continue") or None,
                 selector=call.query.get("labelSelector") or None,
+                fields=call.query.get("fieldSelector") or None,
             )
         except ValueError as exc:
             raise ApiError(400, "BadRequest", str(exc)) from None
         return _Reply(200, page)
+
+    def _watch(self, call: _Call, kind: ResourceKind, namespace: str | None) -> _Watch:
+        """Validate a watch request (selectors, resourceVersion, timeoutSeconds) before streaming it."""
+        try:
+            if call.query.get("labelSelector"):
+                label_selector(call.query["labelSelector"])
+            if call.query.get("fieldSelector"):
+                field_selector(call.query["fieldSelector"])
+            version = call.query.get("resourceVersion") or ""
+            since = int(version) if version not in ("", "0") else None
+            seconds = float(call.query.get("timeoutSeconds") or 1800)
+        except ValueError as exc:
+            raise ApiError(400, "BadRequest", f"invalid watch request: {exc}") from None
+        # A resourceVersion too old is answered in the stream (an ERROR event with a 410 Status), as the
+        # API server's watch cache does.
+        return _Watch(
+            fabric=call.fabric,
+            kind=kind,
+            namespace=namespace,
+            since=since,
+            selector=call.query.get("labelSelector") or None,
+            fields=call.query.get("fieldSelector") or None,
+            bookmarks=_true(call.query.get("allowWatchBookmarks")),
+            seconds=max(0.0, min(seconds, 1800.0)),
+        )
 
     def _refuse_dry_run(self, call: _Call) -> None:
         # Serving a dry run as a real write would change state the caller meant to keep.
         if call.query.get("dryRun"):
             raise ApiError(400, "BadRequest", "dryRun is not supported by the devlab API server")
 
-    def _collection(self, call: _Call) -> _Reply:
+    def _collection(self, call: _Call) -> _Reply | _Watch:
         kind = self._kind(call)
         namespace = call.params["namespace"]
         if call.method == "GET":
@@ -1550,7 +1790,7 @@ class DevlabApp:
             201, self.store.create(call.fabric, body, kind=kind, namespace=namespace, manager=call.manager)
         )
 
-    def _all_namespaces(self, call: _Call) -> _Reply:
+    def _all_namespaces(self, call: _Call) -> _Reply | _Watch:
         return self._list(call, self._kind(call), None)
 
     def _item(self, call: _Call) -> _Reply:
@@ -1719,6 +1959,11 @@ class DevlabApp:
         return _Reply(200, found)
 
 
+def _true(value: str | None) -> bool:
+    """A boolean query parameter, read as Go's strconv.ParseBool reads it on the API server."""
+    return value in ("1", "t", "T", "true", "TRUE", "True")
+
+
 def _fault_reply(status: int, retry_after: float | str | None) -> _Reply:
     """The Status a fault rule answers, with Retry-After as a 429 or 503 of the API server sends it."""
     body = status_body(status)
@@ -1757,14 +2002,32 @@ def create_app(
 
 # --- kubeconfigs and objects --------------------------------------------------------------------
 def write_kubeconfig(
-    path: str | os.PathLike[str], server_url: str, token: str, context_name: str, namespace: str = NAMESPACE
+    path: str | os.PathLike[str],
+    server_url: str,
+    token: str,
+    context_name: str,
+    namespace: str = NAMESPACE,
+    *,
+    ca_pem: bytes | None = None,
+    client_certificate: IssuedCertificate | None = None,
 ) -> Path:
-    """Write a kubeconfig (mode 0600) with one context whose user authenticates with a bearer token."""
+    """Write a kubeconfig (mode 0600) with one context whose user authenticates with a bearer token.
+
+    `ca_pem` is the CA an https:// server's certificate is checked against (`certificate-authority-data`);
+    `client_certificate`, if given, is presented too (`client-certificate-data`, `client-key-data`).
+    """
+    cluster: Obj = {"server": server_url}
+    if ca_pem is not None:
+        cluster["certificate-authority-data"] = base64.b64encode(ca_pem).decode("ascii")
+    user: Obj = {"token": token}
+    if client_certificate is not None:
+        user["client-certificate-data"] = base64.b64encode(client_certificate.cert_pem).decode("ascii")
+        user["client-key-data"] = base64.b64encode(client_certificate.key_pem).decode("ascii")
     config = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": context_name, "cluster": {"server": server_url}}],
-        "users": [{"name": f"{context_name}-user", "user": {"token": token}}],
+        "clusters": [{"name": context_name, "cluster": cluster}],
+        "users": [{"name": f"{context_name}-user", "user": user}],
         "contexts": [
             {
                 "name": context_name,
@@ -1809,6 +2072,161 @@ def new_object(
     }
 
 
+# --- TLS ----------------------------------------------------------------------------------------
+# Real fabrics serve HTTPS: so does the devlab, with a CA of its own, made per devlab by `cryptography`.
+_TLS_HOSTS = (HOST, "localhost")
+
+
+@dataclass(frozen=True)
+class IssuedCertificate:
+    """A certificate and its private key, both PEM. The key is for this process's TLS only."""
+
+    cert_pem: bytes
+    key_pem: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class DevlabCA:
+    """A certificate authority made for one devlab: it signs the server's certificate and clients'."""
+
+    cert_pem: bytes
+    key_pem: bytes = field(repr=False)
+
+    @classmethod
+    def generate(cls, name: str = "hedgehog-sync devlab CA") -> DevlabCA:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        now = datetime.now(timezone.utc)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(hours=1))
+            .not_valid_after(now + timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True, content_commitment=False, key_encipherment=False,
+                    data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+                    encipher_only=False, decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .sign(key, hashes.SHA256())
+        )
+        return cls(_cert_pem(cert), _key_pem(key))
+
+    def issue(
+        self,
+        common_name: str,
+        *,
+        hosts: Sequence[str] = (),
+        client: bool = False,
+        not_before: datetime | None = None,
+        not_after: datetime | None = None,
+    ) -> IssuedCertificate:
+        """A leaf certificate: for a server naming `hosts` (IP addresses or DNS names), or a client."""
+        import ipaddress
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+        ca_cert = x509.load_pem_x509_certificate(self.cert_pem)
+        ca_key = serialization.load_pem_private_key(self.key_pem, password=None)
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.now(timezone.utc)
+        names: list[x509.GeneralName] = []
+        for host in hosts:
+            try:
+                names.append(x509.IPAddress(ipaddress.ip_address(host)))
+            except ValueError:
+                names.append(x509.DNSName(host))
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+            .issuer_name(ca_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(not_before or now - timedelta(hours=1))
+            .not_valid_after(not_after or now + timedelta(days=825))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.ExtendedKeyUsage(
+                    [ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH]
+                ),
+                critical=False,
+            )
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),  # type: ignore[arg-type]
+                critical=False,
+            )
+        )
+        if names:
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+        cert = builder.sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+        return IssuedCertificate(_cert_pem(cert), _key_pem(key))
+
+
+def _cert_pem(cert: Any) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _key_pem(key: Any) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+@dataclass(frozen=True)
+class ServerTLS:
+    """How a devlab API server speaks TLS: its CA, its own certificate, and whose client certificates it takes.
+
+    A client certificate is optional (fabrics authenticate by bearer token); one that `client_ca`
+    did not sign ends the handshake, as a real API server's `--client-ca-file` does.
+    """
+
+    ca: DevlabCA
+    certificate: IssuedCertificate
+    client_ca: DevlabCA | None = None
+
+    @classmethod
+    def generate(cls) -> ServerTLS:
+        """A new CA and a certificate for 127.0.0.1 and localhost; the CA also signs client certificates."""
+        ca = DevlabCA.generate()
+        return cls(ca, ca.issue("hedgehog-sync devlab API server", hosts=_TLS_HOSTS), ca)
+
+    def context(self) -> ssl.SSLContext:
+        """The server's SSLContext (TLS 1.2 or later)."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        # The ssl module loads a certificate chain from files only: a private directory, removed at once.
+        with tempfile.TemporaryDirectory(prefix="devlab-tls-") as scratch:
+            cert_file, key_file = Path(scratch) / "tls.crt", Path(scratch) / "tls.key"
+            for target, data in ((cert_file, self.certificate.cert_pem), (key_file, self.certificate.key_pem)):
+                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "wb") as out:
+                    out.write(data)
+            context.load_cert_chain(cert_file, key_file)
+        if self.client_ca is not None:
+            context.verify_mode = ssl.CERT_OPTIONAL
+            context.load_verify_locations(cadata=self.client_ca.cert_pem.decode("ascii"))
+        return context
+
+
 # --- running it ---------------------------------------------------------------------------------
 def _listening_socket(port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -1818,9 +2236,16 @@ def _listening_socket(port: int) -> socket.socket:
     return sock
 
 
-def _uvicorn_server(app: DevlabApp) -> uvicorn.Server:
+def _uvicorn_server(app: DevlabApp, tls: ServerTLS | None) -> uvicorn.Server:
+    context = tls.context() if tls is not None else None
     config = uvicorn.Config(
-        app, host=HOST, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
+        app,
+        host=HOST,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=2,
+        ssl_context_factory=(lambda _config, _default: context) if context is not None else None,
     )
     return uvicorn.Server(config)
 
@@ -1864,11 +2289,13 @@ class ApiServerHandle:
         sock: socket.socket,
         app: DevlabApp,
         autosaver: _Autosaver | None,
+        tls: ServerTLS | None = None,
     ):
         self._server, self._thread, self._sock, self._autosaver = server, thread, sock, autosaver
         self.app = app
+        self.tls = tls
         self.port: int = sock.getsockname()[1]
-        self.url = f"http://{HOST}:{self.port}"
+        self.url = f"{'https' if tls is not None else 'http'}://{HOST}:{self.port}"
 
     @property
     def store(self) -> FabricStore:
@@ -1882,20 +2309,43 @@ class ApiServerHandle:
     def cluster(self) -> ClusterObjectStore | None:
         return self.app.cluster
 
+    @property
+    def ca_pem(self) -> bytes | None:
+        """The CA (PEM) this server's certificate is checked against; None when it serves plain HTTP."""
+        return self.tls.ca.cert_pem if self.tls is not None else None
+
     def fabric_url(self, fabric: str) -> str:
         """The `server:` URL of a fabric's kubeconfig."""
         return f"{self.url}/fabrics/{fabric}"
 
-    def write_kubeconfig(self, fabric: str, path: str | os.PathLike[str], context: str | None = None) -> Path:
-        """Write a kubeconfig for one fabric of this server; the context is named after the fabric."""
+    def write_kubeconfig(
+        self,
+        fabric: str,
+        path: str | os.PathLike[str],
+        context: str | None = None,
+        *,
+        client_certificate: IssuedCertificate | None = None,
+    ) -> Path:
+        """Write a kubeconfig for one fabric of this server (trusting its CA); the context is named after the fabric."""
         token = self.store.token(fabric)
         if token is None:
             raise ValueError(f"fabric {fabric} has no token")
-        return write_kubeconfig(path, self.fabric_url(fabric), token, context or fabric)
+        return write_kubeconfig(
+            path, self.fabric_url(fabric), token, context or fabric, ca_pem=self.ca_pem,
+            client_certificate=client_certificate,
+        )
+
+    def client_certificate(self, user: str = "devlab-user") -> IssuedCertificate:
+        """A client certificate this server accepts (signed by its client CA)."""
+        if self.tls is None or self.tls.client_ca is None:
+            raise ValueError("this devlab API server takes no client certificates")
+        return self.tls.client_ca.issue(user, client=True)
 
     def stop(self) -> None:
         """Stop serving (idempotent); afterwards connections to the port are refused."""
+        self.app.stopping.set()
         self._server.should_exit = True
+        self._close_idle_tls_connections()
         self._thread.join(timeout=10)
         if self._thread.is_alive():
             self._server.force_exit = True
@@ -1904,6 +2354,19 @@ class ApiServerHandle:
         if self._autosaver is not None:
             self._autosaver.stop()
             self._autosaver = None
+
+    def _close_idle_tls_connections(self) -> None:
+        """Close idle keep-alive connections at once: a TLS close otherwise waits for the client's answer."""
+        if self.tls is None:
+            return
+        for connection in list(self._server.server_state.connections):
+            cycle = getattr(connection, "cycle", None)
+            transport, loop = getattr(connection, "transport", None), getattr(connection, "loop", None)
+            if transport is not None and loop is not None and (cycle is None or cycle.response_complete):
+                try:
+                    loop.call_soon_threadsafe(transport.abort)
+                except RuntimeError:  # the loop has already closed
+                    pass
 
     def __enter__(self) -> ApiServerHandle:
         return self
@@ -1920,14 +2383,22 @@ def start_apiserver(
     state_path: str | os.PathLike[str] | None = None,
     ready_timeout: float = 10.0,
     cluster: ClusterObjectStore | None = None,
+    tls: ServerTLS | None = None,
+    plain_http: bool = False,
 ) -> ApiServerHandle:
     """Serve a store on 127.0.0.1 (port 0 = a free port) in a background thread, once it accepts requests.
 
+    It speaks HTTPS with `tls`, by default a CA and certificate made now (`handle.tls`, written into
+    every kubeconfig the handle writes); plain HTTP only with `plain_http=True`.
     With `cluster`, every served name also answers for built-in objects (Jobs, Secrets, ...) kept there.
     """
+    if plain_http and tls is not None:
+        raise ValueError("plain_http=True and tls are exclusive")
+    if not plain_http and tls is None:
+        tls = ServerTLS.generate()
     app = create_app(store, faults, cluster)
     sock = _listening_socket(port)
-    server = _uvicorn_server(app)
+    server = _uvicorn_server(app, tls)
     thread = threading.Thread(
         target=server.run,
         kwargs={"sockets": [sock]},
@@ -1945,7 +2416,7 @@ def start_apiserver(
         time.sleep(0.005)
     if autosaver is not None:
         autosaver.start()
-    return ApiServerHandle(server, thread, sock, app, autosaver)
+    return ApiServerHandle(server, thread, sock, app, autosaver, tls)
 
 
 @dataclass
@@ -2007,7 +2478,16 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="YAML file: fabrics: [{name, groups, token_env, token_file}]",
     )
-    parser.add_argument("--kubeconfig-dir", type=Path, help="write <fabric>.kubeconfig here for every fabric")
+    parser.add_argument(
+        "--kubeconfig-dir",
+        type=Path,
+        help="write <fabric>.kubeconfig (trusting this server's CA) and ca.crt here",
+    )
+    parser.add_argument(
+        "--plain-http",
+        action="store_true",
+        help="serve plain HTTP instead of HTTPS with a CA made at start (kubectl then sends no token)",
+    )
     return parser
 
 
@@ -2031,17 +2511,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    tls = None if args.plain_http else ServerTLS.generate()
+    scheme = "http" if tls is None else "https"
     sock = _listening_socket(args.port)
     port = sock.getsockname()[1]
-    print(f"devlab API server listening on http://{HOST}:{port}", flush=True)
+    print(f"devlab API server listening on {scheme}://{HOST}:{port}", flush=True)
+    if tls is not None and args.kubeconfig_dir is not None:
+        args.kubeconfig_dir.mkdir(parents=True, exist_ok=True)
+        (args.kubeconfig_dir / "ca.crt").write_bytes(tls.ca.cert_pem)
     for spec in specs:
-        line = f"fabric {spec.name}: http://{HOST}:{port}/fabrics/{spec.name}"
+        line = f"fabric {spec.name}: {scheme}://{HOST}:{port}/fabrics/{spec.name}"
         if args.kubeconfig_dir is not None:
             written = write_kubeconfig(
                 args.kubeconfig_dir / f"{spec.name}.kubeconfig",
-                f"http://{HOST}:{port}/fabrics/{spec.name}",
+                f"{scheme}://{HOST}:{port}/fabrics/{spec.name}",
                 store.token(spec.name) or "",
                 spec.name,
+                ca_pem=tls.ca.cert_pem if tls is not None else None,
             )
             line += f" (kubeconfig {written}, context {spec.name})"
         print(line, flush=True)
@@ -2053,7 +2539,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupted)
     signal.signal(signal.SIGINT, _interrupted)
     try:
-        _uvicorn_server(create_app(store)).run(sockets=[sock])
+        _uvicorn_server(create_app(store), tls).run(sockets=[sock])
     except KeyboardInterrupt:
         pass
     finally:

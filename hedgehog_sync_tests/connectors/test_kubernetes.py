@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
 import sys
 from collections.abc import Callable, Iterator
@@ -251,7 +252,7 @@ def test_a_continue_token_that_keeps_expiring_is_transient(
 def test_a_wrong_token_is_a_permanent_auth_error_that_never_shows_the_token(
     apiserver: ApiServerHandle, tmp_path: Path
 ) -> None:
-    path = write_kubeconfig(tmp_path / "k", apiserver.fabric_url("fab-east"), WEST_TOKEN, "fab-east")
+    path = write_kubeconfig(tmp_path / "k", apiserver.fabric_url("fab-east"), WEST_TOKEN, "fab-east", ca_pem=apiserver.ca_pem)
     with api_client_for(str(path), "fab-east") as wrong:
         with pytest.raises(ClusterAuthError) as caught:
             read_live(wrong)
@@ -348,11 +349,14 @@ def test_a_kubeconfig_that_is_not_yaml_never_quotes_its_lines(tmp_path: Path) ->
     assert_secret_free(caught.value, EAST_TOKEN)
 
 
-def plugin_kubeconfig(path: Path, server: str, user: dict[str, Any]) -> Path:
+def plugin_kubeconfig(path: Path, server: str, user: dict[str, Any], ca_pem: bytes | None = None) -> Path:
+    cluster: dict[str, Any] = {"server": server}
+    if ca_pem is not None:  # the devlab serves HTTPS with its own CA
+        cluster["certificate-authority-data"] = base64.b64encode(ca_pem).decode()
     config = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": "c", "cluster": {"server": server}}],
+        "clusters": [{"name": "c", "cluster": cluster}],
         "users": [{"name": "sso", "user": user}],
         "contexts": [{"name": "fab-east", "context": {"cluster": "c", "user": "sso"}}],
         "current-context": "fab-east",
@@ -405,7 +409,8 @@ def test_plugin_users_are_refused_by_default(
 
 def test_an_exec_plugin_runs_when_allowed(apiserver: ApiServerHandle, tmp_path: Path) -> None:
     path = plugin_kubeconfig(
-        tmp_path / "sso.kubeconfig", apiserver.fabric_url("fab-east"), exec_user(tmp_path, EAST_TOKEN)
+        tmp_path / "sso.kubeconfig", apiserver.fabric_url("fab-east"), exec_user(tmp_path, EAST_TOKEN),
+        apiserver.ca_pem,
     )
     with api_client_for(str(path), "fab-east", allow_exec=True) as api_client:
         assert read_live(api_client).complete

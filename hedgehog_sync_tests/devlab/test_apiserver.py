@@ -169,7 +169,7 @@ def test_a_fabric_without_gateway_groups_does_not_serve_them(
 
 # --- authentication and routing -----------------------------------------------------------------
 def test_a_wrong_token_gets_401_status(apiserver: ApiServerHandle, tmp_path: Path) -> None:
-    path = write_kubeconfig(tmp_path / "k", apiserver.fabric_url("fab-east"), "not-the-token", "fab-east")
+    path = write_kubeconfig(tmp_path / "k", apiserver.fabric_url("fab-east"), "not-the-token", "fab-east", ca_pem=apiserver.ca_pem)
     with k8s_config.new_client_from_config(config_file=str(path), persist_config=False) as wrong:
         with pytest.raises(ApiException) as caught:
             k8s_client.CustomObjectsApi(wrong).list_namespaced_custom_object(VPC, V1B1, "default", "vpcs")
@@ -178,7 +178,7 @@ def test_a_wrong_token_gets_401_status(apiserver: ApiServerHandle, tmp_path: Pat
 
 
 def test_one_fabrics_token_does_not_open_another(apiserver: ApiServerHandle, tmp_path: Path) -> None:
-    path = write_kubeconfig(tmp_path / "k", apiserver.fabric_url("fab-west"), EAST_TOKEN, "fab-west")
+    path = write_kubeconfig(tmp_path / "k", apiserver.fabric_url("fab-west"), EAST_TOKEN, "fab-west", ca_pem=apiserver.ca_pem)
     with k8s_config.new_client_from_config(config_file=str(path), persist_config=False) as crossed:
         with pytest.raises(ApiException) as caught:
             k8s_client.VersionApi(crossed).get_code()
@@ -186,7 +186,7 @@ def test_one_fabrics_token_does_not_open_another(apiserver: ApiServerHandle, tmp
 
 
 def test_an_unknown_fabric_is_404_status(apiserver: ApiServerHandle, tmp_path: Path) -> None:
-    path = write_kubeconfig(tmp_path / "k", apiserver.fabric_url("fab-nowhere"), EAST_TOKEN, "x")
+    path = write_kubeconfig(tmp_path / "k", apiserver.fabric_url("fab-nowhere"), EAST_TOKEN, "x", ca_pem=apiserver.ca_pem)
     with k8s_config.new_client_from_config(config_file=str(path), persist_config=False) as lost:
         with pytest.raises(ApiException) as caught:
             k8s_client.CustomObjectsApi(lost).list_namespaced_custom_object(VPC, V1B1, "default", "vpcs")
@@ -569,7 +569,7 @@ def test_main_serves_fabrics_and_saves_state_when_interrupted(tmp_path: Path) ->
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         lines = [process.stdout.readline() for _ in range(2)]  # type: ignore[union-attr]
-        assert lines[1].startswith("fabric fab-east: http://127.0.0.1:"), lines
+        assert lines[1].startswith("fabric fab-east: https://127.0.0.1:"), lines
         kubeconfig = tmp_path / "fab-east.kubeconfig"
         with k8s_config.new_client_from_config(
             config_file=str(kubeconfig), context="fab-east", persist_config=False
