@@ -400,8 +400,10 @@ class GitRepoCache:
             pass
         # Missing, corrupted or pointing elsewhere: start again, the remote is the source of truth.
         shutil.rmtree(d, ignore_errors=True)
-        d.mkdir(parents=True)
+        d.mkdir(parents=True, exist_ok=True)
         init = _run(["init", "--bare", "--quiet"], env, d, deadline)
+        if init.timed_out:
+            raise self._timeout("preparing the cache of", settings)
         if init.returncode != 0:
             raise GitUnreachableError(f"could not create the git cache for {safe_url(settings.url)}: "
                                       f"{_summary(init.stderr, init.returncode)}")
