@@ -87,12 +87,13 @@ answers = st.builds(
     encoding=st.sampled_from([None] * 25 + ["gzip", "deflate", "br", "identity", "x-gzip, identity"]),
     framing=st.sampled_from(["length"] * 4 + ["chunked"] * 4 + ["close"] * 2 + ["length-short", "length-long"]),
     keep_alive=st.booleans(),
-    body=st.sampled_from(["list"] * 14 + ["odd", "not-json", "big", "truncated", "nan", "huge-number", "deep"]),
+    body=st.sampled_from(["list"] * 14 + ["big"] * 3 + ["odd", "not-json", "truncated", "nan", "huge-number", "deep"]),
     items=st.lists(st.one_of(_good_item, _odd_item), max_size=6)
     | st.lists(_good_item, max_size=6) | st.lists(_good_item, max_size=6),
     odd=_json,
     garbage=st.binary(max_size=300),
-    big_bytes=st.integers(1, 2 * BUDGETS.max_response_bytes),
+    big_bytes=st.sampled_from([1_000, 30_000, 60_000, BUDGETS.max_response_bytes, 70_000, 2 * BUDGETS.max_response_bytes])
+    | st.integers(1, 2 * BUDGETS.max_response_bytes),
     depth=st.integers(1, 50_000),
     pages=st.integers(1, 8),
     tokens=st.sampled_from(["none", "fresh", "fresh", "repeat", "not-a-string"]),
@@ -120,8 +121,9 @@ def _body(answer: Answer, page: int, auth: str) -> bytes:
     if answer.body == "not-json":
         return answer.garbage + (auth.encode() if answer.echo else b"")
     if answer.body == "big":
-        one = b'{"metadata": {"name": "big"}},'
-        return b'{"items": [' + one * (answer.big_bytes // len(one)) + b'{"metadata": {"name": "end"}}]}'
+        one = b'{"metadata": {"name": "big"}, "spec": {"pad": "' + b"x" * 200 + b'"}},'
+        return b'{"metadata": ' + json.dumps(metadata).encode() + b', "items": [' \
+            + one * (answer.big_bytes // len(one)) + b'{"metadata": {"name": "end"}}]}'
     if answer.body == "truncated":
         text = json.dumps(doc).encode()
         return text[: len(text) // 2]
