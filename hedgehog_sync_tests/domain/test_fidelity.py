@@ -9,7 +9,9 @@ webhook adds, kubectl's last-applied annotation, server bookkeeping, status, and
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json
+import re
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -19,7 +21,7 @@ import pytest
 import yaml
 
 from hedgehog_sync.devlab.generator import FabricSpec, generate_controller_objects, generate_fabric
-from hedgehog_sync.domain.defaults import ORDER_INSENSITIVE, SORTED_LISTS, apply_defaults
+from hedgehog_sync.domain.defaults import ORDER_INSENSITIVE, SORTED_LISTS
 from hedgehog_sync.domain.diff import MASK, compare
 from hedgehog_sync.domain.inventory import parse_inventory
 from hedgehog_sync.domain.kinds import GATEWAY, KINDS, VPC, WIRING, split_api_version
@@ -135,11 +137,252 @@ def derived_labels(obj: dict) -> dict[str, str]:
     return {k: v[:63] for k, v in labels.items()}
 
 
+# --- the mutating webhook, written again from the Go source --------------------------------------------
+#
+# A reference for these tests only, deliberately independent of hedgehog_sync.domain.defaults (issue 19:
+# a live side built with the production defaulting would make a wrong rule pass). Each function follows
+# the `Default()` method it names in githedgehog/fabric at commit 78827debafabbd0fafc6f6abd154a89da7fb69da
+# (api/wiring/v1beta1, api/vpc/v1beta1, api/gateway/v1alpha1, with api/meta/vlan.go and
+# pkg/util/iputil/ip.go), literally: Go's encoding (omitempty, ...) is applied afterwards by _go_encoded.
+# Input the Go decoder would reject is left as written (no live object could result from it).
+
+_FABRIC_LABEL = "fabric.githedgehog.com/"
+
+
+def _go_cleanup_fabric_labels(obj: dict) -> None:
+    """wiringapi.CleanupFabricLabels: drop every label whose key contains fabric.githedgehog.com/."""
+    labels = obj["metadata"].get("labels")
+    if isinstance(labels, dict):
+        obj["metadata"]["labels"] = {k: v for k, v in labels.items() if _FABRIC_LABEL not in str(k)}
+
+
+def _go_switch(obj: dict, spec: dict) -> None:  # Switch.Default(), switch_types.go
+    _go_cleanup_fabric_labels(obj)
+    for field in ("portGroupSpeeds", "portSpeeds"):
+        for name, value in list((spec.get(field) or {}).items()):
+            spec[field][name] = value[len("SPEED_"):] if isinstance(value, str) and value.startswith("SPEED_") else value
+    if not spec.get("vlanNamespaces"):
+        spec["vlanNamespaces"] = ["default"]
+    group = (spec.get("redundancy") or {}).get("group")
+    if group and group not in (spec.get("groups") or []):
+        spec["groups"] = list(spec.get("groups") or []) + [group]
+    flap = spec.get("linkFlapErrDisable")
+    if isinstance(flap, dict):
+        for field, value in (("flapThreshold", 3), ("samplingInterval", 30), ("recoveryInterval", 300)):
+            if flap.get(field) is None:
+                flap[field] = value
+    for field in ("groups", "vlanNamespaces"):  # sort.Strings
+        if isinstance(spec.get(field), list):
+            spec[field] = sorted(spec[field])
+
+
+def _go_vlan_namespace(obj: dict, spec: dict) -> None:  # VLANNamespace.Default() + meta.NormalizedVLANRanges
+    _go_cleanup_fabric_labels(obj)
+    ranges = spec.get("ranges")
+    if not ranges:
+        return
+    for item in ranges:
+        if not item.get("to"):
+            item["to"] = item.get("from") or 0
+        low, high = item.get("from") or 0, item["to"]
+        if low > high or not 1 <= low <= 4094 or not 1 <= high <= 4094:
+            spec["ranges"] = None  # `if ranges, err := ...; err != nil { Ranges = ranges }`: nil on error
+            return
+    if len(ranges) >= 2:
+        ranges.sort(key=lambda r: (r.get("from") or 0, r["to"]))  # SortVLANRanges, in place; merges are discarded
+
+
+def _go_parse_cidr(text: Any) -> Any:
+    """iputil.ParseCIDR (netip.ParsePrefix, masked), IPv4 only; None when Go would fail."""
+    if not isinstance(text, str) or "/" not in text:
+        return None
+    try:
+        net = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return None
+    return net if net.version == 4 and str(net.prefixlen) == text.rsplit("/", 1)[1] else None
+
+
+def _go_mac(text: str) -> str | None:
+    """net.ParseMAC(...).String() for the 6-octet colon and hyphen spellings."""
+    parts = text.replace("-", ":").split(":")
+    if len(parts) == 6 and all(len(p) == 2 and all(c in "0123456789abcdefABCDEF" for c in p) for p in parts):
+        return ":".join(parts).lower()
+    return None
+
+
+def _go_vpc(obj: dict, spec: dict) -> None:  # VPC.Default(), vpc_types.go
+    spec["ipv4Namespace"] = spec.get("ipv4Namespace") or "default"
+    spec["vlanNamespace"] = spec.get("vlanNamespace") or "default"
+    _go_cleanup_fabric_labels(obj)
+    for subnet in (spec.get("subnets") or {}).values():
+        if subnet is None:
+            continue
+        cidr = _go_parse_cidr(subnet.get("subnet"))
+        if cidr is None:
+            continue
+        if not subnet.get("gateway") and not subnet.get("hostBGP"):
+            subnet["gateway"] = str(cidr.network_address + 1)
+        if cidr.prefixlen > 30:
+            continue
+        dhcp = subnet.get("dhcp") or {}
+        subnet["dhcp"] = dhcp  # a struct by value: written back even when empty
+        if not dhcp.get("enable"):
+            dhcp["range"] = None
+            dhcp["options"] = None
+            continue  # upstream's `continue`: MACs of a subnet without DHCP stay as written
+        else:
+            dhcp["range"] = dhcp.get("range") or {}
+            dhcp["range"]["start"] = dhcp["range"].get("start") or str(cidr.network_address + 2)
+            dhcp["range"]["end"] = dhcp["range"].get("end") or str(cidr.broadcast_address)
+            options = dhcp.get("options")
+            if options is not None:
+                if (not options.get("pxeURL") and options.get("dnsServers") is None
+                        and options.get("timeServers") is None and not options.get("interfaceMTU")
+                        and not options.get("leaseTimeSeconds") and not options.get("disableDefaultRoute")
+                        and options.get("advertisedRoutes") is None):
+                    dhcp["options"] = None
+                    continue  # upstream's `continue`: the MACs below wait for the next write
+                options["interfaceMTU"] = options.get("interfaceMTU") or 9036
+                options["dnsServers"] = sorted(options.get("dnsServers") or [])
+                options["timeServers"] = sorted(options.get("timeServers") or [])
+                options["leaseTimeSeconds"] = options.get("leaseTimeSeconds") or 3600
+                options["advertisedRoutes"] = sorted(options.get("advertisedRoutes") or [],
+                                                     key=lambda r: (r.get("destination", ""), r.get("gateway", "")))
+        static = dhcp.get("static")
+        for mac in list(static or {}):
+            canonical = _go_mac(mac) if isinstance(mac, str) else None
+            if canonical is not None and canonical != mac:
+                static[canonical] = static.pop(mac)
+
+
+def _go_vpc_attachment(obj: dict, spec: dict) -> None:  # VPCAttachment.Default()
+    vpc_name, slash, _ = str(spec.get("subnet") or "").partition("/")
+    if not vpc_name:
+        return
+    if not slash:
+        spec["subnet"] = f"{vpc_name}/default"
+    _go_cleanup_fabric_labels(obj)
+
+
+def _go_vpc_peering(obj: dict, spec: dict) -> None:  # VPCPeering.Default(); `vpc-1:` decodes to VPCPeer{}
+    _go_cleanup_fabric_labels(obj)
+    for policy in spec.get("permit") or []:
+        for name in list(policy or {}):
+            if policy[name] is None:
+                policy[name] = {}
+
+
+def _go_ipv4_namespace(obj: dict, spec: dict) -> None:  # IPv4Namespace.Default(): sort.Strings(Subnets)
+    _go_cleanup_fabric_labels(obj)
+    if isinstance(spec.get("subnets"), list):
+        spec["subnets"] = sorted(spec["subnets"])
+
+
+def _go_external(obj: dict, spec: dict) -> None:  # External.Default()
+    spec["ipv4Namespace"] = spec.get("ipv4Namespace") or "default"
+    _go_cleanup_fabric_labels(obj)
+
+
+def _go_external_peering(obj: dict, spec: dict) -> None:  # ExternalPeering.Default()
+    _go_cleanup_fabric_labels(obj)
+    permit = spec.get("permit") or {}
+    vpc, external = permit.get("vpc") or {}, permit.get("external") or {}
+    if isinstance(vpc.get("subnets"), list):
+        vpc["subnets"] = sorted(vpc["subnets"])
+    if isinstance(external.get("prefixes"), list):
+        external["prefixes"] = sorted(external["prefixes"], key=lambda p: p.get("prefix", ""))
+
+
+def _go_gateway(obj: dict, spec: dict) -> None:  # Gateway.Default(), gateway_types.go
+    logs = spec.get("logs") or {}
+    spec["logs"] = logs
+    logs["default"] = logs.get("default") or "info"
+    if not logs.get("tags"):
+        logs["tags"] = {"all": "info"}
+    if isinstance(logs.get("rateLimit"), dict):
+        logs["rateLimit"]["burst"] = logs["rateLimit"].get("burst") or 50
+        logs["rateLimit"]["replenishPerSecond"] = logs["rateLimit"].get("replenishPerSecond") or 5
+    spec["workers"] = spec.get("workers") or 4
+    spec["groups"] = sorted(spec.get("groups") or [], key=lambda g: g.get("name", ""))
+    if not spec["groups"]:
+        spec["groups"] = [{"name": "default", "priority": 0}]
+
+
+_GO_DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+
+
+def _go_duration(text: Any) -> Any:
+    """metav1.Duration as stored (time.Duration.String()) for whole h/m/s values; zero is the default."""
+    match = _GO_DURATION.fullmatch(text) if isinstance(text, str) else None
+    if text in (None, "", "0") or (match and text and not any(match.groups())):
+        return "2m0s"  # DefaultMasqueradeIdleTimeout = DefaultPortForwardIdleTimeout = 2 minutes
+    if not match:
+        return text  # not a form this reference knows: as written
+    h, m, s = (int(g or 0) for g in match.groups())
+    total = h * 3600 + m * 60 + s
+    if total == 0:
+        return "2m0s"
+    hours, rest = divmod(total, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}h{minutes}m{seconds}s" if hours else f"{minutes}m{seconds}s" if minutes else f"{seconds}s"
+
+
+def _go_gateway_peering(obj: dict, spec: dict) -> None:  # GatewayPeering.Default(), gatewaypeering_types.go
+    peering = spec.get("peering") or {}
+    if len(peering) != 2:
+        return
+    for entry in peering.values():
+        for expose in (entry or {}).get("expose") or []:
+            nat = expose.get("nat")
+            for mode in ("masquerade", "portForward"):
+                if isinstance(nat, dict) and isinstance(nat.get(mode), dict):
+                    nat[mode]["idleTimeout"] = _go_duration(nat[mode].get("idleTimeout"))
+    spec["gatewayGroup"] = spec.get("gatewayGroup") or "default"
+    acl = spec.get("acl")
+    if isinstance(acl, dict):
+        acl["default"] = acl.get("default") or "deny-unless-exposed"
+        for rule in acl.get("rules") or []:
+            rule["scope"] = rule.get("scope") or "flow"
+
+
+def _go_switch_profile(obj: dict, spec: dict) -> None:  # SwitchProfile.Default(): the ports summary annotation
+    obj["metadata"].setdefault("annotations", {})["fabric.githedgehog.com/ports"] = f"{len(spec.get('ports') or {})} ports"
+
+
+_GO_DEFAULT = {
+    (WIRING, "Switch"): _go_switch, (WIRING, "VLANNamespace"): _go_vlan_namespace,
+    (WIRING, "Server"): lambda o, s: _go_cleanup_fabric_labels(o),
+    (WIRING, "Connection"): lambda o, s: _go_cleanup_fabric_labels(o),
+    (WIRING, "SwitchProfile"): _go_switch_profile,
+    (VPC, "VPC"): _go_vpc, (VPC, "VPCAttachment"): _go_vpc_attachment, (VPC, "VPCPeering"): _go_vpc_peering,
+    (VPC, "IPv4Namespace"): _go_ipv4_namespace, (VPC, "External"): _go_external,
+    (VPC, "ExternalAttachment"): lambda o, s: _go_cleanup_fabric_labels(o),
+    (VPC, "ExternalPeering"): _go_external_peering,
+    (GATEWAY, "Gateway"): _go_gateway, (GATEWAY, "GatewayPeering"): _go_gateway_peering,
+}
+
+
+def go_default(obj: dict) -> dict:
+    """A copy of obj as the mutating webhook stores it (before Go's encoding): the reference above."""
+    out = copy.deepcopy(obj)
+    group, _ = split_api_version(out["apiVersion"])
+    meta = out.setdefault("metadata", {})
+    if not meta.get("namespace"):
+        meta["namespace"] = "default"  # meta.DefaultObjectMetadata
+    if out.get("spec") is None:
+        out["spec"] = {}  # every kind holds its Spec by value: a nil spec is the zero struct
+    default = _GO_DEFAULT.get((group, out["kind"]))
+    if default is not None and isinstance(out["spec"], dict):
+        default(out, out["spec"])
+    return out
+
+
 def stored(obj: dict, *, generation: int = 1, reorder_sets: bool = False) -> dict:
     """The object as the fabric's API server hands it back after `kubectl apply` of `obj`."""
     group, _ = split_api_version(obj["apiVersion"])
     gk = (group, obj["kind"])
-    out = apply_defaults(obj)  # the mutating webhook
+    out = go_default(obj)  # the mutating webhook (the tests' own reference, not the production defaulting)
     maps = _patterns(MAP_FIELDS, gk) + [split_pointer(p) for p in COMMON_MAPS]
     out = _go_encoded(out, [], maps, _patterns(POINTER_FIELDS, gk), _patterns(NOT_OMITTED, gk))
     meta = out.setdefault("metadata", {})
@@ -561,9 +804,7 @@ def mutate(desired: list[dict], *, vpc: str, attachment: str, new_subnet: str, c
     old_leaf_port = links[-1]["leaf"]["port"]
     links[-1]["leaf"]["port"] = old_leaf_port.rsplit("/", 1)[0] + "/1"
     _replace(live, obj)
-    index = sorted(json.dumps(x, sort_keys=True) for x in apply_defaults(_find(desired, "Connection", fabric_connection))
-                   ["spec"]["fabric"]["links"]).index(json.dumps(_find(desired, "Connection", fabric_connection)
-                                                                  ["spec"]["fabric"]["links"][-1], sort_keys=True))
+    index = len(_find(desired, "Connection", fabric_connection)["spec"]["fabric"]["links"]) - 1  # as in Git
     expected[("Connection", fabric_connection)] = ("modified", "high", [
         ("replace", f"/spec/fabric/links/{index}/leaf/port", old_leaf_port, links[-1]["leaf"]["port"], "high")])
 

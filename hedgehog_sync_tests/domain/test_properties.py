@@ -172,6 +172,37 @@ def test_realistic_object_is_in_sync_with_its_stored_copy(obj: dict) -> None:
     assert compare([obj], [live]).drifts == []
 
 
+def _without_each_field(obj: dict) -> list[dict]:
+    """obj once as it is, and once without each of the map fields of its spec, one at a time."""
+    out = [obj]
+    for place in _places(obj.get("spec"), ("spec",)):
+        if len(place) < 2:
+            continue
+        variant = copy.deepcopy(obj)
+        parent = variant
+        for key in place[:-1]:
+            parent = parent[key]
+        if isinstance(parent, dict):
+            del parent[place[-1]]
+            out.append(variant)
+    return out
+
+
+def test_every_field_left_to_the_webhook_is_in_sync_with_its_stored_copy() -> None:
+    """Deterministic companion of the property above: every field of every pool object, left out in turn,
+    is filled in the stored copy by the tests' own Go reference (test_fidelity.go_default, written from
+    the Go source, not the production defaulting), so a wrong defaulting rule shows as drift here."""
+    checked = 0
+    for obj in POOL:
+        for variant in _without_each_field(obj):
+            live = fidelity.stored(variant)
+            result = compare([variant], [live])
+            assert result.drifts == [], (variant["kind"], variant["metadata"]["name"],
+                                         [c.as_dict() for d in result.drifts for c in d.changes])
+            checked += 1
+    assert checked > len(POOL)
+
+
 # --- the score ----------------------------------------------------------------------------------
 
 _severity = st.sampled_from(["low", "medium", "high", "critical"])
