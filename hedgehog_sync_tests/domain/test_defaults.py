@@ -926,3 +926,26 @@ def test_any_json_is_taken_without_raising_and_idempotently(kind, spec: Any, met
     desired = {"apiVersion": kind.api_version, "kind": kind.kind, "metadata": meta, "spec": spec}
     once = apply_defaults(desired)
     assert apply_defaults(once) == once
+
+
+# A document without `spec`, or with `spec: null`: every kind holds its Spec by value (`Spec XSpec` in
+# each *_types.go), so Go decodes the zero spec and Default() fills it like an empty one (issue 15).
+# Expected values written from the Default() methods at the commit defaults.py names.
+NIL_SPEC_EXPECTED = {
+    (VPC, "External"): {"ipv4Namespace": "default"},  # External.Default()
+    (VPC, "VPC"): {"ipv4Namespace": "default", "vlanNamespace": "default"},  # VPC.Default()
+    (WIRING, "Switch"): {"vlanNamespaces": ["default"]},  # Switch.Default()
+    # Gateway.Default(): logs, workers, the default group
+    (GATEWAY, "Gateway"): {"logs": {"default": "info", "tags": {"all": "info"}}, "workers": 4,
+                           "groups": [{"name": "default"}]},
+}
+
+
+@pytest.mark.parametrize("spec_key", ["absent", "null"])
+@pytest.mark.parametrize("kind", AUTHORED, ids=lambda k: k.kind)
+def test_a_missing_or_null_spec_is_defaulted_as_an_empty_one(kind, spec_key: str) -> None:
+    desired: dict[str, Any] = {"apiVersion": kind.api_version, "kind": kind.kind, "metadata": {"name": "x"}}
+    if spec_key == "null":
+        desired["spec"] = None
+    result = apply_defaults(desired)
+    assert result["spec"] == NIL_SPEC_EXPECTED.get((kind.group, kind.kind), {})
