@@ -217,9 +217,14 @@ def kubectl_command(fleet: DemoFleet, fabric: str = DRIFTED_FABRIC) -> list[str]
             "get", "vpcs.vpc.githedgehog.com"]
 
 
+def kubectl_edit_command(fleet: DemoFleet, fabric: str = DRIFTED_FABRIC, vpc: str = "vpc-01") -> list[str]:
+    """How a user makes drift themselves, as on a fabric: edit a live object with kubectl."""
+    return ["kubectl", "--kubeconfig", str(fleet.root / "kube" / f"{fabric}.kubeconfig"), "edit", "vpc", vpc]
+
+
 def kubectl_problem(fleet: DemoFleet, api_url: str, timeout_s: float = 15.0) -> str | None:
     """None when the kubectl command the demo prints works against the devlab now (tried once, bounded),
-    else why not. kubectl never sends a bearer token over plain HTTP, which the devlab serves today."""
+    else why not. kubectl never sends a bearer token over plain HTTP (the devlab's --plain-http)."""
     cmd = kubectl_command(fleet)
     if shutil.which(cmd[0]) is None:
         return "kubectl is not installed"
@@ -257,6 +262,9 @@ def demo_banner(fleet: DemoFleet, api_url: str, ui_url: str, dagster_home: str,
     ]
     if kubectl_note is None:
         lines.append("  " + " ".join(q(a) for a in kubectl_command(fleet)))
+        # not indented: it opens an editor, so it is a hint to follow, not a line to paste blindly
+        lines.append(f"devlab: make drift yourself: {' '.join(q(a) for a in kubectl_edit_command(fleet))} "
+                     f"(change a vlan, save), then watch the {DRIFTED_FABRIC} report change within a minute")
     else:
         lines.append(f"devlab: no kubectl command: {kubectl_note}")
     return lines

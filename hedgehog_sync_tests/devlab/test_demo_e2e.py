@@ -128,9 +128,9 @@ def test_the_readme_shows_what_the_demo_prints(monkeypatch):
     root = Path("/home/you/hedgehog-sync/.devlab")
     monkeypatch.setattr(demo, "console_script", lambda: "/home/you/hedgehog-sync/.venv/bin/hedgehog-sync")
     fleet = demo.DemoFleet(root, demo.FabricStore(), [])
-    banner = demo.demo_banner(fleet, "http://127.0.0.1:40123", "http://127.0.0.1:3000", str(root / "dagster_home"),
-                              "kubectl cannot read the devlab yet (exit 1): it sends its token only over HTTPS, "
-                              "and the devlab API server speaks plain HTTP; the hedgehog-sync commands above read it")
+    # the devlab speaks HTTPS, so kubectl reads it: the banner prints the kubectl command and the edit hint
+    banner = demo.demo_banner(fleet, "https://127.0.0.1:40123", "http://127.0.0.1:3000", str(root / "dagster_home"),
+                              None)
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     sample = readme.split("devlab: 3 fabrics in", 1)[1].split("```", 1)[0]
     assert ("devlab: 3 fabrics in" + sample).rstrip("\n").splitlines() == banner

@@ -29,7 +29,10 @@ from kubernetes.client.exceptions import ApiException
 
 from hedgehog_sync.devlab import apiserver
 from hedgehog_sync.devlab.apiserver import ApiServerHandle, FabricStore, new_object, start_apiserver
-from hedgehog_sync.devlab.demo import DRIFTED_FABRIC, IN_SYNC_FABRIC, DemoFleet, build_demo_fleet, serve_demo_fleet
+from hedgehog_sync.devlab.demo import (
+    DRIFTED_FABRIC, IN_SYNC_FABRIC, DemoFleet, build_demo_fleet, demo_banner, kubectl_edit_command, kubectl_problem,
+    serve_demo_fleet,
+)
 
 KUBECTL = Path("/usr/bin/kubectl")
 CONSOLE_SCRIPT = Path(sys.executable).with_name("hedgehog-sync")
@@ -113,6 +116,16 @@ def changes_by_resource(report: dict[str, Any]) -> dict[tuple[str, str], tuple[s
 
 
 # --- the kubeconfig ---------------------------------------------------------------------------------
+def test_the_demo_prints_kubectl_commands_because_kubectl_reads_the_devlab(kubectl: Path, demo) -> None:
+    fleet, handle = demo
+    assert kubectl_problem(fleet, handle.url) is None
+    banner = demo_banner(fleet, handle.url, "http://127.0.0.1:3000", str(fleet.root / "dagster_home"), None)
+    hint = next(line for line in banner if " edit vpc vpc-01" in line)
+    assert hint.startswith("devlab: make drift yourself: kubectl --kubeconfig ")
+    assert f"watch the {DRIFTED_FABRIC} report change within a minute" in hint
+
+
+
 def test_the_demo_kubeconfig_speaks_https_and_carries_the_devlab_ca(demo) -> None:
     fleet, handle = demo
     config = yaml.safe_load(kubeconfig(fleet, DRIFTED_FABRIC).read_text())
@@ -252,9 +265,13 @@ def test_a_kubectl_edit_in_the_demo_is_exactly_that_change_in_the_next_report(
     drifted_paths = {c["path"] for c in changes_by_resource(before).get(("VPC", "vpc-01"), ("", []))[1]}
     subnet = next(s for s in sorted(vpc["spec"]["subnets"]) if f"/spec/subnets/{s}/vlan" not in drifted_paths)
     vlan = vpc["spec"]["subnets"][subnet]["vlan"]
-    # what the demo tells the user: kubectl --kubeconfig ... edit vpc vpc-01
-    run_kubectl(kubectl, fleet, DRIFTED_FABRIC, "edit", "vpc", "vpc-01",
-                env=editor(tmp_path, ["spec", "subnets", subnet, "vlan"], vlan + 7))
+    # what the demo tells the user, run as printed: kubectl --kubeconfig ... edit vpc vpc-01
+    hint = kubectl_edit_command(fleet)
+    assert any(" ".join(hint) in line for line in demo_banner(fleet, "", "", "", kubectl_problem(fleet, "")))
+    edited = subprocess.run([*hint, "--cache-dir", str(fleet.root / "kube" / "cache")], capture_output=True,
+                            text=True, timeout=60,
+                            env={**os.environ, **editor(tmp_path, ["spec", "subnets", subnet, "vlan"], vlan + 7)})
+    assert edited.returncode == 0 and "vpc-01 edited" in edited.stdout, edited.stderr
     code, after = check(fleet, DRIFTED_FABRIC)
     assert code == 1 and after["status"] == "drifted", after
     was, now = changes_by_resource(before), changes_by_resource(after)
