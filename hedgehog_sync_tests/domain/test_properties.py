@@ -19,7 +19,7 @@ from hedgehog_sync.domain.diff import (
 )
 from hedgehog_sync.domain.kinds import KINDS, split_api_version
 from hedgehog_sync.domain.model import ResourceId
-from hedgehog_sync.domain.normalize import normalize
+from hedgehog_sync.domain.normalize import normalize, normalize_with_positions
 from hedgehog_sync_tests.domain import test_fidelity as fidelity
 
 AUTHORED = [k for k in KINDS if k.authored]
@@ -127,6 +127,20 @@ def test_normalized_form_is_a_fixed_point(obj: dict) -> None:
     once = normalize(obj)
     assert normalize(once) == once
     assert _diff(once, normalize(once)) == []
+
+
+@SETTINGS
+@given(obj=objects)
+def test_tracking_positions_changes_nothing_of_the_normalized_form(obj: dict) -> None:
+    """normalize_with_positions (the diff's second pass, naming set elements as written) normalizes
+    exactly as normalize does, and every position it records is an index of a list as written."""
+    before = copy.deepcopy(obj)
+    tracked, positions = normalize_with_positions(obj)
+    assert tracked == normalize(obj)
+    assert obj == before
+    for where in positions.values():
+        known = [w for w in where if w is not None]
+        assert len(known) == len(set(known)) and all(w >= 0 for w in known)
 
 
 @SETTINGS
