@@ -17,7 +17,8 @@ from hedgehog_sync.domain.defaults import ORDER_INSENSITIVE
 from hedgehog_sync.domain.kinds import AGENT, DHCP, GATEWAY, GWINT, VPC, WIRING, kind_for
 from hedgehog_sync.domain.model import Finding, Obj, ResourceId
 from hedgehog_sync.domain.normalize import (
-    DEFAULT_RULES, NormalizeRules, Positions, normalize, normalize_with_positions, sort_key, split_pointer,
+    DEFAULT_RULES, NormalizeRules, Positions, normalize, normalize_with_positions, presence_pointers, sort_key,
+    split_pointer,
 )
 
 SEVERITIES = ("none", "low", "medium", "high", "critical")
@@ -399,11 +400,13 @@ def compare(desired: list[Obj], live: list[Obj], rules: NormalizeRules = DEFAULT
         if want is not None and have is not None:
             try:
                 unordered = ORDER_INSENSITIVE.get((rid.group, rid.kind), ())
-                changes = diff_values(normalize(want[0], rules), normalize(have, rules), rid.group, unordered)
+                present = presence_pointers(want[0]) | presence_pointers(have)
+                changes = diff_values(normalize(want[0], rules, present), normalize(have, rules, present),
+                                      rid.group, unordered)
                 if changes and unordered:
                     # Name set elements as written: worth the second pass only where something changed.
-                    desired_n, desired_at = normalize_with_positions(want[0], rules)
-                    actual_n, actual_at = normalize_with_positions(have, rules)
+                    desired_n, desired_at = normalize_with_positions(want[0], rules, present)
+                    actual_n, actual_at = normalize_with_positions(have, rules, present)
                     changes = diff_values(desired_n, actual_n, rid.group, unordered, (desired_at, actual_at))
             except Exception as exc:  # one odd value (a list where a map belongs) is that resource's error
                 findings.append(Finding(want[1] or f"cluster:{rid.kind}",

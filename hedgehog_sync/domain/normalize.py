@@ -111,9 +111,13 @@ class NormalizeRules:
 DEFAULT_RULES = NormalizeRules()
 
 
-def normalize(obj: Obj, rules: NormalizeRules = DEFAULT_RULES) -> Obj:
+def normalize(obj: Obj, rules: NormalizeRules = DEFAULT_RULES, also_present: frozenset[str] = frozenset()) -> Obj:
     """The comparable form of an object: defaults applied, bookkeeping, status and empties dropped,
-    ignored fields removed, lists that are sets sorted. Never mutates its input, shares nothing with it."""
+    ignored fields removed, lists that are sets sorted. Never mutates its input, shares nothing with it.
+
+    also_present: PRESENCE_MATTERS pointers to keep an empty value at although their conditions do not
+    hold on this object (they hold on the other side of a comparison: see presence_pointers).
+    """
     group, _ = split_api_version(str(obj.get("apiVersion", "")))
     kind = str(obj.get("kind", ""))
     # Shallow views without what is never compared.
@@ -128,7 +132,17 @@ def normalize(obj: Obj, rules: NormalizeRules = DEFAULT_RULES) -> Obj:
         meta_out["namespace"] = "default"
     # System labels go after defaulting: Default() itself may add some.
     _drop_system_keys(meta_out)
-    return _canonical_tracked(out, _plan(group, kind, rules, _present(out, group, kind)))
+    return _canonical_tracked(out, _plan(group, kind, rules, _present(out, group, kind) | also_present))
+
+
+def presence_pointers(obj: Obj) -> frozenset[str]:
+    """The PRESENCE_MATTERS pointers whose conditions hold on obj as it is (before defaulting).
+
+    A comparison keeps an empty value on both sides where the conditions hold on either: when only the
+    condition changed live (proxy switched off), the unchanged empty value is not reported as removed.
+    """
+    group, _ = split_api_version(str(obj.get("apiVersion", "")))
+    return _present(obj, group, str(obj.get("kind", "")))
 
 
 def _present(obj: Obj, group: str, kind: str) -> frozenset[str]:
@@ -164,7 +178,8 @@ _POSITION_TAG = "\x00hedgehog-sync:position"
 Positions = dict[int, list[int | None]]
 
 
-def normalize_with_positions(obj: Obj, rules: NormalizeRules = DEFAULT_RULES) -> tuple[Obj, Positions]:
+def normalize_with_positions(obj: Obj, rules: NormalizeRules = DEFAULT_RULES,
+                             also_present: frozenset[str] = frozenset()) -> tuple[Obj, Positions]:
     """normalize(obj, rules), and where each element of its set-like lists was in obj.
 
     Sorting a set puts its elements in an order the user never wrote; the diff names elements by these
@@ -175,7 +190,7 @@ def normalize_with_positions(obj: Obj, rules: NormalizeRules = DEFAULT_RULES) ->
     kind = str(obj.get("kind", ""))
     plan = _plan(group, kind, rules, frozenset())
     tagged = _tag(obj, plan)
-    out = normalize(tagged, rules)
+    out = normalize(tagged, rules, also_present)
     positions: Positions = {}
     _untag(out, plan, obj, positions)
     return out, positions

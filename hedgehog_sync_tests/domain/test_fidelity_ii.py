@@ -242,6 +242,13 @@ PRESENCE = [
                  id="externalattachment: empty inboundACL added live on a proxy attachment"),
     pytest.param(PROXY, served(PROXY, {**PROXY_LIVE_SPEC, "inboundACL": {}}), [],
                  id="externalattachment: empty inboundACL kept live"),
+    # Only the proxy switched off live: the unchanged `inboundACL: {}` is not reported as removed.
+    pytest.param(PROXY, served(PROXY, {**PROXY_LIVE_SPEC, "static": {"remoteIP": "100.100.0.1"}, "inboundACL": {}}),
+                 [("remove", "/spec/static/proxy", True, None, H)],
+                 id="externalattachment: proxy switched off live, empty inboundACL kept"),
+    pytest.param(PROXY, served(PROXY, {**PROXY_LIVE_SPEC, "static": {"remoteIP": "100.100.0.1"}}),
+                 [("remove", "/spec/inboundACL", {}, None, H), ("remove", "/spec/static/proxy", True, None, H)],
+                 id="externalattachment: proxy switched off and inboundACL removed live"),
     # Without proxy, and on BGP attachments, planHardenedInboundACL runs either way and reads only
     # `if userACL != nil { for ... Statements }`: nil and empty program the same.
     pytest.param(NO_PROXY, served(NO_PROXY, {"external": "static-ext", "connection": "leaf-01--static-external",
