@@ -259,6 +259,13 @@ def fabric_fingerprint(cfg: FabricConfig) -> str:
     return h.hexdigest()[:24]
 
 
+def _fingerprint_or_none(cfg: FabricConfig) -> str | None:
+    try:
+        return fabric_fingerprint(cfg)
+    except Exception:  # only a hint for the schedule: never what stops a fabric from being compared
+        return None
+
+
 FINGERPRINT_READ_LIMIT = 1 << 20  # a kubeconfig is a few KiB; read no more than this of one
 
 
@@ -467,17 +474,17 @@ def compare(context: OpExecutionContext, fleet: FleetResource, alerts: AlertSink
     for name in sorted(git.configs.keys() ^ cluster.configs.keys()):  # the inventory changed mid-run
         context.log.warning(f"fabric {name} was not read on both sides this run; the next cycle syncs it")
     failed: dict[str, str] = {}
+    unrecorded: dict[str, str] = {}  # not even an unknown report could be kept for these
     rows: dict[str, dict[str, Any]] = {}
     recorded = changed_fabrics = 0
     try:
         for done, name in enumerate(fabrics_read, start=1):
             cfg = git.configs[name]
             try:
-                fingerprint = fabric_fingerprint(cfg)
                 outcome, health, new_report = _compare_one(context, cfg, git.reads[name], cluster.reads[name],
-                                                           store, policy, alerts, cycle, fingerprint)
+                                                           store, policy, alerts, cycle, _fingerprint_or_none(cfg))
             except Exception as exc:  # even the contained path failed: name it, keep going
-                failed[name] = _failure_text(exc)
+                failed[name] = unrecorded[name] = _failure_text(exc)
                 context.log.error(f"fabric {name}: could not be recorded: {failed[name]}")
                 continue
             rows[name] = health.row
@@ -494,6 +501,10 @@ def compare(context: OpExecutionContext, fleet: FleetResource, alerts: AlertSink
     finally:
         if rows:  # no event: the fleet_watch sensor records fleet_summary when the table changed
             fleet.fleet_rows(context.instance).update(lambda doc: merge_rows(doc, rows))
+    if unrecorded and len(unrecorded) == len(fabrics_read):
+        # Not one fabric could be kept, not even as unknown: the storage is what failed, not the fabrics.
+        first = sorted(unrecorded)[0]
+        raise Failure(description=f"no fabric of the batch could be recorded (storage?): {first}: {unrecorded[first]}")
     run_started = _run_started(context)
     stats = RunStats(run_id=context.run.run_id, finished_at=datetime.now(timezone.utc).isoformat(),
                      duration_s=round(time.time() - run_started if run_started else time.monotonic() - started, 3),
