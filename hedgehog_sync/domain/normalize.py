@@ -150,9 +150,26 @@ def _present(obj: Obj, group: str, kind: str) -> frozenset[str]:
     rules = PRESENCE_MATTERS.get((group, kind))
     if not rules:
         return frozenset()
-    return frozenset(pointer for pointer, conditions in rules
-                     if all(_value_at(obj, split_pointer(p)) == v and type(_value_at(obj, split_pointer(p))) is type(v)
-                            for p, v in conditions))
+    always, conditional = _presence_plan(group, kind)
+    if not conditional:
+        return always
+    held = [pointer for pointer, conditions in conditional
+            if all(_holds(_value_at(obj, tokens), value) for tokens, value in conditions)]
+    return always | frozenset(held) if held else always
+
+
+@functools.lru_cache(maxsize=64)
+def _presence_plan(group: str, kind: str) -> tuple[frozenset[str], tuple[tuple[str, tuple[tuple[list[str], Any], ...]], ...]]:
+    """A kind's presence rules split once: the unconditional pointers, and the others with split conditions."""
+    rules = PRESENCE_MATTERS.get((group, kind), ())
+    always = frozenset(pointer for pointer, conditions in rules if not conditions)
+    conditional = tuple((pointer, tuple((split_pointer(p), v) for p, v in conditions))
+                        for pointer, conditions in rules if conditions)
+    return always, conditional
+
+
+def _holds(found: Any, wanted: Any) -> bool:
+    return type(found) is type(wanted) and found == wanted
 
 
 def _value_at(obj: Any, tokens: list[str]) -> Any:
