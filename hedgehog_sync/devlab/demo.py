@@ -280,6 +280,7 @@ def run_demo(root: Path, host: str = "127.0.0.1", port: int = 3000, apiserver_po
     handle = serve_demo_fleet(fleet, apiserver_port)
     env = dagster_env(fleet)
     ui_host = f"[{host}]" if ":" in host else host
+    env.setdefault("HEDGEHOG_SYNC_UI_URL", f"http://{ui_host}:{port}")  # fleet_summary links to this UI
     for line in demo_banner(fleet, handle.url, f"http://{ui_host}:{port}", env["DAGSTER_HOME"],
                             kubectl_problem(fleet, handle.url)):
         print(line, flush=True)
