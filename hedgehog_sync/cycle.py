@@ -281,6 +281,7 @@ class FabricOutcome:
     attempts: int = 1
     waited_s: float = 0.0  # time spent waiting between attempts (backoff, Retry-After)
     compare_error: HedgehogSyncError | None = None  # both sides read, but comparing or recording failed
+    plan: Any = None  # domain.plan.Plan: what to apply and delete to match Git again (None: not computed)
 
     @property
     def failed(self) -> bool:
@@ -365,6 +366,7 @@ def compare_fabric(cfg: FabricConfig, git: SideRead, cluster: SideRead, store: R
     versions = dict(before)
     compare_error: HedgehogSyncError | None = None
     inputs = None
+    plan = None
     try:
         if desired is not None:
             versions[GIT_STATE] = git.version or desired_version(desired)
@@ -383,11 +385,14 @@ def compare_fabric(cfg: FabricConfig, git: SideRead, cluster: SideRead, store: R
                 cluster_failure=failure_from(cluster.error) if cluster.error else None,
                 rules=cfg.rules, git_url=cfg.git.url,
             )
+        plan = _plan_of(report, desired)
+        report["plan_version"] = plan.version  # the history shows what the fix was at each point
         versions[DRIFT_REPORT] = report_version(report)
     except Exception as exc:  # contained: this fabric is unknown, its batch goes on
         compare_error = _as_sync_error(exc, "comparing")
         inputs = None
         report = unknown_report(cfg, now, previous, compare_error, git.error, cluster.error)
+        plan = _plan_of(report, None)
         versions[DRIFT_REPORT] = report_version(report)
     if inputs is not None:
         # Which inputs gave which report: a report saved by a cycle whose versions were not (a
@@ -402,7 +407,18 @@ def compare_fabric(cfg: FabricConfig, git: SideRead, cluster: SideRead, store: R
     return FabricOutcome(cfg.name, report, desired, live, versions, changed, git.error, cluster.error,
                          duration_s=git.duration_s + cluster.duration_s + time.monotonic() - started,
                          attempts=max(git.attempts, cluster.attempts), waited_s=git.waited_s + cluster.waited_s,
-                         compare_error=compare_error)
+                         compare_error=compare_error, plan=plan)
+
+
+def _plan_of(report: dict[str, Any], desired: DesiredState | None) -> Any:
+    """The fabric's remediation plan; a fault in planning never makes the fabric unknown."""
+    from hedgehog_sync.domain.plan import Plan, plan_for
+
+    try:
+        return plan_for(report, desired)
+    except Exception as exc:
+        return Plan(str(report.get("fabric") or ""), reason=f"the plan could not be computed: "
+                                                           f"{type(exc).__name__}: {redact(str(exc))[:300]}")
 
 
 def unknown_report(cfg: FabricConfig, now: datetime, previous: dict[str, Any] | None, error: HedgehogSyncError,

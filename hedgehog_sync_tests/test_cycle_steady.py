@@ -13,6 +13,7 @@ from hedgehog_sync.cycle import FabricReader, PersistentParses, sync_fabric
 from hedgehog_sync.devlab.demo import DRIFTED_FABRIC
 from hedgehog_sync.domain.inventory import IgnoreEntry, load_inventory
 from hedgehog_sync.domain.model import LiveState
+from hedgehog_sync.domain.plan import plan_for
 from hedgehog_sync.domain.report import build_report, live_version
 from hedgehog_sync.store import ReportStore
 
@@ -94,6 +95,7 @@ def test_unchanged_inputs_give_the_full_comparisons_report_restamped(drifted, mo
     assert builds.calls == 0  # the comparison was skipped...
     full = build_report(cfg.name, second.desired, second.live, now=T0 + timedelta(minutes=2), ref=cfg.git.ref,
                         previous=first.report, rules=cfg.rules, git_url=cfg.git.url)
+    full["plan_version"] = plan_for(full, second.desired).version  # the core records the plan's version too
     assert second.report == full  # ...and the report is exactly what it would have computed
     assert second.report["generated_at"] != first.report["generated_at"]
     assert second.versions["drift_report"] == first.versions["drift_report"]  # nothing new to record
