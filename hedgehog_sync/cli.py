@@ -113,6 +113,87 @@ def _check_report(inventory_file: str | None, fabric: str, state_dir: str | None
     return outcome.report
 
 
+@main.command()
+@click.option("--inventory", "inventory_file", type=click.Path(dir_okay=False),
+              help="Inventory file (default $HEDGEHOG_SYNC_INVENTORY or ./fabrics.yaml).")
+@click.option("--fabric", required=True, help="Name of the fabric in the inventory.")
+@click.option("--output", "output_dir", type=click.Path(file_okay=False),
+              help="Folder to write apply.yaml and delete.yaml to (created); default: print them.")
+def plan(inventory_file: str | None, fabric: str, output_dir: str | None) -> None:
+    """The remediation plan of a fabric: what to apply and what to delete to make it match Git again.
+
+    Computes the fabric's report as `check` does, then writes apply.yaml (missing and modified
+    resources as written in Git) and delete.yaml (extra resources, by name), and prints the kubectl
+    commands to run with the fabric's kubeconfig and context: apply first, delete as a separate,
+    deliberate step (docs/remediation.md). hedgehog-sync itself changes nothing.
+    Exit status as `check`: 0 nothing to do, 1 a plan, 2 unknown or any error (no plan).
+    """
+    from hedgehog_sync.connectors.git import GitRepoCache
+    from hedgehog_sync.cycle import FabricReader, sync_fabric
+    from hedgehog_sync.domain.inventory import load_inventory
+    from hedgehog_sync.domain.plan import apply_yaml, delete_yaml, kubectl_commands
+    from hedgehog_sync.domain.render import visible
+    from hedgehog_sync.store import ReportStore
+
+    try:
+        try:
+            inv = load_inventory(inventory_file)
+        except InventoryError as exc:
+            raise _CheckStop([str(exc)]) from None
+        cfg = inv.by_name().get(fabric)
+        if cfg is None:
+            raise _CheckStop([str(p) for p in inv.problems]
+                             + [f"fabric '{fabric}' is not (validly) defined in {inv.path}"])
+        with tempfile.TemporaryDirectory(prefix="hedgehog-sync-") as tmp:
+            reader = FabricReader(GitRepoCache(Path(tmp) / "git"))
+            try:
+                outcome = sync_fabric(cfg, reader, ReportStore(Path(tmp) / "reports"))
+            finally:
+                reader.close()
+        found = outcome.plan
+        if found is None or found.reason is not None:
+            why = found.reason if found is not None else "no plan was computed"
+            raise _CheckStop([f"fabric '{fabric}': no plan: {why}"])
+        if not found.has_changes:
+            click.echo(f"{fabric}: in sync with Git at commit {found.commit}: nothing to do")
+            sys.exit(EXIT_IN_SYNC)
+        files = {"apply.yaml": apply_yaml(found), "delete.yaml": delete_yaml(found)}
+        if output_dir:
+            out = Path(output_dir)
+            out.mkdir(parents=True, exist_ok=True)
+            for name, text in files.items():
+                (out / name).write_text(text)
+            where = {name: str(out / name) for name in files}
+        else:
+            for name, text in files.items():
+                click.echo(f"# ==== {name} ====")
+                click.echo(text, nl=False)
+            where = {name: name for name in files}
+    except _CheckStop as stop:
+        for line in stop.lines:
+            click.echo(f"error: {visible(line)}", err=True)
+        sys.exit(EXIT_UNKNOWN)
+    except Exception as exc:  # any failure is an error (2), never a plan, never a traceback
+        click.echo(f"error: fabric {fabric!r}: {_one_line(exc)}", err=True)
+        sys.exit(EXIT_UNKNOWN)
+    click.echo(f"# {fabric}: plan {found.version} at Git commit {found.commit}: {len(found.apply)} to apply, "
+               f"{len(found.delete)} to delete, {len(found.held)} held back")
+    for held in found.held:
+        click.echo(visible(f"# held back: {held.kind} {held.name}: {held.reason}"
+                           + (f" (Git: {held.source})" if held.source else "")))
+    for note in found.notes:
+        click.echo(visible(f"# note: {note}"))
+    commands = kubectl_commands(found, cfg.kubernetes.kubeconfig, cfg.kubernetes.context,
+                                where["apply.yaml"], where["delete.yaml"])
+    if found.apply:
+        click.echo("# review what applying changes, then apply:")
+        click.echo("#   " + commands[0].replace(" apply -f ", " diff -f ", 1))
+    click.echo("# run, deletion last and only after reviewing delete.yaml:")
+    for command in commands:
+        click.echo(visible(command))
+    sys.exit(EXIT_DRIFTED)
+
+
 @main.group()
 def inventory() -> None:
     """Inspect the fabric inventory."""
