@@ -224,6 +224,7 @@ class Inventory:
     fabrics: list[FabricConfig] = field(default_factory=list)
     problems: list[InventoryProblem] = field(default_factory=list)
     index: dict[str, int] = field(default_factory=dict)  # name -> 1-based entry under `fabrics:`
+    notifications: Any = None  # the raw `notifications:` section (routes of drift notifications)
 
     def environment_warnings(self, environ: Any = None) -> list[InventoryProblem]:
         """What the inventory names but this process lacks: a token_env variable unset or empty."""
@@ -279,9 +280,10 @@ def parse_inventory(text: str, path: str) -> Inventory:
         raise InventoryError(f"{path}: expected a mapping with a 'fabrics:' list at the top")
     inv = Inventory(path=path)
     for key in data:
-        if key != "fabrics":
-            inv.problems.append(InventoryProblem(path, None, None,
-                                                 f"unknown top-level key '{key}' (only 'fabrics' is allowed)"))
+        if key not in ("fabrics", "notifications"):
+            inv.problems.append(InventoryProblem(path, None, None, f"unknown top-level key '{key}' "
+                                                 "(only 'fabrics' and 'notifications' are allowed)"))
+    inv.notifications = data.get("notifications")  # checked by domain/notify.parse_settings where used
     entries = data.get("fabrics") or []
     names: dict[str, int] = {}
     valid: list[tuple[int, FabricConfig]] = []
