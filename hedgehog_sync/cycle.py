@@ -385,14 +385,14 @@ def compare_fabric(cfg: FabricConfig, git: SideRead, cluster: SideRead, store: R
                 cluster_failure=failure_from(cluster.error) if cluster.error else None,
                 rules=cfg.rules, git_url=cfg.git.url,
             )
-        plan = _plan_of(report, desired)
+        plan = _plan_of(report, desired, cfg)
         report["plan_version"] = plan.version  # the history shows what the fix was at each point
         versions[DRIFT_REPORT] = report_version(report)
     except Exception as exc:  # contained: this fabric is unknown, its batch goes on
         compare_error = _as_sync_error(exc, "comparing")
         inputs = None
         report = unknown_report(cfg, now, previous, compare_error, git.error, cluster.error)
-        plan = _plan_of(report, None)
+        plan = _plan_of(report, None, cfg)
         versions[DRIFT_REPORT] = report_version(report)
     if inputs is not None:
         # Which inputs gave which report: a report saved by a cycle whose versions were not (a
@@ -410,15 +410,17 @@ def compare_fabric(cfg: FabricConfig, git: SideRead, cluster: SideRead, store: R
                          compare_error=compare_error, plan=plan)
 
 
-def _plan_of(report: dict[str, Any], desired: DesiredState | None) -> Any:
+def _plan_of(report: dict[str, Any], desired: DesiredState | None, cfg: FabricConfig) -> Any:
     """The fabric's remediation plan; a fault in planning never makes the fabric unknown."""
     from hedgehog_sync.domain.plan import Plan, plan_for
 
     try:
-        return plan_for(report, desired)
+        plan = plan_for(report, desired)
     except Exception as exc:
-        return Plan(str(report.get("fabric") or ""), reason=f"the plan could not be computed: "
+        plan = Plan(str(report.get("fabric") or ""), reason=f"the plan could not be computed: "
                                                            f"{type(exc).__name__}: {redact(str(exc))[:300]}")
+    plan.kubeconfig, plan.context = cfg.kubernetes.kubeconfig, cfg.kubernetes.context
+    return plan
 
 
 def unknown_report(cfg: FabricConfig, now: datetime, previous: dict[str, Any] | None, error: HedgehogSyncError,

@@ -141,6 +141,8 @@ def _links(cfg: FabricConfig) -> SourceLinks:
 
 
 def _report_metadata(o: FabricOutcome, links: SourceLinks) -> dict[str, Any]:
+    from hedgehog_sync.domain.plan import plan_markdown  # issue 17: the remediation plan beside the report
+
     r = o.report
     s = r["summary"]
     git = r["git"]
@@ -149,6 +151,8 @@ def _report_metadata(o: FabricOutcome, links: SourceLinks) -> dict[str, Any]:
         "summary": MetadataValue.md(report_markdown(r, links=links)),
         "changed_resources": table_metadata(changed_resources_frame(r), CHANGED_RESOURCE_COLUMNS,
                                             limit=MAX_RESOURCES_IN_METADATA),
+        "plan": MetadataValue.md(plan_markdown(o.plan)),
+        "plan_version": MetadataValue.text(r.get("plan_version") or ""),
         "status": MetadataValue.text(r["status"]),
         "severity": MetadataValue.text(r["severity"]),
         "score": MetadataValue.float(float(r["score"])),

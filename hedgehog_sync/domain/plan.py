@@ -27,6 +27,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 import shlex
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ from hedgehog_sync.domain.diff import EXTRA, MISSING, MODIFIED, SECRET_KEY, is_c
 from hedgehog_sync.domain.kinds import GATEWAY, VPC, WIRING, split_api_version
 from hedgehog_sync.domain.model import DesiredState, Obj, ResourceId
 from hedgehog_sync.domain.normalize import SERVER_METADATA, split_pointer
+from hedgehog_sync.domain.render import md_code, md_text, visible
 
 # What kubectl and the API server keep in an object's annotations about applies: never re-applied.
 KUBECTL_ANNOTATION_PREFIX = "kubectl.kubernetes.io/"
@@ -79,6 +81,9 @@ class Plan:
     held: list[Held] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what makes the plan incomplete
     reason: str | None = None
+    # Where to run it (the fabric's inventory entry): shown with the commands, not part of the version.
+    kubeconfig: str | None = None
+    context: str | None = None
 
     @property
     def has_changes(self) -> bool:
@@ -263,3 +268,40 @@ def kubectl_commands(plan: Plan, kubeconfig: str | None, context: str | None,
     if plan.delete:
         out.append(f"{prefix} delete -f {shlex.quote(delete_file)}")
     return out
+
+
+def _fenced(text: str, info: str = "") -> str:
+    """A code block no content can close early: its fence is longer than any backtick run inside."""
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{text.rstrip()}\n{fence}"
+
+
+def plan_markdown(plan: Plan | None, max_chars: int = 6000) -> str:
+    """The plan as the UI shows it: what it does, the commands, then the files, each cut to a bound."""
+    if plan is None:
+        return "No remediation plan was computed for this report."
+    if plan.reason is not None:
+        return f"**No remediation plan**: {md_text(plan.reason, 400)}"
+    if not plan.has_changes:
+        return "**Remediation plan**: nothing to do, the fabric matches Git."
+    lines = [f"**Remediation plan** {md_code((plan.version or '')[:12])} for commit {md_code((plan.commit or '')[:12])}: "
+             f"{len(plan.apply)} to apply, {len(plan.delete)} to delete, {len(plan.held)} held back. "
+             f"Write the files with `hedgehog-sync plan --fabric {visible(plan.fabric, 63)} --output DIR`, "
+             "review them (`kubectl diff -f`), then run, deleting last and on purpose:", ""]
+    commands = kubectl_commands(plan, plan.kubeconfig, plan.context)
+    if commands:
+        lines += [_fenced("\n".join(visible(c, 600) for c in commands), "sh"), ""]
+    for held in plan.held[:20]:
+        lines.append(f"- held back: {md_code(held.kind, 40)} {md_code(held.name, 80)}: {md_text(held.reason, 200)}"
+                     + (f" (Git: {md_code(held.source, 120)})" if held.source else ""))
+    if len(plan.held) > 20:
+        lines.append(f"- ... and {len(plan.held) - 20} more held back")
+    for note in plan.notes[:10]:
+        lines.append(f"- note: {md_text(note, 300)}")
+    budget = max_chars
+    for name, text in (("apply.yaml", apply_yaml(plan)), ("delete.yaml", delete_yaml(plan))):
+        shown = text if len(text) <= budget else text[:max(budget, 0)] + f"\n# ... {len(text) - budget} more characters"
+        budget -= len(shown)
+        lines += ["", f"{name}:", "", _fenced(shown, "yaml")]
+    return "\n".join(lines)
