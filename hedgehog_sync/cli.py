@@ -165,9 +165,11 @@ def plan(inventory_file: str | None, fabric: str, output_dir: str | None) -> Non
                 (out / name).write_text(text)
             where = {name: str(out / name) for name in files}
         else:
-            for name, text in files.items():
-                click.echo(f"# ==== {name} ====")
-                click.echo(text, nl=False)
+            # stdout stays safe to pipe into `kubectl apply -f -`: the deletions are shown commented out
+            click.echo("# ==== apply.yaml ====")
+            click.echo(files["apply.yaml"], nl=False)
+            click.echo("# ==== delete.yaml (commented out: deleting is a separate step; --output writes the file) ====")
+            click.echo("".join(f"# {line}\n" for line in files["delete.yaml"].splitlines()), nl=False)
             where = {name: name for name in files}
     except _CheckStop as stop:
         for line in stop.lines:
@@ -190,7 +192,7 @@ def plan(inventory_file: str | None, fabric: str, output_dir: str | None) -> Non
         click.echo("#   " + commands[0].replace(" apply -f ", " diff -f ", 1))
     click.echo("# run, deletion last and only after reviewing delete.yaml:")
     for command in commands:
-        click.echo(visible(command))
+        click.echo(("" if output_dir else "#   ") + visible(command))
     sys.exit(EXIT_DRIFTED)
 
 

@@ -314,3 +314,15 @@ def test_any_drift_planned_and_applied_checks_in_sync(server: ApiServerHandle, t
         reader.close()
     assert after.report["status"] == "in_sync", after.report["resources"]
     assert after.report["plan_version"] is None and not after.plan.has_changes
+
+
+def test_a_printed_plan_is_safe_to_pipe_into_kubectl_apply(server: ApiServerHandle, tmp_path: Path) -> None:
+    fabric = make_fabric(server, tmp_path / "fabric")
+    made = modify_vlan(fabric) | add_rogue_vpc(fabric)
+    printed = hedgehog_sync(fabric, "plan")
+    assert printed.returncode == 1, printed.stderr
+    documents = [d for d in yaml.safe_load_all(printed.stdout) if d]
+    assert {(d["kind"], d["metadata"]["name"]) for d in documents} == {(k, n) for s, k, n in made if s == "modified"}
+    assert "#   name: rogue-vpc" in printed.stdout  # the deletion is shown, commented out
+    assert not [line for line in printed.stdout.splitlines() if line.startswith("kubectl ")]
+    assert f"#   kubectl --kubeconfig {fabric.kubeconfig} --context {fabric.name} delete -f delete.yaml" in printed.stdout
