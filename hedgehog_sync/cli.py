@@ -526,5 +526,34 @@ def devlab_apiserver(args: tuple[str, ...]) -> None:
     sys.exit(apiserver_main(list(args)))
 
 
+@main.command()
+@click.option("--port", type=click.IntRange(0, 65535), default=9464, show_default=True,
+              help="Port of /metrics (9464: the usual exporter port; 0 picks a free one).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0 in a pod, so Prometheus can scrape it).")
+def exporter(port: int, host: str) -> None:
+    """Serve the fleet's Prometheus metrics on /metrics, read at each scrape from the state store and
+    the Dagster instance ($DAGSTER_HOME): no run, nothing written."""
+    import signal
+    import threading
+
+    from dagster import DagsterInstance
+    from prometheus_client import start_http_server
+
+    from hedgehog_sync.defs.resources import FleetResource
+    from hedgehog_sync.exporter import registry_for
+
+    with DagsterInstance.get() as instance:
+        server, thread = start_http_server(port, addr=host, registry=registry_for(instance, FleetResource()))
+        click.echo(f"hedgehog-sync exporter: serving http://{host}:{server.server_port}/metrics", err=True)
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        while not stop.wait(1.0):
+            pass
+        server.shutdown()
+        thread.join(5)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
