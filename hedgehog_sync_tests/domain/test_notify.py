@@ -100,3 +100,36 @@ def test_routes_by_priority_and_fabric():
     assert [r.name for r in settings.routes_for("fab-b", "low")] == ["pager", "chat"]
     assert [r.name for r in settings.routes_for("fab-a", "high")] == ["chat"]
     assert [r.url_env for r in parse_settings(None).routes] == ["HEDGEHOG_SYNC_ALERT_WEBHOOK"]
+
+
+def test_the_documented_payload_is_valid_against_the_schema():
+    import json
+    import re
+    from pathlib import Path
+
+    import jsonschema
+
+    docs = Path(__file__).parents[2] / "docs"
+    schema = json.loads((docs / "notification.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    (sample,) = re.findall(r"```json\n(.*?)```", (docs / "notifications.md").read_text(), re.S)
+    jsonschema.validate(json.loads(sample), schema)
+
+
+@pytest.mark.parametrize("previous, rep", [
+    (None, report("drifted", "critical", n=8)),
+    (Notified("drifted", "high", HOUR_AGO), report("in_sync")),
+    (Notified("in_sync", "none", HOUR_AGO), report("unknown")),
+    (Notified("drifted", "low", HOUR_AGO), report("drifted", "critical", n=2)),
+])
+def test_every_kind_of_payload_matches_the_schema(previous, rep):
+    import json
+    from pathlib import Path
+
+    import jsonschema
+
+    from hedgehog_sync.domain.notify import json_payload
+
+    schema = json.loads((Path(__file__).parents[2] / "docs" / "notification.schema.json").read_text())
+    (note,), _ = run(previous, rep)
+    jsonschema.validate(json_payload(note), schema)
