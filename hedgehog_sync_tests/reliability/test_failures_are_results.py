@@ -334,8 +334,12 @@ def test_the_daemon_retries_neither_a_run_with_an_unread_fabric_nor_a_step_failu
     finally:
         inventory.write_bytes(text)
     assert dep.status(failed) == DagsterRunStatus.FAILURE
-    wait_for("the daemon's run-retry decision", lambda: any(
-        "Not retrying run since it failed due to an asset or op failure" in (e.message or "")
-        for e in dep.instance.all_logs(failed)))
+    decided = lambda: any("Not retrying run since it failed due to an asset or op failure" in (e.message or "")
+                          for e in dep.instance.all_logs(failed))
+    try:
+        wait_for("the daemon's run-retry decision", decided, timeout=420)
+    except AssertionError:
+        log = sorted(dep.home.glob("daemon-*.log"))[-1].read_text(errors="replace")[-3000:]
+        raise AssertionError(f"no run-retry decision; daemon alive: {dep.daemon.poll() is None}\n{log}") from None
     # By then the daemon has looked at both runs: neither was run again.
     assert dep.retries_of(run_id) == [] and dep.retries_of(failed) == []
