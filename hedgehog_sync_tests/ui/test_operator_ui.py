@@ -323,6 +323,9 @@ def schedule_switch(browser):
 
 def test_browser_schedule_toggles_off_and_on_by_clicking(browser, demo, screenshot):
     open_page(browser, demo, SCHEDULE_PAGE, "fleet_sync_every_minute", "Running")
+    # "Running" may be on the page before the switch is (runs launched by earlier tests say it too)
+    wait_for("the schedule's switch", lambda: browser.find_elements("css selector", "label input[type=checkbox]"),
+             120, interval=1.0)
     switch = schedule_switch(browser)
     assert switch.is_selected() and demo.graphql.schedule_state()["status"] == "RUNNING"
     try:
