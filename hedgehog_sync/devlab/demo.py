@@ -270,6 +270,9 @@ def demo_banner(fleet: DemoFleet, api_url: str, ui_url: str, dagster_home: str,
     return lines
 
 
+EXPORTER_PORT = 9464  # `hedgehog-sync exporter`'s default port; $HEDGEHOG_SYNC_METRICS_PORT overrides it
+
+
 def run_demo(root: Path, host: str = "127.0.0.1", port: int = 3000, apiserver_port: int = 0,
              churn_every: float | None = None) -> int:
     """Build or reopen the fleet, serve it, and run `dagster dev` until interrupted; with churn_every,
@@ -291,6 +294,11 @@ def run_demo(root: Path, host: str = "127.0.0.1", port: int = 3000, apiserver_po
     # `dagster dev` and its webserver and daemon, which then never stop. Ctrl-C must always work.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     proc = subprocess.Popen(cmd, env=env, cwd=fleet.root)
+    # The fleet's Prometheus metrics beside the UI (docs/notifications.md); the demo runs on without it.
+    metrics_port = int(os.environ.get("HEDGEHOG_SYNC_METRICS_PORT") or EXPORTER_PORT)
+    exporter = subprocess.Popen([console_script(), "exporter", "--host", host, "--port", str(metrics_port)],
+                                env=env, cwd=fleet.root)
+    print(f"devlab: Prometheus metrics at http://{ui_host}:{metrics_port}/metrics", flush=True)
     churner = None
     if churn_every:
         churner = Churner(fleet, churn_every, log=lambda line: print(f"devlab: {line}", flush=True)).start()
@@ -307,6 +315,7 @@ def run_demo(root: Path, host: str = "127.0.0.1", port: int = 3000, apiserver_po
         proc.send_signal(signal.SIGINT)
         return proc.wait()
     finally:
+        exporter.terminate()
         if churner is not None:
             churner.stop()
         handle.stop()
