@@ -35,7 +35,7 @@ from hedgehog_sync.domain.report import utc_iso
 TICK_SECONDS = 20
 SEND_TIMEOUT_SECONDS = 5.0
 TICK_SEND_BUDGET_SECONDS = 25.0  # stop sending in a tick after this; the rest waits in the outbox
-MAX_OUTBOX = 200  # notifications waiting for a retry; the oldest are dropped (with a log line) beyond
+MAX_OUTBOX = 100  # notifications waiting for a retry; the oldest are dropped (with a log line) beyond
 MAX_URL_FILE_BYTES = 4096
 
 

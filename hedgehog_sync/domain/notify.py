@@ -253,10 +253,17 @@ def json_payload(note: Notification) -> dict[str, Any]:
             **asdict(note)}
 
 
+def _esc(value: Any) -> str:
+    """Text from Git or the cluster, safe in Slack mrkdwn: `<!channel>` or `<url|label>` written into a
+    live object must not ping a channel or forge a link, and a backtick must not end a code span."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("`", "'")
+
+
 def _resource_line(r: dict[str, Any]) -> str:
-    where = f"{r['namespace']}/" if r.get("namespace") else ""
-    head = f"• `{r['kind']} {where}{r['name']}` {r['state']} ({r['severity']})"
-    lines = [head] + [f"    `{c['pointer']}`: `{c['desired']}` → `{c['live']}`" for c in r["changes"]]
+    where = f"{_esc(r['namespace'])}/" if r.get("namespace") else ""
+    head = f"• `{_esc(r['kind'])} {where}{_esc(r['name'])}` {_esc(r['state'])} ({_esc(r['severity'])})"
+    lines = [head] + [f"    `{_esc(c['pointer'])}`: `{_esc(c['desired'])}` → `{_esc(c['live'])}`"
+                      for c in r["changes"]]
     if r.get("changes_omitted"):
         lines.append(f"    …and {r['changes_omitted']} more changes")
     return "\n".join(lines)
@@ -270,13 +277,14 @@ def slack_text(note: Notification) -> str:
     if note.previous_status:
         lines.append(f"was {note.previous_status}" + (f" ({note.previous_severity})" if note.previous_status == DRIFTED else ""))
     if sha:
-        lines.append(f"commit `{sha}` by {note.commit.get('author') or 'unknown'}: {note.commit.get('message') or ''}".rstrip())
+        lines.append(f"commit `{_esc(sha)}` by {_esc(note.commit.get('author') or 'unknown')}: "
+                     f"{_esc(note.commit.get('message') or '')}".rstrip())
     if note.status == DRIFTED:
         lines.append(f"{note.differ} resources differ" + (f" since {note.drift_since}" if note.drift_since else ""))
         lines.extend(_resource_line(r) for r in note.resources)
         if note.resources_omitted:
             lines.append(f"…and {note.resources_omitted} more resources")
-    lines.extend(f"error: {e}" for e in note.errors)
+    lines.extend(f"error: {_esc(e)}" for e in note.errors)
     lines.append(f"<{note.link}|Open {note.fabric} in Dagster>")
     return "\n".join(lines)
 
