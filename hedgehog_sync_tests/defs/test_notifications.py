@@ -196,3 +196,40 @@ def test_an_outage_is_retried_with_backoff_then_dropped_with_a_log_line(monkeypa
         assert_no_leak(secret, texts=[caplog.text, json.dumps(outbox)])
     finally:
         receiver.close()
+
+
+def test_a_url_file_route_delivers_and_a_bad_file_is_an_outage_that_names_the_route(tmp_path, caplog):
+    from datetime import datetime, timezone
+
+    secret = secrets.token_urlsafe(24)
+    receiver = Receiver(secret)
+    hook = tmp_path / "hook"
+    hook.write_text(receiver.url + "\n")
+    settings = parse_settings({"routes": [{"name": "chat", "url_file": str(hook), "format": "slack"},
+                                          {"name": "big", "url_file": str(tmp_path / "big")}]})
+    (tmp_path / "big").write_text("http://127.0.0.1/" + "x" * 5000)
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+    log = logging.getLogger("test-notify")
+    caplog.set_level(logging.INFO)
+    try:
+        waiting = deliver([{"route": "chat", "fabric": "fab-a", "kind": "drift_appeared", "body": {"text": "hi"}},
+                           {"route": "big", "fabric": "fab-a", "kind": "drift_appeared", "body": {}}],
+                          settings, now, log)
+        assert [b for _, b in receiver.received] == [{"text": "hi"}]
+        assert [w["route"] for w in waiting] == ["big"]
+        assert "route big: url_file is empty or over 4096 bytes" in caplog.text
+        assert_no_leak(secret, texts=[caplog.text, json.dumps(waiting)])
+    finally:
+        receiver.close()
+
+
+def test_an_invalid_notifications_section_skips_the_tick_saying_why(demo_fleet, fleet_resource):
+    fleet, _ = demo_fleet
+    doc = yaml.safe_load(fleet.inventory.read_text())
+    doc["notifications"] = {"routes": [{"name": "pager", "url": "https://hooks.example/secret-in-git"}]}
+    fleet.inventory.write_text(yaml.safe_dump(doc))
+    assert len(fleet_resource.load_inventory().fabrics) == 3  # the syncs are untouched
+    with DagsterInstance.ephemeral() as instance:
+        result = drift_notifications(build_sensor_context(instance=instance, resources={"fleet": fleet_resource}))
+    assert "invalid notifications section: notifications.routes.0.url: Extra inputs" in result.skip_reason.skip_message
+    assert "secret-in-git" not in result.skip_reason.skip_message
