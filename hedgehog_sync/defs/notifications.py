@@ -22,6 +22,7 @@ from typing import Any, Optional
 from dagster import DefaultSensorStatus, SensorEvaluationContext, SensorResult, sensor
 
 from hedgehog_sync.defs.partitions import FABRICS_PARTITION
+from hedgehog_sync.defs.pause import fabric_pauses, fleet_pause
 from hedgehog_sync.defs.resources import FleetResource
 from hedgehog_sync.domain.errors import InventoryError
 from hedgehog_sync.domain.health import health_score, parse_time
@@ -120,6 +121,9 @@ def evaluate(instance: Any, fleet: FleetResource, cursor: Optional[str], now: da
     partitions = set(instance.get_dynamic_partitions(FABRICS_PARTITION))
     raised = 0
     remembered: dict[str, Any] = {}
+    names = [cfg.name for cfg in inventory.enabled() if cfg.name in partitions]
+    # paused on purpose (defs/pause.py): an old report is expected then, not stale
+    paused = set(fabric_pauses(instance, names)) if fleet_pause(instance) is None else set(names)
     for cfg in inventory.enabled():
         if cfg.name not in partitions:
             continue
@@ -128,7 +132,7 @@ def evaluate(instance: Any, fleet: FleetResource, cursor: Optional[str], now: da
         notes, new = decide(Notified.from_dict(notified.get(cfg.name)), store.latest_report(cfg.name),
                             priority=cfg.priority, last_cycle_at=record.last_cycle_at,
                             interval_seconds=schedule.interval_seconds, link=fleet.report_url(cfg.name),
-                            now=now, settings=settings)
+                            now=now, settings=settings, held=cfg.name in paused)
         if new is not None:
             remembered[cfg.name] = new.to_dict()
         for note in notes:

@@ -182,11 +182,11 @@ def changed_resources(report: dict[str, Any], limit: int) -> tuple[list[dict[str
 
 
 def current_state(report: dict[str, Any], last_cycle_at: Optional[str], interval_seconds: float,
-                  stale_after_intervals: int, now: datetime) -> str:
+                  stale_after_intervals: int, now: datetime, held: bool = False) -> str:
     """in_sync | drifted | unknown from the report, or stale when no cycle ran within
-    stale_after_intervals of the fabric's interval."""
+    stale_after_intervals of the fabric's interval (never while syncing is held on purpose: paused)."""
     last = parse_time(last_cycle_at) or parse_time(report.get("generated_at"))
-    if last is not None and now - last > timedelta(seconds=interval_seconds * stale_after_intervals):
+    if not held and last is not None and now - last > timedelta(seconds=interval_seconds * stale_after_intervals):
         return STALE
     return report.get("status") if report.get("status") in (IN_SYNC_STATUS, DRIFTED, UNKNOWN) else UNKNOWN
 
@@ -214,11 +214,13 @@ def _kind(previous: Optional[Notified], status: str, severity: str, now: datetim
 
 def decide(previous: Optional[Notified], report: Optional[dict[str, Any]], *, priority: str,
            last_cycle_at: Optional[str], interval_seconds: float, link: str, now: datetime,
-           settings: NotifySettings = NotifySettings()) -> tuple[list[Notification], Optional[Notified]]:
-    """The notifications for one fabric and the state to remember (None: nothing known yet)."""
+           settings: NotifySettings = NotifySettings(), held: bool = False
+           ) -> tuple[list[Notification], Optional[Notified]]:
+    """The notifications for one fabric and the state to remember (None: nothing known yet). `held`:
+    an operator paused its syncing, so an old report is expected, not stale."""
     if report is None:
         return [], previous
-    status = current_state(report, last_cycle_at, interval_seconds, settings.stale_after_intervals, now)
+    status = current_state(report, last_cycle_at, interval_seconds, settings.stale_after_intervals, now, held)
     severity = str(report.get("severity") or "none") if status == DRIFTED else "none"
     kind = _kind(previous, status, severity, now, settings.reminder_seconds)
     if kind is None:

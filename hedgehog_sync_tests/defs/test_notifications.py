@@ -233,3 +233,30 @@ def test_an_invalid_notifications_section_skips_the_tick_saying_why(demo_fleet, 
         result = drift_notifications(build_sensor_context(instance=instance, resources={"fleet": fleet_resource}))
     assert "invalid notifications section: notifications.routes.0.url: Extra inputs" in result.skip_reason.skip_message
     assert "secret-in-git" not in result.skip_reason.skip_message
+
+
+def test_a_fabric_without_a_recent_cycle_is_stale_once_unless_paused(demo_fleet, fleet_resource, receivers):
+    from datetime import datetime, timedelta, timezone
+
+    from hedgehog_sync.defs.notifications import evaluate
+    from hedgehog_sync.defs.pause import set_pause
+
+    fleet, _ = demo_fleet
+    pager, chat = receivers
+    route_inventory(fleet.inventory, reminder_hours=0)
+    log = logging.getLogger("test-notify")
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("fabrics", list(DEMO_FABRICS))
+        for fabric in (IN_SYNC_FABRIC, DRIFTED_FABRIC):
+            materialize([fabric_sync], partition_key=fabric, instance=instance,
+                        resources={"fleet": fleet_resource, "alerts": AlertSink()})
+        now = datetime.now(timezone.utc)
+        cursor, raised, _ = evaluate(instance, fleet_resource, None, now, log)
+        assert raised == 1 and pager.take() and chat.take() == []  # fab-west's drift
+        set_pause(instance, DRIFTED_FABRIC, by="alice", reason="switch upgrade")
+        later = now + timedelta(hours=2)  # far past 3 intervals of either fabric
+        cursor, raised, _ = evaluate(instance, fleet_resource, cursor, later, log)
+        (stale,) = chat.take()
+        assert stale["text"] == f"hedgehog-sync: {IN_SYNC_FABRIC}: no recent report"
+        assert pager.take() == []  # paused on purpose: not stale
+        assert evaluate(instance, fleet_resource, cursor, later + timedelta(minutes=1), log)[1] == 0

@@ -133,3 +133,10 @@ def test_every_kind_of_payload_matches_the_schema(previous, rep):
     schema = json.loads((Path(__file__).parents[2] / "docs" / "notification.schema.json").read_text())
     (note,), _ = run(previous, rep)
     jsonschema.validate(json_payload(note), schema)
+
+
+def test_a_paused_fabric_is_never_stale():
+    old = utc_iso(NOW - timedelta(hours=3))
+    notes, state = decide(Notified("in_sync", "none", HOUR_AGO), report("in_sync"), priority="high",
+                          last_cycle_at=old, interval_seconds=60, link="http://ui/x", now=NOW, held=True)
+    assert notes == [] and state.status == "in_sync"
