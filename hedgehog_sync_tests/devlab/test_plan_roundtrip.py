@@ -98,15 +98,47 @@ class Fabric:
 _made = iter(range(10_000))
 
 
-def make_fabric(server: ApiServerHandle, root: Path, extra_git: dict[str, str] | None = None) -> Fabric:
-    """A generated fabric in a Git repository on disk, live in the devlab as the webhooks leave it."""
+SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "hedgehog-samples"
+SAMPLE_SETS = sorted(p.name for p in SAMPLES.iterdir() if p.is_dir()) if SAMPLES.is_dir() else []
+
+
+def sample_files(name: str) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """A sample repository's YAML files with the objects a fabric accepts (Hedgehog kinds in namespace
+    `default`, each defined once), each file's documents kept as written and in order, and those objects."""
+    files, objects, seen = {}, [], set()
+    for path in sorted((SAMPLES / name).rglob("*.yaml")):
+        kept = []
+        for d in yaml.safe_load_all(path.read_text()):
+            if not (isinstance(d, dict) and isinstance(d.get("metadata"), dict)
+                    and kind_for(split_api_version(str(d.get("apiVersion", "")))[0], d.get("kind"))
+                    and d["metadata"].get("namespace") in (None, "default")):
+                continue
+            identity = (split_api_version(d["apiVersion"])[0], d["kind"], d["metadata"].get("name"))
+            if identity not in seen:
+                seen.add(identity)
+                kept.append(d)
+        if kept:
+            files[str(path.relative_to(SAMPLES / name))] = yaml.safe_dump_all(kept, sort_keys=False)
+            objects.extend(kept)
+    return files, objects
+
+
+def make_fabric(server: ApiServerHandle, root: Path, extra_git: dict[str, str] | None = None,
+                sample: str | None = None) -> Fabric:
+    """A generated fabric (or a sample repository) in Git on disk, live in the devlab as the webhooks leave it."""
     name = f"fab-{next(_made)}"
     root.mkdir(parents=True, exist_ok=True)
     server.store.add_fabric(name, f"token-{name}-0123456789abcdef")
-    desired = generate_fabric(name, SPEC)
+    if sample is None:
+        desired = generate_fabric(name, SPEC)
+        files = split_into_files(desired)
+        seed_fabric_live(server.store, name, desired, SPEC)
+    else:
+        files, desired = sample_files(sample)
+        for obj in desired:
+            server.store.put(name, as_stored(obj), manager="hhfab")
     repo = init_repo(root / "git")
-    commit_files(repo, {**split_into_files(desired), **(extra_git or {})}, "wiring and VPCs")
-    seed_fabric_live(server.store, name, desired, SPEC)
+    commit_files(repo, {**files, **(extra_git or {})}, "wiring and VPCs")
     server.write_kubeconfig(name, root / "kubeconfig")
     (root / "fabrics.yaml").write_text(yaml.safe_dump({"fabrics": [{
         "name": name, "git": {"url": f"file://{root / 'git'}", "ref": "main", "allow_local": True},
@@ -271,11 +303,14 @@ def sync(fabric: Fabric, reader: FabricReader) -> Any:
 _EDITS = st.sampled_from(["delete", "label", "annotate", "spec", "vlan", "extra"])
 
 
-@settings(fuzz_settings, max_examples=min(FUZZ_EXAMPLES, 10))
-@given(edits=st.lists(st.tuples(_EDITS, st.integers(0, 10_000), st.text("abcxyz-", min_size=1, max_size=8)),
+# Each example builds a fabric and reads it twice: 6 by default, HEDGEHOG_SYNC_FUZZ_EXAMPLES to explore longer.
+@settings(fuzz_settings, max_examples=FUZZ_EXAMPLES if os.environ.get("HEDGEHOG_SYNC_FUZZ_EXAMPLES") else 6)
+@given(source=st.sampled_from([None, *SAMPLE_SETS]),
+       edits=st.lists(st.tuples(_EDITS, st.integers(0, 10_000), st.text("abcxyz-", min_size=1, max_size=8)),
                       min_size=1, max_size=6))
-def test_any_drift_planned_and_applied_checks_in_sync(server: ApiServerHandle, tmp_path_factory, edits) -> None:
-    fabric = make_fabric(server, tmp_path_factory.mktemp("prop"))
+def test_any_drift_planned_and_applied_checks_in_sync(server: ApiServerHandle, tmp_path_factory, source, edits) -> None:
+    """Over a generated fabric and each sample repository (/work/shared fixtures, when present)."""
+    fabric = make_fabric(server, tmp_path_factory.mktemp("prop"), sample=source)
     authored = [o for o in fabric.desired if not is_controller_generated(o)]
     for what, pick, text in edits:
         target = authored[pick % len(authored)]
