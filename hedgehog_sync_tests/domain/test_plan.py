@@ -202,3 +202,10 @@ def test_a_report_that_left_resources_out_says_the_plan_is_incomplete() -> None:
     report["resources_omitted"] = 3
     plan = plan_for(report, DesiredState(commit=COMMIT, ref="main", objects=[A]))
     assert any("left out 3" in n for n in plan.notes)
+
+
+def test_labels_are_nulled_key_by_key_so_the_controllers_labels_stay() -> None:
+    git = copy.deepcopy(A)
+    git["metadata"]["labels"] = None  # written as `labels:` with nothing after it
+    _, plan = plan_of([git], [stored(with_label(A, "team", "netops"))])
+    assert plan.apply[0]["metadata"]["labels"] == {"team": None}
