@@ -45,7 +45,8 @@ class FleetCollector:
 
     def collect(self) -> Iterable[Metric]:
         now = datetime.now(timezone.utc)
-        up = GaugeMetricFamily("hedgehog_sync_exporter_read_ok", "1 when the fleet's state could be read at this scrape")
+        up = GaugeMetricFamily("hedgehog_sync_exporter_read_ok",
+                               "1 when the fleet's state could be read at this scrape")
         try:
             metrics = list(self.fabric_metrics(now)) + list(self.fleet_metrics())
         except Exception as exc:  # a scrape says it failed; it never crashes the exporter

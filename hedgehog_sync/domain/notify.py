@@ -237,7 +237,8 @@ def decide(previous: Optional[Notified], report: Optional[dict[str, Any]], *, pr
         kind=kind, fabric=str(report.get("fabric")), priority=priority, status=status, severity=severity,
         previous_status=previous.status if previous else None,
         previous_severity=previous.severity if previous else None, at=utc_iso(now), link=link,
-        commit={"sha": git.get("commit"), "message": _short(git.get("message"), MAX_TEXT_CHARS) if git.get("message") else None,
+        commit={"sha": git.get("commit"),
+                "message": _short(git.get("message"), MAX_TEXT_CHARS) if git.get("message") else None,
                 "author": _short(git.get("author"), 120) if git.get("author") else None},
         differ=int(summary.get("modified", 0)) + int(summary.get("missing", 0)) + int(summary.get("extra", 0)),
         drift_since=report.get("drift_since"), resources=resources, resources_omitted=omitted, errors=errors)
@@ -277,7 +278,8 @@ def slack_text(note: Notification) -> str:
     lines = [f"*{note.title}* — priority {note.priority}, status {note.status}"
              + (f", worst {note.severity}" if note.status == DRIFTED else "")]
     if note.previous_status:
-        lines.append(f"was {note.previous_status}" + (f" ({note.previous_severity})" if note.previous_status == DRIFTED else ""))
+        was = f" ({note.previous_severity})" if note.previous_status == DRIFTED else ""
+        lines.append(f"was {note.previous_status}{was}")
     if sha:
         lines.append(f"commit `{_esc(sha)}` by {_esc(note.commit.get('author') or 'unknown')}: "
                      f"{_esc(note.commit.get('message') or '')}".rstrip())

@@ -18,7 +18,7 @@ from dagster import DagsterInstance, build_sensor_context, materialize
 from hedgehog_sync.defs.alerts import AlertSink
 from hedgehog_sync.defs.assets import fabric_sync
 from hedgehog_sync.defs.notifications import deliver, drift_notifications
-from hedgehog_sync.devlab.demo import DEMO_FABRICS, DRIFTED_FABRIC, IN_SYNC_FABRIC, as_stored
+from hedgehog_sync.devlab.demo import DEMO_FABRICS, DRIFTED_FABRIC, IN_SYNC_FABRIC
 from hedgehog_sync.domain.notify import parse_settings
 from hedgehog_sync_tests.leaks import assert_no_leak
 
@@ -163,7 +163,8 @@ def test_a_live_edit_notifies_once_its_revert_once_and_drift_is_reminded(demo_fl
 
         for receiver in (pager, chat):
             assert_no_leak(receiver.url.rsplit("/", 1)[1],
-                           texts=[caplog.text, *[c or "" for c in cursors], json.dumps([west, note, cleared, reminder])],
+                           texts=[caplog.text, *[c or "" for c in cursors],
+                                  json.dumps([west, note, cleared, reminder])],
                            paths=[tmp_path / "state", instance.root_directory])
 
 
