@@ -384,11 +384,9 @@ def _print_pause_status(instance) -> None:
 @main.command()
 def pools() -> None:
     """Set the `git` (4) and `kubernetes` (3) pool limits on the instance where none is set, and show them."""
-    from dagster import DagsterInstance
-
     from hedgehog_sync.defs.pools import ensure_pool_limits, pool_limits
 
-    with DagsterInstance.get() as instance:
+    with _dagster_instance() as instance:
         set_now = ensure_pool_limits(instance)
         for pool, limit in pool_limits(instance).items():
             click.echo(f"{pool}: {limit}" + (" (set now)" if pool in set_now else ""))

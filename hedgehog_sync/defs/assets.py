@@ -66,8 +66,10 @@ DESCRIPTIONS = {
 # Unpartitioned, reported by every sync run: the fleet-level "checked" record that costs one event.
 scheduler_metrics_spec = AssetSpec(
     SCHEDULER_METRICS, group_name="fleet", owners=OWNERS, kinds={"dagster"},
-    description="What each sync run did: duration, queue wait, fabrics checked/changed/failed, and "
-                "success rate and means over the last 100 runs. Reset with `hedgehog-sync metrics --reset`.",
+    description="What each sync run did: duration, queue wait, fabrics checked/changed/failed; over the "
+                "last 100 runs, fabric_check_success_rate (share of fabric checks whose fabric could be "
+                "read and compared), clean_run_rate (share of runs in which every fabric could) and "
+                "means. Reset with `hedgehog-sync metrics --reset`.",
 )
 
 
@@ -79,7 +81,9 @@ def _metrics_metadata(m: dict[str, Any]) -> dict[str, Any]:
         "checked": MetadataValue.int(last["checked"]),
         "changed": MetadataValue.int(last["changed"]),
         "failed": MetadataValue.int(last["failed"]),
-        "success_rate": MetadataValue.float(float(m["success_rate"])),
+        "fabric_check_success_rate": MetadataValue.float(float(m.get("fabric_check_success_rate",
+                                                                      m["success_rate"]))),
+        "clean_run_rate": MetadataValue.float(float(m.get("clean_run_rate", m["success_rate"]))),
         "mean_duration_s": MetadataValue.float(float(m["mean_duration_s"])),
         "runs_total": MetadataValue.int(m["runs_total"]),
         "fabrics_checked_total": MetadataValue.int(m["fabrics_checked_total"]),
