@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from dagster import MetadataValue, TableColumn, TableMetadataValue, TableRecord, TableSchema
 
-from hedgehog_sync.domain.render import change_lines, worst_fabrics_first, worst_first
+from hedgehog_sync.domain.render import terminal_change_lines, worst_fabrics_first, worst_first
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,7 +55,7 @@ def changed_resources_frame(report: dict[str, Any]) -> "pd.DataFrame":
     rows = [{
         "severity": r["severity"], "state": r["state"], "kind": r["kind"], "name": r["name"],
         "namespace": r.get("namespace") or "default", "changes": len(r.get("changes") or []),
-        "first_change": change_lines(r, limit=1)[0], "source": r.get("source") or "",
+        "first_change": terminal_change_lines(r, limit=1)[0], "source": r.get("source") or "",
         "drift_since": r.get("drift_since") or "",
     } for r in worst_first(report["resources"])]
     return pd.DataFrame(rows, columns=list(CHANGED_RESOURCE_COLUMNS)).astype({"changes": "int64"})

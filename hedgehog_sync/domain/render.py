@@ -239,8 +239,9 @@ def report_markdown(report: dict[str, Any], max_rows: int = 20, *, links: Source
             severity = SEVERITY_BADGE.get(r.get("severity")) or md_text(r.get("severity"), 10)
             where = desired_location(r, commit, links)
             cell = (f"{severity} {md_text(r.get('kind'), 40)} {md_code(r.get('name'), 60)} ({md_text(r.get('state'), 10)})"
-                    + (f"<br>in Git {where}" if where != "—" else ""))
-            out.append(f"| {cell} | " + "<br>".join(change_lines(r)) + " |")
+                    + (f" · in Git {where}" if where != "—" else ""))
+            # Dagster's markdown drops raw HTML (a <br> would glue the pieces together): plain separators.
+            out.append(f"| {cell} | " + " · ".join(change_lines(r)) + " |")
         more = len(ordered) - max_rows + int(report.get("resources_omitted") or 0)
         if more > 0:
             out.append(f"\n… {more} more drifted resources in the report JSON.")

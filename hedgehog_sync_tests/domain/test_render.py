@@ -63,7 +63,7 @@ def test_the_headline_says_the_status_and_the_worst_drift_comes_first():
     assert f"Git `{COMMIT[:12]}` on `main`: *fab-x: move VLANs* by Ada" in md
     assert "`kubectl --context fab-x-admin get <kind>/<name>`" in md
     assert "| **critical** VPC `rogue` (extra) | in the cluster, not in Git |" in md
-    assert "| high VPC `vpc-1` (modified)<br>in Git `vpcs/vpc-1.yaml#1` | " in md
+    assert "| high VPC `vpc-1` (modified) · in Git `vpcs/vpc-1.yaml#1` | " in md
     assert "replace `/spec/subnets/default/vlan`: `1001` → `1002`" in md
 
 
