@@ -29,6 +29,7 @@ from hedgehog_sync.defs.checks import (
     FLEET_IN_SYNC, fleet_outcome, freshness_outcome, freshness_run, record_freshness_job,
 )
 from hedgehog_sync.defs.partitions import FABRICS_PARTITION
+from hedgehog_sync.defs.pause import syncing_status
 from hedgehog_sync.defs.resources import FleetResource
 from hedgehog_sync.defs.tables import FLEET_COLUMNS, fleet_frame, table_metadata
 from hedgehog_sync.domain.errors import InventoryError
@@ -145,17 +146,20 @@ def link_fabrics(markdown: str, links: dict[str, str]) -> str:
 _ROW_FABRIC = re.compile(r"^\| `([A-Za-z0-9._-]+)` \|")
 
 
-def summary_metadata(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """What the fleet_summary materialization shows: the glance (fabric names link to their reports
-    when the rows carry a `report` URL), the table, and numbers that plot."""
+def summary_metadata(rows: list[dict[str, Any]], syncing: str | None = None) -> dict[str, Any]:
+    """What the fleet_summary materialization shows: what holds automatic syncing (`syncing`, one
+    line), the glance (fabric names link to their reports when the rows carry a `report` URL), the
+    table, and numbers that plot."""
     links = {r["fabric"]: r["report"] for r in rows if r.get("report")}
     healths = [r["health"] for r in rows if r.get("health") is not None]
 
     def count(**match: Any) -> int:
         return sum(1 for r in rows if all(r.get(k) == v for k, v in match.items()))
 
+    glance = link_fabrics(fleet_markdown(rows), links)
     return {
-        "summary": MetadataValue.md(link_fabrics(fleet_markdown(rows), links)),
+        "summary": MetadataValue.md(f"**{syncing}**\n\n{glance}" if syncing else glance),
+        **({"automatic_syncing": MetadataValue.text(syncing)} if syncing else {}),
         "fabrics_table": table_metadata(fleet_frame(rows), FLEET_COLUMNS),
         "fabrics": MetadataValue.int(len(rows)),
         "in_sync": MetadataValue.int(count(status="in_sync")),
@@ -192,8 +196,12 @@ def fleet_watch(context: SensorEvaluationContext, fleet: FleetResource):
     known: dict[str, bool] = cursor.get("fresh") or {}
     fresh: dict[str, bool] = {}
     flipped: list[dict[str, Any]] = []
+    # A pause is part of the fleet's picture: the summary says what holds syncing, and which fabrics.
+    syncing = syncing_status(context.instance, partitions)
     for row in rows:
         row["report"] = fleet.report_url(row["fabric"])
+        paused = syncing.fabrics.get(row["fabric"])
+        row["paused"] = paused.describe() if paused is not None else ""
         outcome = row.pop("_freshness", None)
         if outcome is None:
             continue
@@ -205,10 +213,11 @@ def fleet_watch(context: SensorEvaluationContext, fleet: FleetResource):
     judged = fleet_verdict.metadata["fabrics"] > 0  # not before a fabric has a report
     if judged and (fleet_key != cursor.get("fleet") or fleet_check_left_unevaluated(context.instance)):
         flipped.append(fleet_verdict.as_verdict(None, FLEET_IN_SYNC))
-    digest = summary_hash(rows)
+    headline = syncing.headline()
+    digest = summary_hash([*rows, {"fabric": "", "automatic_syncing": headline}])
     events = []
     if digest != cursor.get("summary"):
-        events.append(AssetMaterialization(FLEET_SUMMARY, metadata=summary_metadata(rows),
+        events.append(AssetMaterialization(FLEET_SUMMARY, metadata=summary_metadata(rows, headline),
                                            tags={"dagster/data_version": digest}))
     new_cursor = json.dumps({"summary": digest, "fresh": fresh, "first_seen": first_seen,
                              "fleet": fleet_key if judged else cursor.get("fleet")}, sort_keys=True)

@@ -115,7 +115,10 @@ def schedule_stopped(instance: DagsterInstance, schedule_name: str, repository_n
                      location_name: str | None = None) -> bool:
     """Whether the schedule was stopped (in the UI, or `dagster schedule stop`): the documented switch
     for a maintenance window, which must hold the fast path too. Stored states of other code locations
-    or repositories are ignored when ours are known; a schedule never toggled has no state and runs."""
+    or repositories are ignored when ours are known; a schedule never toggled has no state and runs.
+    An instance without schedule storage (an ephemeral one) has no switch to read."""
+    if instance.schedule_storage is None:
+        return False
     for state in instance.all_instigator_state(instigator_type=InstigatorType.SCHEDULE):
         origin = state.origin.repository_origin
         if state.name != schedule_name:

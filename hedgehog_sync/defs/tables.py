@@ -43,6 +43,7 @@ FLEET_COLUMNS = {
     "commit": "Git commit of the last report",
     "drift_since": "when the fabric's drift was first seen",
     "report": "the fabric's latest report in the Dagster UI",
+    "paused": "who paused this fabric's automatic syncing, when and why (`hedgehog-sync pause`)",
 }
 
 _DTYPES = {"i": "int", "u": "int", "f": "float", "b": "bool"}

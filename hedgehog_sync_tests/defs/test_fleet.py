@@ -148,3 +148,33 @@ def test_the_sensor_records_the_summary_and_freshness_once_then_only_news(demo_f
         sixth = tick(instance, fleet_resource, fifth.cursor)
         assert len(sixth.run_requests) == 1 and fleet_check(instance)[0].status.value == "FAILED"
         assert tick(instance, fleet_resource, sixth.cursor).run_requests == []
+
+
+def test_the_summary_says_what_holds_automatic_syncing_and_which_fabrics_are_paused(demo_fleet, fleet_resource):
+    from hedgehog_sync.defs.pause import clear_pause, set_pause
+
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("fabrics", list(DEMO_FABRICS))
+        first = tick(instance, fleet_resource)
+        (summary,) = first.asset_events
+        assert summary.metadata["automatic_syncing"].value == "automatic syncing: running"
+        assert tick(instance, fleet_resource, first.cursor).asset_events == []  # no news
+
+        set_pause(instance, DRIFTED_FABRIC, by="alice", reason="cabling in rack 4")
+        second = tick(instance, fleet_resource, first.cursor)
+        (summary,) = second.asset_events  # a pause is news for the summary
+        assert summary.metadata["automatic_syncing"].value == "automatic syncing: 1 fabric(s) paused"
+        assert summary.metadata["summary"].value.startswith("**automatic syncing: 1 fabric(s) paused**")
+        paused = {r.data["fabric"]: r.data["paused"] for r in summary.metadata["fabrics_table"].records}
+        assert "alice" in paused[DRIFTED_FABRIC] and "cabling in rack 4" in paused[DRIFTED_FABRIC]
+        assert paused[IN_SYNC_FABRIC] in ("", None)
+
+        set_pause(instance, None, by="bob", reason="change window")
+        third = tick(instance, fleet_resource, second.cursor)
+        (summary,) = third.asset_events
+        assert summary.metadata["automatic_syncing"].value.startswith("automatic syncing: all paused by bob")
+
+        clear_pause(instance, None)
+        clear_pause(instance, DRIFTED_FABRIC)
+        (summary,) = tick(instance, fleet_resource, third.cursor).asset_events
+        assert summary.metadata["automatic_syncing"].value == "automatic syncing: running"
