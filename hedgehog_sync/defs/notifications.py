@@ -27,7 +27,7 @@ from hedgehog_sync.defs.resources import FleetResource
 from hedgehog_sync.domain.errors import InventoryError
 from hedgehog_sync.domain.health import health_score, parse_time
 from hedgehog_sync.domain.notify import (
-    Notified, NotifySettings, Route, decide, parse_settings, payload, retry_delay,
+    Notified, NotifySettings, Route, decide, needs_report, parse_settings, payload, retry_delay,
 )
 from hedgehog_sync.domain.priority import schedule_for
 from hedgehog_sync.domain.redaction import redact, register_secret
@@ -129,10 +129,17 @@ def evaluate(instance: Any, fleet: FleetResource, cursor: Optional[str], now: da
             continue
         record = store.health(cfg.name)
         schedule = schedule_for(cfg.priority, health_score(record, now), record.isolated, record.escalated)
-        notes, new = decide(Notified.from_dict(notified.get(cfg.name)), store.latest_report(cfg.name),
+        previous = Notified.from_dict(notified.get(cfg.name))
+        # last_cycle_at has whole seconds; the cycle count tells two cycles of one second apart
+        cycle_key = f"{record.last_cycle_at}#{record.total_cycles}" if record.last_cycle_at else None
+        if not needs_report(previous, record.last_cycle_at, schedule.interval_seconds, now, settings,
+                            held=cfg.name in paused, cycle_key=cycle_key):
+            remembered[cfg.name] = previous.to_dict()  # nothing new: the report is not even read
+            continue
+        notes, new = decide(previous, store.latest_report(cfg.name),
                             priority=cfg.priority, last_cycle_at=record.last_cycle_at,
                             interval_seconds=schedule.interval_seconds, link=fleet.report_url(cfg.name),
-                            now=now, settings=settings, held=cfg.name in paused)
+                            now=now, settings=settings, held=cfg.name in paused, cycle_key=cycle_key)
         if new is not None:
             remembered[cfg.name] = new.to_dict()
         for note in notes:

@@ -120,6 +120,7 @@ class Notified:
     status: str  # in_sync | drifted | unknown | stale
     severity: str = "none"
     at: str = ""  # when it was last notified (reminders count from here)
+    cycle: Optional[str] = None  # the fabric's cycle when this was decided (see decide's cycle_key)
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)
@@ -128,7 +129,9 @@ class Notified:
     def from_dict(cls, data: Any) -> Optional["Notified"]:
         if not isinstance(data, dict) or not isinstance(data.get("status"), str):
             return None
-        return cls(str(data["status"]), str(data.get("severity") or "none"), str(data.get("at") or ""))
+        cycle = data.get("cycle")
+        return cls(str(data["status"]), str(data.get("severity") or "none"), str(data.get("at") or ""),
+                   cycle if isinstance(cycle, str) else None)
 
 
 @dataclass(frozen=True)
@@ -212,22 +215,45 @@ def _kind(previous: Optional[Notified], status: str, severity: str, now: datetim
     return BECAME_STALE if before != STALE else None
 
 
+def needs_report(previous: Optional[Notified], last_cycle_at: Optional[str], interval_seconds: float,
+                 now: datetime, settings: NotifySettings = NotifySettings(), held: bool = False,
+                 cycle_key: Optional[str] = None) -> bool:
+    """Whether deciding needs the fabric's report: a new cycle, or a change that time alone makes
+    (becoming stale, a reminder due). Otherwise the sensor skips reading it: a tick stays cheap."""
+    cycle_key = cycle_key or last_cycle_at
+    if previous is None or cycle_key is None or previous.cycle != cycle_key:
+        return True
+    last = parse_time(last_cycle_at)
+    if (not held and previous.status != STALE and last is not None
+            and now - last > timedelta(seconds=interval_seconds * settings.stale_after_intervals)):
+        return True
+    at = parse_time(previous.at)
+    return (previous.status == DRIFTED and settings.reminder_seconds > 0 and at is not None
+            and (now - at).total_seconds() >= settings.reminder_seconds)
+
+
 def decide(previous: Optional[Notified], report: Optional[dict[str, Any]], *, priority: str,
            last_cycle_at: Optional[str], interval_seconds: float, link: str, now: datetime,
-           settings: NotifySettings = NotifySettings(), held: bool = False
+           settings: NotifySettings = NotifySettings(), held: bool = False, cycle_key: Optional[str] = None
            ) -> tuple[list[Notification], Optional[Notified]]:
     """The notifications for one fabric and the state to remember (None: nothing known yet). `held`:
-    an operator paused its syncing, so an old report is expected, not stale."""
+    an operator paused its syncing, so an old report is expected, not stale. `cycle_key` names the
+    cycle uniquely (default last_cycle_at, which has whole seconds: two cycles can share it)."""
     if report is None:
         return [], previous
     status = current_state(report, last_cycle_at, interval_seconds, settings.stale_after_intervals, now, held)
+    # The cycle is remembered only once its report is the one read: were the health record written
+    # before the report, the next tick must read the report again.
+    made, cycle_at = parse_time(report.get("generated_at")), parse_time(last_cycle_at)
+    seen_cycle = (cycle_key or last_cycle_at) if made is not None and cycle_at is not None and made >= cycle_at \
+        else None
     severity = str(report.get("severity") or "none") if status == DRIFTED else "none"
     kind = _kind(previous, status, severity, now, settings.reminder_seconds)
     if kind is None:
         if previous is None:
-            return [], Notified(status, severity, utc_iso(now))
+            return [], Notified(status, severity, utc_iso(now), seen_cycle)
         # a lower severity is remembered, so rising again is news
-        return [], Notified(status, severity, previous.at) if severity != previous.severity else previous
+        return [], Notified(status, severity, previous.at, seen_cycle)
     resources, omitted = changed_resources(report, settings.max_resources) if status == DRIFTED else ([], 0)
     summary = report.get("summary") or {}
     git = report.get("git") or {}
@@ -242,7 +268,7 @@ def decide(previous: Optional[Notified], report: Optional[dict[str, Any]], *, pr
                 "author": _short(git.get("author"), 120) if git.get("author") else None},
         differ=int(summary.get("modified", 0)) + int(summary.get("missing", 0)) + int(summary.get("extra", 0)),
         drift_since=report.get("drift_since"), resources=resources, resources_omitted=omitted, errors=errors)
-    return [note], Notified(status, severity, utc_iso(now))
+    return [note], Notified(status, severity, utc_iso(now), seen_cycle)
 
 
 # --- payloads -------------------------------------------------------------------------------------------

@@ -140,3 +140,37 @@ def test_a_paused_fabric_is_never_stale():
     notes, state = decide(Notified("in_sync", "none", HOUR_AGO), report("in_sync"), priority="high",
                           last_cycle_at=old, interval_seconds=60, link="http://ui/x", now=NOW, held=True)
     assert notes == [] and state.status == "in_sync"
+
+
+CYCLE = utc_iso(NOW - timedelta(seconds=30))
+
+
+@pytest.mark.parametrize("previous, last_cycle, held, needed", [
+    (None, CYCLE, False, True),  # nothing known yet
+    (Notified("in_sync", "none", HOUR_AGO, CYCLE), CYCLE, False, False),  # no new cycle, nothing due
+    (Notified("in_sync", "none", HOUR_AGO, HOUR_AGO), CYCLE, False, True),  # a new cycle
+    (Notified("drifted", "high", DAY_AGO, CYCLE), CYCLE, False, True),  # a reminder is due
+    (Notified("in_sync", "none", HOUR_AGO, HOUR_AGO), HOUR_AGO, False, True),  # turned stale
+    (Notified("stale", "none", HOUR_AGO, HOUR_AGO), HOUR_AGO, False, False),  # already said
+    (Notified("in_sync", "none", HOUR_AGO, HOUR_AGO), HOUR_AGO, True, False),  # paused: not stale
+])
+def test_the_report_is_read_only_when_a_decision_can_change(previous, last_cycle, held, needed):
+    from hedgehog_sync.domain.notify import needs_report
+
+    assert needs_report(previous, last_cycle, 60, NOW, held=held) is needed
+
+
+def test_a_cycle_is_remembered_only_with_its_own_report():
+    older = report("in_sync", generated=NOW - timedelta(seconds=60))
+    _, state = run(None, older, last_cycle=CYCLE)  # the health record is newer than the report read
+    assert state.cycle is None
+    _, state = run(None, report("in_sync", generated=NOW - timedelta(seconds=30)), last_cycle=CYCLE)
+    assert state.cycle == CYCLE
+
+
+def test_two_cycles_in_one_second_are_told_apart_by_the_cycle_key():
+    from hedgehog_sync.domain.notify import needs_report
+
+    seen = Notified("drifted", "high", HOUR_AGO, f"{CYCLE}#7")
+    assert needs_report(seen, CYCLE, 60, NOW, cycle_key=f"{CYCLE}#8")
+    assert not needs_report(seen, CYCLE, 60, NOW, cycle_key=f"{CYCLE}#7")
