@@ -24,6 +24,8 @@ from typing import Any
 
 import git  # GitPython
 
+from hedgehog_sync.devlab.apiserver.faults import RuleList
+
 HOST = "127.0.0.1"
 
 
@@ -48,30 +50,10 @@ class GitFault:
             self.probability >= 1.0 or random.random() < self.probability)
 
 
-class GitFaults:
-    """The fault rules the git server consults per request; the first matching rule applies."""
+class GitFaults(RuleList[GitFault]):
+    """The fault rules the git server consults per request (the path); the first matching rule applies."""
 
-    def __init__(self) -> None:
-        self._rules: list[GitFault] = []
-        self._lock = threading.Lock()
-
-    def add(self, rule: GitFault | None = None, **fields: Any) -> GitFault:
-        added = rule if rule is not None else GitFault(**fields)
-        with self._lock:
-            self._rules.append(added)
-        return added
-
-    def clear(self) -> None:
-        with self._lock:
-            self._rules.clear()
-
-    def take(self, path: str) -> GitFault | None:
-        with self._lock:
-            for rule in self._rules:
-                if rule.matches(path):
-                    rule.hits += 1
-                    return rule
-        return None
+    rule_type = GitFault
 
 
 def _authorized(header: str | None, token: str) -> bool:

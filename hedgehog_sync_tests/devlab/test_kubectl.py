@@ -27,7 +27,7 @@ from kubernetes import config as k8s_config
 from kubernetes import watch as k8s_watch
 from kubernetes.client.exceptions import ApiException
 
-from hedgehog_sync.devlab import apiserver
+from hedgehog_sync.devlab.apiserver import store as apiserver_store
 from hedgehog_sync.devlab.apiserver import ApiServerHandle, FabricStore, new_object, start_apiserver
 from hedgehog_sync.devlab.demo import (
     DRIFTED_FABRIC, IN_SYNC_FABRIC, DemoFleet, build_demo_fleet, demo_banner, kubectl_edit_command, kubectl_problem,
@@ -299,7 +299,7 @@ def _objects_api(handle: ApiServerHandle, tmp_path: Path) -> k8s_client.CustomOb
 @pytest.fixture
 def watched(monkeypatch, tmp_path: Path) -> Iterator[tuple[ApiServerHandle, k8s_client.CustomObjectsApi]]:
     """A fabric whose server remembers only three changes, with a bookmark every 0.2 s."""
-    monkeypatch.setattr(apiserver, "WATCH_HISTORY", 3)
+    monkeypatch.setattr(apiserver_store, "WATCH_HISTORY", 3)
     store = FabricStore()
     store.add_fabric("fab-w", "watch-token-0123456789abcdef")
     with start_apiserver(store) as handle:
