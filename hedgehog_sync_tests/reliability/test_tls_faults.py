@@ -126,3 +126,69 @@ def test_a_tls_fault_is_a_clear_per_fabric_error_with_exit_2(row: str, repo, tmp
     secrets_here = [TOKEN] + ([client.key_pem.decode().splitlines()[1]] if client is not None else [])
     for secret in secrets_here:
         assert_no_leak(secret, texts=[done.stdout, done.stderr])
+
+
+def test_a_client_certificate_refused_with_a_tls_alert_names_the_alert(tmp_path: Path) -> None:
+    """A server that refuses the client certificate with a TLS alert, as a Go API server does (the devlab's
+    asyncio server closes without one): a blocking OpenSSL server on loopback that requires a certificate."""
+    import select
+    import socket
+    import ssl
+    import threading
+    import time
+
+    from hedgehog_sync.connectors.kubernetes import api_client_for, read_live
+    from hedgehog_sync.domain.errors import ClusterUnreachableError
+
+    tls = ServerTLS.generate()
+    context = tls.context()
+    context.verify_mode = ssl.CERT_REQUIRED
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        deadline = time.monotonic() + 60
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                connection, _ = listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            served = context.wrap_socket(connection, server_side=True, do_handshake_on_connect=False)
+            try:
+                served.do_handshake()
+                served.recv(1)
+            except OSError:  # ssl.SSLError included: the refusal, alert sent
+                # Half-close and drain what the client still sends: closing with its request unread
+                # would reset the connection and could discard the alert before the client reads it.
+                try:
+                    served.shutdown(socket.SHUT_WR)
+                    deadline = time.monotonic() + 2
+                    while time.monotonic() < deadline and select.select([served], [], [], 0.1)[0]:
+                        if not os.read(served.fileno(), 65536):
+                            break
+                except OSError:
+                    pass
+            finally:
+                served.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    client = FOREIGN.issue("intruder", client=True)
+    path = write_kubeconfig(tmp_path / "k.kubeconfig", f"https://127.0.0.1:{listener.getsockname()[1]}/fabrics/{FABRIC}",
+                            TOKEN, FABRIC, ca_pem=tls.ca.cert_pem, client_certificate=client)
+    try:
+        with pytest.raises(ClusterUnreachableError) as caught:
+            with api_client_for(str(path), FABRIC) as api_client:
+                read_live(api_client)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        listener.close()
+    message = str(caught.value)
+    assert "the server refused the handshake (alert: unknown ca)" in message, message
+    assert "client certificate (client-certificate-data)" in message
+    assert_no_leak(TOKEN, texts=[message])
+    assert_no_leak(client.key_pem.decode().splitlines()[1], texts=[message])
