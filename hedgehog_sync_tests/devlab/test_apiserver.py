@@ -27,6 +27,7 @@ from hedgehog_sync.devlab.apiserver import (
     ApiServerHandle,
     FabricStore,
     FaultRule,
+    ServerTLS,
     json_patch,
     merge_patch,
     new_object,
@@ -585,3 +586,25 @@ def test_main_serves_fabrics_and_saves_state_when_interrupted(tmp_path: Path) ->
     assert [o["metadata"]["name"] for o in saved["fabrics"]["fab-east"]["objects"]] == ["vpc-1"]
     token = yaml.safe_load(kubeconfig.read_text())["users"][0]["user"]["token"]
     assert token not in (tmp_path / "state.json").read_text() and token not in errors
+
+
+# --- HTTPS by default, plain HTTP only when asked -------------------------------------------------
+def test_the_server_speaks_https_with_its_ca_in_the_kubeconfig(apiserver: ApiServerHandle, tmp_path: Path) -> None:
+    import base64
+
+    assert apiserver.url.startswith("https://127.0.0.1:") and apiserver.ca_pem is not None
+    path = apiserver.write_kubeconfig("fab-east", tmp_path / "k")
+    cluster = yaml.safe_load(path.read_text())["clusters"][0]["cluster"]
+    assert base64.b64decode(cluster["certificate-authority-data"]) == apiserver.ca_pem
+    assert "BEGIN PRIVATE KEY" not in path.read_text()  # the CA's key never leaves the process
+
+
+def test_plain_http_only_when_asked(store: FabricStore, tmp_path: Path) -> None:
+    with start_apiserver(store, plain_http=True) as handle:
+        assert handle.url.startswith("http://") and handle.ca_pem is None
+        path = handle.write_kubeconfig("fab-east", tmp_path / "k")
+        assert "certificate-authority-data" not in path.read_text()
+        with k8s_config.new_client_from_config(config_file=str(path), persist_config=False) as api_client:
+            assert k8s_client.VersionApi(api_client).get_code().git_version.endswith("-devlab")
+    with pytest.raises(ValueError):
+        start_apiserver(store, plain_http=True, tls=ServerTLS.generate())
