@@ -11,7 +11,7 @@ from dagster import (
 from hedgehog_sync.defs.alerts import AlertSink
 from hedgehog_sync.defs.assets import fabric_sync
 from hedgehog_sync.defs.checks import (
-    FLEET_IN_SYNC, IN_SYNC, NO_CRITICAL_DRIFT, REPORT_FRESH, critical_drift_outcome, fleet_outcome, freshness_outcome,
+    IN_SYNC, NO_CRITICAL_DRIFT, REPORT_FRESH, critical_drift_outcome, fleet_outcome, freshness_outcome,
     in_sync, in_sync_outcome, no_critical_drift, report_fresh,
 )
 from hedgehog_sync.defs.history import report_label, trend_markdown

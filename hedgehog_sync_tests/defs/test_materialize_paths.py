@@ -20,7 +20,7 @@ import pytest
 
 from hedgehog_sync.devlab.demo import BROKEN_FABRIC, DEMO_FABRICS, DRIFTED_FABRIC, IN_SYNC_FABRIC
 from hedgehog_sync_tests.ui.conftest import DemoProcess, free_port, wait_for
-from hedgehog_sync_tests.ui.graphql import LOCATION, REPOSITORY, SCHEDULE_SELECTOR, STOP_SCHEDULE
+from hedgehog_sync_tests.ui.graphql import LOCATION, REPOSITORY, STOP_SCHEDULE
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 

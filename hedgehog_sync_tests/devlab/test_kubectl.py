@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -33,6 +32,7 @@ from hedgehog_sync.devlab.demo import (
     DRIFTED_FABRIC, IN_SYNC_FABRIC, DemoFleet, build_demo_fleet, demo_banner, kubectl_edit_command, kubectl_problem,
     serve_demo_fleet,
 )
+from hedgehog_sync_tests.debian import debian_tools
 
 KUBECTL = Path("/usr/bin/kubectl")
 CONSOLE_SCRIPT = Path(sys.executable).with_name("hedgehog-sync")
@@ -41,19 +41,9 @@ VPC_GROUP = "vpc.githedgehog.com"
 
 @pytest.fixture(scope="session")
 def kubectl() -> Path:
-    """Debian's kubectl (package kubernetes-client), installed when absent and apt-get can run as root."""
-    if not KUBECTL.exists():
-        if os.geteuid() != 0 or not shutil.which("apt-get"):
-            pytest.skip(f"{KUBECTL} is missing and apt-get cannot run as root here: "
-                        "install Debian's kubernetes-client package to run the kubectl tests")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        lock = ["-o", "DPkg::Lock::Timeout=600"]  # another apt may be running on a shared machine
-        for cmd in (["apt-get", *lock, "update", "-qq"],
-                    ["apt-get", *lock, "install", "-y", "-qq", "--no-install-recommends", "kubernetes-client"]):
-            done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1500)
-            if done.returncode != 0:
-                pytest.skip(f"{' '.join(cmd)} failed, so kubectl is not here:\n{done.stderr[-2000:]}")
-    return KUBECTL
+    """Debian's kubectl (package kubernetes-client), installed when absent."""
+    (path,) = debian_tools([KUBECTL], ["kubernetes-client"])
+    return path
 
 
 @pytest.fixture(scope="module")

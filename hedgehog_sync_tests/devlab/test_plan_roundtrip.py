@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -43,6 +42,7 @@ from hedgehog_sync.domain.kinds import kind_for, split_api_version
 from hedgehog_sync.domain.plan import Plan
 from hedgehog_sync.store import ReportStore
 from hedgehog_sync_tests.fuzz.conftest import FUZZ_EXAMPLES, fuzz_settings
+from hedgehog_sync_tests.debian import debian_tools
 from hedgehog_sync_tests.leaks import assert_no_leak
 
 KUBECTL = Path("/usr/bin/kubectl")
@@ -53,19 +53,9 @@ SPEC = FabricSpec(spines=1, leaves=2, servers_per_leaf=1, vpcs=3, subnets_per_vp
 
 @pytest.fixture(scope="session")
 def kubectl() -> Path:
-    """Debian's kubectl (package kubernetes-client), installed when absent and apt-get can run as root."""
-    if not KUBECTL.exists():
-        if os.geteuid() != 0 or not shutil.which("apt-get"):
-            pytest.skip(f"{KUBECTL} is missing and apt-get cannot run as root here: "
-                        "install Debian's kubernetes-client package to run the kubectl tests")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        lock = ["-o", "DPkg::Lock::Timeout=600"]  # another apt may be running on a shared machine
-        for cmd in (["apt-get", *lock, "update", "-qq"],
-                    ["apt-get", *lock, "install", "-y", "-qq", "--no-install-recommends", "kubernetes-client"]):
-            done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1500)
-            if done.returncode != 0:
-                pytest.skip(f"{' '.join(cmd)} failed, so kubectl is not here:\n{done.stderr[-2000:]}")
-    return KUBECTL
+    """Debian's kubectl (package kubernetes-client), installed when absent."""
+    (path,) = debian_tools([KUBECTL], ["kubernetes-client"])
+    return path
 
 
 @pytest.fixture(scope="module")

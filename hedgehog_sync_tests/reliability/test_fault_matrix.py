@@ -15,7 +15,7 @@ import pytest
 
 from hedgehog_sync.domain.recovery import DEFAULT_POLICY
 from hedgehog_sync_tests.reliability.conftest import (
-    FAULTED, FAULTED_GIT, FAULTED_VPCS, OTHERS, assert_contained, assert_nothing_lost, assert_recovered,
+    FAULTED, FAULTED_GIT, FAULTED_VPCS, assert_contained, assert_nothing_lost, assert_recovered,
     error_classes,
 )
 

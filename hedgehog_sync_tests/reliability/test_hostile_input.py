@@ -6,8 +6,6 @@ so they reach the parser the way a push to a real GitOps repository would.
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -22,7 +20,7 @@ from hedgehog_sync.domain.errors import ClusterConfigError, GitUrlRefused, Inven
 from hedgehog_sync.domain.inventory import GitSettings, load_inventory, parse_inventory
 from hedgehog_sync.store import ReportStore
 from hedgehog_sync_tests.reliability.conftest import (
-    FAULTED, OTHERS, _comparable, assert_contained, assert_nothing_lost, assert_recovered,
+    FAULTED, _comparable, assert_contained, assert_nothing_lost, assert_recovered,
 )
 
 VPC_HEAD = "apiVersion: vpc.githedgehog.com/v1beta1\nkind: VPC\nmetadata: {name: hostile}\nspec: "

@@ -8,7 +8,6 @@ import os
 import secrets
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg2
 import pytest

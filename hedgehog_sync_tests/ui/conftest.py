@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from hedgehog_sync_tests.ui.graphql import DagsterGraphQL
+from hedgehog_sync_tests.debian import debian_tools
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "ui"
@@ -135,17 +136,8 @@ def demo(tmp_path_factory) -> Iterator[DemoProcess]:
 @pytest.fixture(scope="session")
 def chromium() -> tuple[Path, Path]:
     """Debian's Chromium and ChromeDriver (matching versions, no download by any test tool)."""
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        if os.geteuid() != 0 or not shutil.which("apt-get"):
-            pytest.skip(f"{CHROMIUM} or {CHROMEDRIVER} is missing and apt-get cannot run as root here: "
-                        "install Debian's chromium and chromium-driver packages to run the browser tests")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        lock = ["-o", "DPkg::Lock::Timeout=600"]  # another apt may be running on a shared machine
-        for cmd in (["apt-get", *lock, "update", "-qq"],
-                    ["apt-get", *lock, "install", "-y", "-qq", "--no-install-recommends", "chromium", "chromium-driver"]):
-            done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1500)
-            assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
-    return CHROMIUM, CHROMEDRIVER
+    chromium_path, driver_path = debian_tools([CHROMIUM, CHROMEDRIVER], ["chromium", "chromium-driver"], required=True)
+    return chromium_path, driver_path
 
 
 @pytest.fixture(scope="module")
