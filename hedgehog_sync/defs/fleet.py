@@ -146,6 +146,12 @@ def link_fabrics(markdown: str, links: dict[str, str]) -> str:
 _ROW_FABRIC = re.compile(r"^\| `([A-Za-z0-9._-]+)` \|")
 
 
+def _under_title(markdown: str, line: str) -> str:
+    """`line` as the paragraph right below the markdown's title (its first paragraph)."""
+    title, sep, rest = markdown.partition("\n\n")
+    return f"{title}\n\n{line}{sep}{rest}" if sep else f"{markdown}\n\n{line}"
+
+
 def summary_metadata(rows: list[dict[str, Any]], syncing: str | None = None) -> dict[str, Any]:
     """What the fleet_summary materialization shows: what holds automatic syncing (`syncing`, one
     line), the glance (fabric names link to their reports when the rows carry a `report` URL), the
@@ -158,7 +164,7 @@ def summary_metadata(rows: list[dict[str, Any]], syncing: str | None = None) -> 
 
     glance = link_fabrics(fleet_markdown(rows), links)
     return {
-        "summary": MetadataValue.md(f"**{syncing}**\n\n{glance}" if syncing else glance),
+        "summary": MetadataValue.md(_under_title(glance, f"**{syncing}**") if syncing else glance),
         **({"automatic_syncing": MetadataValue.text(syncing)} if syncing else {}),
         "fabrics_table": table_metadata(fleet_frame(rows), FLEET_COLUMNS),
         "fabrics": MetadataValue.int(len(rows)),

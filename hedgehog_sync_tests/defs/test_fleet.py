@@ -164,7 +164,9 @@ def test_the_summary_says_what_holds_automatic_syncing_and_which_fabrics_are_pau
         second = tick(instance, fleet_resource, first.cursor)
         (summary,) = second.asset_events  # a pause is news for the summary
         assert summary.metadata["automatic_syncing"].value == "automatic syncing: 1 fabric(s) paused"
-        assert summary.metadata["summary"].value.startswith("**automatic syncing: 1 fabric(s) paused**")
+        glance = summary.metadata["summary"].value
+        assert glance.startswith("### Fleet: 3 fabrics")  # the title first, then what holds syncing
+        assert glance.split("\n\n")[1] == "**automatic syncing: 1 fabric(s) paused**"
         paused = {r.data["fabric"]: r.data["paused"] for r in summary.metadata["fabrics_table"].records}
         assert "alice" in paused[DRIFTED_FABRIC] and "cabling in rack 4" in paused[DRIFTED_FABRIC]
         assert paused[IN_SYNC_FABRIC] in ("", None)

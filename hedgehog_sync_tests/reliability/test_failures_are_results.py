@@ -10,6 +10,7 @@ re-execution of the same run (same root run id), of all steps or of the compare 
 from __future__ import annotations
 
 import secrets
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -94,7 +95,12 @@ def wrong_token(lab: FaultLab) -> bytes:
 
 
 def generated(lab: FaultLab) -> dict[str, str]:
-    return {f: lab.report(f)["generated_at"] for f in DEMO_FABRICS}
+    """Each fabric's report time; returns once the clock has left their second, so a report
+    compared after this call always has a later generated_at (it has a resolution of one second)."""
+    stamps = {f: lab.report(f)["generated_at"] for f in DEMO_FABRICS}
+    latest = max(datetime.fromisoformat(v.replace("Z", "+00:00")) for v in stamps.values())
+    time.sleep(max(0.0, (latest + timedelta(seconds=1) - datetime.now(timezone.utc)).total_seconds()))
+    return stamps
 
 
 def test_a_wrong_token_is_one_unknown_fabric_in_a_green_run_isolated_after_five_cycles_and_back_after_the_fix(shipped):
