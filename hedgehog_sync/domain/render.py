@@ -102,7 +102,7 @@ def _presence_line(resource: dict[str, Any]) -> str | None:
     return None
 
 
-def change_lines(resource: dict[str, Any], limit: int = 3, width: int = 30) -> list[str]:
+def change_lines(resource: dict[str, Any], limit: int = 3, width: int = 30, *, in_table: bool = True) -> list[str]:
     """Each change as markdown: `op` `path`: `desired` → `actual`, every piece a code span."""
     presence = _presence_line(resource)
     if presence:
@@ -110,8 +110,9 @@ def change_lines(resource: dict[str, Any], limit: int = 3, width: int = 30) -> l
     changes = resource.get("changes") or []
     lines = []
     for c in changes[:limit]:
-        lines.append(f"{md_text(c.get('op'), 10)} {md_code(c.get('path'), 60)}: "
-                     f"{md_code(_json_text(c.get('desired')), width)} → {md_code(_json_text(c.get('actual')), width)}")
+        lines.append(f"{md_text(c.get('op'), 10)} {md_code(c.get('path'), 60, in_table=in_table)}: "
+                     f"{md_code(_json_text(c.get('desired')), width, in_table=in_table)} → "
+                     f"{md_code(_json_text(c.get('actual')), width, in_table=in_table)}")
     more = len(changes) - limit + int(resource.get("changes_omitted") or 0)
     if more > 0:
         lines.append(f"… and {more} more")
@@ -154,14 +155,15 @@ def git_file_url(git_url: str | None, commit: str | None, path: str) -> str | No
     return None
 
 
-def desired_location(resource: dict[str, Any], commit: str | None, links: SourceLinks | None) -> str:
+def desired_location(resource: dict[str, Any], commit: str | None, links: SourceLinks | None,
+                     *, in_table: bool = True) -> str:
     """`file#document` in Git, linked to the file at the report's commit when the host allows."""
     source = resource.get("source")
     if not source or not isinstance(source, str):
         return "—"
     path, _, document = source.rpartition("#")
     path = path or source
-    label = md_code(source, 60)
+    label = md_code(source, 60, in_table=in_table)
     links = links or SourceLinks()
     full_path = f"{links.git_path.strip('/')}/{path}" if links.git_path.strip("/") else path
     url = git_file_url(links.git_url, commit, full_path)
@@ -198,7 +200,8 @@ def _problem_rows(report: dict[str, Any], max_rows: int) -> list[str]:
 def report_markdown(report: dict[str, Any], max_rows: int = 20, *, links: SourceLinks | None = None) -> str:
     """Status and counts, where both sides stand (commit, message and repository; server and kubectl
     context), then the worst drift first, each resource with its place in Git (file#document at the
-    commit). Two narrow columns, so the page reads at 1600 px; every text from Git or a cluster is inert."""
+    commit) and, below it, what differs: a list, not a table, so nothing is cut off at any width (a
+    wide table's last column was, at 1600 px); every text from Git or a cluster is inert."""
     git, cluster, summary = report["git"], report["cluster"], report["summary"]
     facts = [f"severity **{md_text(report['severity'], 10)}**", f"score **{report['score']}**"]
     if report.get("drift_since"):
@@ -233,15 +236,19 @@ def report_markdown(report: dict[str, Any], max_rows: int = 20, *, links: Source
     resources = report.get("resources") or []
     if resources:
         at = f" at `{short}`" if commit else ""
-        out += ["", f"| resource, where in Git{at} | what differs (desired → live) |", "|---|---|"]
+        out += ["", f"**What differs** (desired → live), worst first, with where Git defines it{at}:", ""]
         ordered = worst_first(resources)
         for r in ordered[:max_rows]:
             severity = SEVERITY_BADGE.get(r.get("severity")) or md_text(r.get("severity"), 10)
-            where = desired_location(r, commit, links)
-            cell = (f"{severity} {md_text(r.get('kind'), 40)} {md_code(r.get('name'), 60)} ({md_text(r.get('state'), 10)})"
-                    + (f" · in Git {where}" if where != "—" else ""))
-            # Dagster's markdown drops raw HTML (a <br> would glue the pieces together): plain separators.
-            out.append(f"| {cell} | " + " · ".join(change_lines(r)) + " |")
+            where = desired_location(r, commit, links, in_table=False)
+            item = (f"- {severity} {md_text(r.get('kind'), 40)} {md_code(r.get('name'), 60, in_table=False)} "
+                    f"({md_text(r.get('state'), 10)})" + (f" · in Git {where}" if where != "—" else ""))
+            presence = _presence_line(r)
+            if presence:
+                out.append(f"{item}: {presence}")
+            else:
+                out.append(item)
+                out += [f"  - {line}" for line in change_lines(r, in_table=False)]
         more = len(ordered) - max_rows + int(report.get("resources_omitted") or 0)
         if more > 0:
             out.append(f"\n… {more} more drifted resources in the report JSON.")

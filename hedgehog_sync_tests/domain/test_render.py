@@ -62,19 +62,20 @@ def test_the_headline_says_the_status_and_the_worst_drift_comes_first():
     assert md.index("Switch `leaf-9`") < md.index("VPC `rogue`") < md.index("VPC `vpc-1`")
     assert f"Git `{COMMIT[:12]}` on `main`: *fab-x: move VLANs* by Ada" in md
     assert "`kubectl --context fab-x-admin get <kind>/<name>`" in md
-    assert "| **critical** VPC `rogue` (extra) | in the cluster, not in Git |" in md
-    assert "| high VPC `vpc-1` (modified) · in Git `vpcs/vpc-1.yaml#1` | " in md
-    assert "replace `/spec/subnets/default/vlan`: `1001` → `1002`" in md
+    assert "- **critical** VPC `rogue` (extra): in the cluster, not in Git" in lines
+    at = lines.index("- high VPC `vpc-1` (modified) · in Git `vpcs/vpc-1.yaml#1`")
+    assert lines[at + 1] == "  - replace `/spec/subnets/default/vlan`: `1001` → `1002`"
 
 
-def test_the_report_is_two_narrow_columns_with_the_repository_and_kubectl_on_their_own_lines():
-    """At 1600 px the old four-column table pushed "in Git" and the kubectl hint off the page."""
+def test_the_report_is_narrow_with_the_repository_and_kubectl_on_their_own_lines():
+    """At 1600 px the old four-column table pushed "in Git" and the kubectl hint off the page, and a
+    two-column table still cut its last column: what differs is a list now."""
     r = report(resources=[MODIFIED, EXTRA, MISSING])
     r["git"]["url"] = "https://git.example.com/netops/fabrics.git"
     md = report_markdown(r, links=SourceLinks(kube_context="fab-x-admin"))
     lines = md.splitlines()
-    table = [x for x in lines if x.startswith("| ") and "resource" in x]
-    assert table == [f"| resource, where in Git at `{COMMIT[:12]}` | what differs (desired → live) |"]
+    assert f"**What differs** (desired → live), worst first, with where Git defines it at `{COMMIT[:12]}`:" in lines
+    assert not [x for x in lines if x.startswith("| ") and "rogue" in x]  # no wide table to cut off
     assert "Repository `https://git.example.com/netops/fabrics.git`" in lines
     assert "Look: `kubectl --context fab-x-admin get <kind>/<name>`" in lines
     assert max(len(x) for x in lines if not x.startswith("|")) < 160
