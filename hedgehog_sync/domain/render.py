@@ -241,14 +241,12 @@ def report_markdown(report: dict[str, Any], max_rows: int = 20, *, links: Source
         for r in ordered[:max_rows]:
             severity = SEVERITY_BADGE.get(r.get("severity")) or md_text(r.get("severity"), 10)
             where = desired_location(r, commit, links, in_table=False)
-            item = (f"- {severity} {md_text(r.get('kind'), 40)} {md_code(r.get('name'), 60, in_table=False)} "
-                    f"({md_text(r.get('state'), 10)})" + (f" · in Git {where}" if where != "—" else ""))
-            presence = _presence_line(r)
-            if presence:
-                out.append(f"{item}: {presence}")
-            else:
-                out.append(item)
-                out += [f"  - {line}" for line in change_lines(r, in_table=False)]
+            # Short lines: Dagster shows metadata markdown unwrapped, so a long line runs off the panel.
+            out.append(f"- {severity} {md_text(r.get('kind'), 40)} {md_code(r.get('name'), 60, in_table=False)} "
+                       f"({md_text(r.get('state'), 10)})")
+            if where != "—":
+                out.append(f"  - in Git {where}")
+            out += [f"  - {line}" for line in change_lines(r, in_table=False)]
         more = len(ordered) - max_rows + int(report.get("resources_omitted") or 0)
         if more > 0:
             out.append(f"\n… {more} more drifted resources in the report JSON.")

@@ -62,9 +62,11 @@ def test_the_headline_says_the_status_and_the_worst_drift_comes_first():
     assert md.index("Switch `leaf-9`") < md.index("VPC `rogue`") < md.index("VPC `vpc-1`")
     assert f"Git `{COMMIT[:12]}` on `main`: *fab-x: move VLANs* by Ada" in md
     assert "`kubectl --context fab-x-admin get <kind>/<name>`" in md
-    assert "- **critical** VPC `rogue` (extra): in the cluster, not in Git" in lines
-    at = lines.index("- high VPC `vpc-1` (modified) · in Git `vpcs/vpc-1.yaml#1`")
-    assert lines[at + 1] == "  - replace `/spec/subnets/default/vlan`: `1001` → `1002`"
+    at = lines.index("- **critical** VPC `rogue` (extra)")
+    assert lines[at + 1] == "  - in the cluster, not in Git"
+    at = lines.index("- high VPC `vpc-1` (modified)")
+    assert lines[at + 1:at + 3] == ["  - in Git `vpcs/vpc-1.yaml#1`",
+                                    "  - replace `/spec/subnets/default/vlan`: `1001` → `1002`"]
 
 
 def test_the_report_is_narrow_with_the_repository_and_kubectl_on_their_own_lines():

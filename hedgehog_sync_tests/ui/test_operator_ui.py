@@ -278,7 +278,7 @@ def launch_materialize(browser, demo, path: str, button: str, launch: str) -> fl
             "xpath", "//div[@role='dialog']//button[normalize-space(.)='All']"), 60, interval=1.0)
         browser.find_element("xpath", "//div[@role='dialog']//button[normalize-space(.)='All']").click()
     clicked = time.time()
-    wait_for(f"the dialog's {launch!r} button", dialog_ready, 60, interval=1.0).click()
+    wait_for(f"the dialog's {launch!r} button", dialog_ready, 120, interval=1.0).click()
     return clicked
 
 
