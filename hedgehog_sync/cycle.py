@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from hedgehog_sync.connectors import kubernetes as k8s
-from hedgehog_sync.connectors.git import GitFile, GitRepoCache, GitSnapshot, redact_url
+from hedgehog_sync.connectors.git import GitFile, GitRepoCache, GitSnapshot
 from hedgehog_sync.domain.errors import HedgehogSyncError
 from hedgehog_sync.domain.inventory import FabricConfig
 from hedgehog_sync.domain import (
@@ -300,7 +300,7 @@ def _as_sync_error(exc: BaseException, doing: str | None = None) -> HedgehogSync
         return exc
     # A bug or an unforeseen library error: keep the fabric contained, say what it was, redacted.
     what = exc if isinstance(exc, HedgehogSyncError) else f"unexpected {type(exc).__name__}"
-    text = redact(redact_url(str(exc)))[:500]
+    text = redact(str(exc))[:500]
     message = f"{doing} failed: {type(exc).__name__}: {text}" if doing else f"{what}: {text}"
     wrapped = CompareError(message) if doing else HedgehogSyncError(message)
     wrapped.__cause__ = exc

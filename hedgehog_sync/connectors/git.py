@@ -93,11 +93,6 @@ _DOCUMENT_START = re.compile(rb"^---(?=[ \t\r\n]|\Z)", re.MULTILINE)
 _OTHER_BREAKS = (b"\r", b"\xc2\x85", b"\xe2\x80\xa8", b"\xe2\x80\xa9")
 
 
-def redact_url(text: str) -> str:
-    """Deprecated alias of `redaction.redact` (kept while other modules import it)."""
-    return redact(text)
-
-
 @dataclass(frozen=True)
 class GitBudgets:
     """What one fabric's Git read may cost; see the module table."""

@@ -582,10 +582,6 @@ class _WatchedHTTPSPool(urllib3.HTTPSConnectionPool):
 
 
 # --- reading ------------------------------------------------------------------------------------
-# Kept for callers of the old name: one way to show a URL, the redaction module's.
-redact_url = safe_url
-
-
 class _NotServed(Exception):
     """The API server does not serve this plural (HTTP 404)."""
 

@@ -9,7 +9,7 @@ from typing import Any
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from hedgehog_sync.connectors.git import redact_url
+from hedgehog_sync.domain.redaction import redact
 from hedgehog_sync.domain.recovery import Alert
 
 
@@ -34,4 +34,4 @@ class AlertSink(ConfigurableResource):
                 resp.read()
         except (urllib.error.URLError, OSError, ValueError) as exc:
             # An alerting outage must not fail the sync; say so without echoing the URL's secret.
-            log.warning(f"alert webhook failed ({type(exc).__name__}): {redact_url(str(exc))[:200]}")
+            log.warning(f"alert webhook failed ({type(exc).__name__}): {redact(str(exc))[:200]}")

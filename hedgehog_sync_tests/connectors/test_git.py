@@ -4,7 +4,8 @@ import os
 
 import pytest
 
-from hedgehog_sync.connectors.git import GitRepoCache, redact_url
+from hedgehog_sync.connectors.git import GitRepoCache
+from hedgehog_sync.domain.redaction import redact
 from hedgehog_sync.devlab.gitrepos import commit_files, init_repo
 from hedgehog_sync.domain.errors import GitRefError, GitUnreachableError, GitUrlRefused
 from hedgehog_sync.domain.inventory import GitSettings
@@ -96,7 +97,7 @@ def test_bad_fabric_names_never_become_paths(tmp_path):
 
 
 def test_redact_url():
-    assert redact_url("fatal: https://u:tok@h/r.git x") == "fatal: https://***@h/r.git x"
+    assert redact("fatal: https://u:tok@h/r.git x") == "fatal: https://***@h/r.git x"
 
 
 def test_remote_commit_sees_a_new_commit_without_fetching(tmp_path, origin):

@@ -17,7 +17,6 @@ from kubernetes import client as k8s_client
 from hedgehog_sync.connectors.kubernetes import (
     api_client_for,
     read_live,
-    redact_url,
     retry_after_seconds,
 )
 from hedgehog_sync.devlab.apiserver import (
@@ -39,6 +38,7 @@ from hedgehog_sync.domain.errors import (
 )
 from hedgehog_sync.domain.kinds import AGENT, DHCP, GATEWAY, GWINT, KINDS, VPC, WIRING
 from hedgehog_sync.domain.model import ResourceId
+from hedgehog_sync.domain.redaction import safe_url
 
 VPCS = r"/fabrics/fab-east/apis/vpc\.githedgehog\.com/v1beta1/namespaces/default/vpcs$"
 # Distinctive, so a test can prove it never leaks into a message.
@@ -430,7 +430,7 @@ def test_an_exec_plugin_runs_when_allowed(apiserver: ApiServerHandle, tmp_path: 
     ],
 )
 def test_redact_url_drops_credentials(url: str, safe: str) -> None:
-    assert redact_url(url) == safe
+    assert safe_url(url) == safe
 
 
 @pytest.mark.parametrize(
