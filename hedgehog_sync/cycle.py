@@ -20,7 +20,7 @@ from hedgehog_sync.domain.errors import HedgehogSyncError
 from hedgehog_sync.domain.inventory import FabricConfig
 from hedgehog_sync.domain import (
     defaults as defaults_module, diff as diff_module, kinds as kinds_module, normalize as normalize_module,
-    parsing as parsing_module, report as report_module,
+    parsing as parsing_module, plan as plan_module, report as report_module, yamljson as yamljson_module,
 )
 from hedgehog_sync.domain.model import DesiredState, Finding, LiveState
 from hedgehog_sync.domain.parsing import ParsedFile, parse_file, parse_files
@@ -81,9 +81,9 @@ def _source_digest(*modules: Any) -> str:
     return h.hexdigest()[:16]
 
 
-PARSER_VERSION = _source_digest(parsing_module, kinds_module)
-ENGINE_VERSION = _source_digest(parsing_module, kinds_module, defaults_module, normalize_module, diff_module,
-                                report_module)
+PARSER_VERSION = _source_digest(parsing_module, yamljson_module, kinds_module)
+ENGINE_VERSION = _source_digest(parsing_module, yamljson_module, kinds_module, defaults_module, normalize_module,
+                                diff_module, report_module, plan_module)
 INPUTS, INPUTS_REPORT = "inputs", "inputs_report"  # versions.json keys of the last comparison
 
 

@@ -29,8 +29,8 @@ class ParseLimits:
 
 DEFAULT_LIMITS = ParseLimits()
 
-# The parse cache is keyed by a digest of this file (cycle.PARSER_VERSION), not of yamljson.py:
-# change this line whenever yamljson's rules change, so cached parses are made again.
+# What YAML means here (cached parses are keyed by a digest of this file and yamljson.py, so a change
+# to either makes them again: cycle.PARSER_VERSION).
 YAML_RULES = "go-yaml v2.4 via sigs.k8s.io/yaml v1.4, revision 1"
 
 YAML_SUFFIXES = (".yaml", ".yml")
