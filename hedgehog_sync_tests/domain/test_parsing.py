@@ -230,14 +230,17 @@ def test_an_8_mb_node_flood_stops_at_its_budget_with_bounded_memory():
     import subprocess
     import sys
 
+    # VmHWM of the child's own memory: ru_maxrss would carry over the high-water mark of the pytest
+    # process it was spawned from (Linux keeps it across exec), which is not what this file costs.
     script = (
-        "import json, resource\n"
+        "import json, re\n"
         "from hedgehog_sync.domain.parsing import parse_file\n"
         "n = 8 * 1024 * 1024 - 64\n"
         "cases = {'flow': b'a: [' + b'a,' * (n // 2 - 8) + b'a]\\n',\n"
         "         'aliases': b'x: &x [1, 2, 3]\\ny: [' + b'*x,' * (n // 3 - 8) + b'*x]\\n'}\n"
         "out = {k: [f.message for f in parse_file(k, v).findings] for k, v in cases.items()}\n"
-        "out['maxrss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "hwm = re.search(r'^VmHWM:\\s+(\\d+) kB', open('/proc/self/status').read(), re.M)\n"
+        "out['maxrss_mb'] = int(hwm.group(1)) / 1024\n"
         "print(json.dumps(out))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
