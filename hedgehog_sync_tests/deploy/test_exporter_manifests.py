@@ -31,15 +31,20 @@ def test_the_exporter_manifest_is_a_deployment_a_service_and_a_service_monitor_o
     assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
     assert monitor["spec"]["selector"]["matchLabels"] == labels
     assert monitor["spec"]["endpoints"][0]["port"] == docs["Service"]["spec"]["ports"][0]["name"]
-    # the same settings, volumes and non-root user as the other hedgehog-sync pods
+    # the same settings, inventory and non-root user as the other hedgehog-sync pods
     assert container["envFrom"] == [{"configMapRef": {"name": "hedgehog-sync-env"}}]
-    claims = [v["persistentVolumeClaim"]["claimName"] for v in pod["spec"]["volumes"] if "persistentVolumeClaim" in v]
-    pvc = yaml.safe_load((DEPLOY / "k8s" / "state-pvc.yaml").read_text())
-    assert claims == [pvc["metadata"]["name"]]
     env = yaml.safe_load((DEPLOY / "k8s" / "env-configmap.yaml").read_text())["data"]
     mounts = {m["name"]: m for m in container["volumeMounts"]}
-    assert mounts["state"]["mountPath"] == env["HEDGEHOG_SYNC_STATE_DIR"] and mounts["state"]["readOnly"]
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
     assert mounts["inventory"]["mountPath"] == env["HEDGEHOG_SYNC_INVENTORY"]
+    # The fleet's state comes from the instance's database alone: the chart's instance and its password,
+    # no volume claim, and no Git (so no clone scratch either).
+    assert not [v for v in volumes.values() if "persistentVolumeClaim" in v]
+    assert {name for name, v in volumes.items() if set(v) - {"name"} != {"emptyDir"}} == {"instance", "inventory"}
+    assert volumes["instance"]["configMap"]["name"] == "dagster-instance"
+    home = {e["name"]: e for e in container["env"]}
+    assert mounts["instance"]["mountPath"] == home["DAGSTER_HOME"]["value"] + "/dagster.yaml"
+    assert home["DAGSTER_PG_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "dagster-postgresql-secret"
     assert pod["spec"]["securityContext"]["runAsNonRoot"] and container["securityContext"]["readOnlyRootFilesystem"]
 
 

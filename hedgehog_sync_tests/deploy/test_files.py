@@ -193,12 +193,153 @@ def test_env_configmap_points_at_the_mounts_of_every_pod():
     assert env["data"]["HEDGEHOG_SYNC_INVENTORY"] == mounts["inventory"]["mountPath"]
     assert mounts["inventory"]["subPath"] == "fabrics.yaml"  # the key `kubectl create configmap` uses
     assert volumes["inventory"]["configMap"]["name"] == "hedgehog-sync-inventory"
-    assert env["data"]["HEDGEHOG_SYNC_STATE_DIR"] == mounts["state"]["mountPath"]
-    assert volumes["state"]["persistentVolumeClaim"]["claimName"] == k8s_docs(
-        DEPLOY / "k8s" / "state-pvc.yaml")[0]["metadata"]["name"]
+    assert env["data"]["HEDGEHOG_SYNC_GIT_SCRATCH"] == mounts[SCRATCH_VOLUME]["mountPath"]
     assert volumes["kubeconfigs"]["secret"]["defaultMode"] == 0o440
     assert "subPath" not in mounts["kubeconfigs"]  # a folder mount, so rotated files appear in place
-    assert "ReadWriteMany" in k8s_docs(DEPLOY / "k8s" / "state-pvc.yaml")[0]["spec"]["accessModes"]
+    # No state directory setting: the state is in the instance's database.
+    assert not {key for key in env["data"] if "STATE" in key}
+
+
+# --- no shared volume ----------------------------------------------------------------------------
+SCRATCH_VOLUME = "git-scratch"
+
+
+def assert_git_scratch_is_the_pods_own(volumes: list[dict], mounts: list[dict], env_config_maps: list[str],
+                                       where: str) -> None:
+    """A pod that runs sync code clones into an emptyDir of its own, at the path its settings name."""
+    scratch = k8s_docs(chart.ENV_CONFIGMAP)[0]["data"]["HEDGEHOG_SYNC_GIT_SCRATCH"]
+    assert "hedgehog-sync-env" in env_config_maps, where
+    volume = by_name(volumes)[SCRATCH_VOLUME]
+    assert set(volume) == {"name", "emptyDir"}, where
+    assert volume["emptyDir"].get("sizeLimit"), f"{where}: an unbounded emptyDir could fill the node"
+    mount = by_name(mounts)[SCRATCH_VOLUME]
+    assert mount["mountPath"] == scratch and not mount.get("readOnly") and "subPath" not in mount, where
+    # Nothing else is mounted there or above it, and no volume is a claim that pods would share.
+    for other in mounts:
+        if other["name"] != SCRATCH_VOLUME:
+            assert not scratch.startswith(other["mountPath"].rstrip("/") + "/"), where
+    assert not [v for v in volumes if "persistentVolumeClaim" in v], where
+
+
+def test_every_pod_that_runs_sync_code_clones_into_its_own_empty_dir():
+    values = chart.load_values()
+    run = values["runLauncher"]["config"]["k8sRunLauncher"]
+    # The run pods, as the chart renders the launcher, and as deploy/dagster.yaml configures it.
+    rendered = chart.k8s_run_launcher(values)["config"]
+    assert_git_scratch_is_the_pods_own(rendered["volumes"], rendered["volume_mounts"],
+                                       rendered["env_config_maps"], "chart's run pods")
+    launcher = yaml.safe_load((DEPLOY / "dagster.yaml").read_text())["run_launcher"]["config"]
+    assert_git_scratch_is_the_pods_own(launcher["volumes"], launcher["volume_mounts"],
+                                       launcher["env_config_maps"], "deploy/dagster.yaml's run pods")
+    assert launcher["volumes"] == rendered["volumes"] and launcher["volume_mounts"] == rendered["volume_mounts"]
+    # The code server, where the schedule and sensors evaluate.
+    for code in values["dagster-user-deployments"]["deployments"]:
+        assert_git_scratch_is_the_pods_own(code["volumes"], code["volumeMounts"],
+                                           [c["name"] for c in code["envConfigMaps"]], code["name"])
+    # fsGroup makes the emptyDir writable by the image's user.
+    assert run["runK8sConfig"]["podSpecConfig"]["securityContext"]["fsGroup"] == IMAGE_UID
+
+
+def yaml_documents_under(folder: Path) -> list[tuple[Path, dict]]:
+    found = []
+    for path in sorted(folder.rglob("*.yaml")):
+        found += [(path, doc) for doc in yaml.safe_load_all(path.read_text()) if isinstance(doc, dict)]
+    return found
+
+
+def keys_anywhere(node) -> set[str]:
+    if isinstance(node, dict):
+        return set(node) | {k for value in node.values() for k in keys_anywhere(value)}
+    if isinstance(node, list):
+        return {k for item in node for k in keys_anywhere(item)}
+    return set()
+
+
+def test_no_deploy_file_asks_for_a_shared_volume():
+    documents = yaml_documents_under(DEPLOY)
+    assert len(documents) >= 10  # every manifest, the values and both instances were read
+    for path, doc in documents:
+        assert doc.get("kind") != "PersistentVolumeClaim", path
+        assert not {"persistentVolumeClaim", "accessModes", "volumeClaimTemplates"} & keys_anywhere(doc), path
+    # `grep -ri readwritemany deploy docs`: no file asks for such storage, not even in a comment.
+    for folder in (DEPLOY, REPO / "docs"):
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix != ".png"):
+            assert "readwritemany" not in path.read_text().lower(), path
+    for path in sorted(p for p in DEPLOY.rglob("*") if p.is_file()):
+        text = path.read_text()
+        assert not re.search(r"HEDGEHOG_SYNC_STATE_DIR|state volume|state dir|/var/lib/hedgehog-sync|state-pvc",
+                             text, flags=re.I), path
+
+
+def guide_section(title: str) -> str:
+    """The guide's section under `title` (a whole heading line), up to the next heading of its level or
+    above; `#` lines inside code blocks are shell comments, not headings."""
+    level = title.split()[0]
+    lines = GUIDE.read_text().splitlines(keepends=True)
+    start = lines.index(title + "\n")
+    in_code = False
+    for end in range(start + 1, len(lines)):
+        if lines[end].lstrip().startswith("```"):
+            in_code = not in_code
+        elif not in_code and re.match(r"#{1,%d} " % len(level), lines[end]):
+            break
+    else:
+        end = len(lines)
+    return "".join(lines[start:end])
+
+
+def test_guide_names_the_state_directory_only_to_upgrade_from_it():
+    text = GUIDE.read_text()
+    upgrade = guide_section("### Upgrading from a state volume")
+    rest = text.replace(upgrade, "")
+    assert not re.search(r"HEDGEHOG_SYNC_STATE_DIR|state volume|state dir|/var/lib/hedgehog-sync|state-pvc|"
+                         r"hedgehog-sync-state|persistentVolumeClaim", rest, flags=re.I)
+    before = guide_section("## Before you start")
+    assert "PostgreSQL" in before and "emptyDir" in before and "storage class" not in before
+    backups = guide_section("## Backups")
+    assert re.search(r"^pg_dump -Fc .*-d hedgehog_sync ", backups, re.M)
+    assert re.search(r"^pg_restore --clean --if-exists .*\n.*-d hedgehog_sync ", backups, re.M)
+    assert "`hedgehog_sync_*`" in backups and "--table='hedgehog_sync_*'" in backups
+    assert "docs/state.md" in text
+
+
+def test_guide_imports_the_state_directory_with_the_charts_instance():
+    """The upgrade's one-off Job: the new image runs `hedgehog-sync state import DIR` on the old volume,
+    mounted read-only, against the database of the instance the chart renders."""
+    values = chart.load_values()
+    upgrade = guide_section("### Upgrading from a state volume")
+    heredoc = re.search(r"kubectl -n hedgehog-sync apply -f - <<EOF\n(.*?)\nEOF\n", upgrade, re.S).group(1)
+    job = yaml.safe_load(heredoc)
+    assert (job["apiVersion"], job["kind"]) == ("batch/v1", "Job")
+    name = job["metadata"]["name"]
+    assert f"wait --for=condition=complete job/{name}" in upgrade and f"delete job {name}" in upgrade
+    pod = job["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "Never" and pod["securityContext"]["runAsUser"] == IMAGE_UID
+    (container,) = pod["containers"]
+    assert container["image"] == "$IMAGE:$TAG"  # the new image, as step 3 named it
+    assert container["args"][:3] == ["hedgehog-sync", "state", "import"]
+    volumes, mounts = by_name(pod["volumes"]), {m["mountPath"]: m for m in container["volumeMounts"]}
+    old = mounts[container["args"][3]]
+    assert old["readOnly"] and volumes[old["name"]]["persistentVolumeClaim"]["readOnly"]
+    assert f"delete pvc {volumes[old['name']]['persistentVolumeClaim']['claimName']}" in upgrade
+    env = by_name(container["env"])
+    home = env["DAGSTER_HOME"]["value"]
+    assert home == values["global"]["dagsterHome"]
+    instance = mounts[f"{home}/dagster.yaml"]
+    assert volumes[instance["name"]]["configMap"]["name"] == f"{chart.fullname(values)}-instance"
+    assert env["DAGSTER_PG_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": chart.postgresql_secret_name(values), "key": "postgresql-password"}
+    # The settings applied next no longer name a state directory, and the daemon comes back.
+    assert "apply -f deploy/k8s/env-configmap.yaml" in upgrade
+    assert upgrade.index("scale deployment dagster-daemon --replicas=0") < upgrade.index(heredoc) < upgrade.index(
+        "scale deployment dagster-daemon --replicas=1")
+    assert f"{chart.fullname(values)}-daemon" == "dagster-daemon"
+
+
+def test_the_import_command_the_guide_runs_exists():
+    from hedgehog_sync.cli import main
+    state = main.commands.get("state")
+    assert state is not None and "import" in state.commands, "`hedgehog-sync state import DIR` (docs/deploy.md)"
 
 
 def test_example_inventory_is_valid_and_names_what_the_secrets_hold():
@@ -234,7 +375,8 @@ FILE_REFERENCE = re.compile(
 
 def test_every_file_the_guide_names_exists():
     named = set(FILE_REFERENCE.findall(GUIDE.read_text()))
-    assert {"deploy/helm/values.yaml", "deploy/dagster.yaml", "Dockerfile", "deploy/k8s/state-pvc.yaml"} <= named
+    assert {"deploy/helm/values.yaml", "deploy/dagster.yaml", "Dockerfile", "deploy/k8s/env-configmap.yaml",
+            "docs/state.md"} <= named
     missing = sorted(name for name in named if not (REPO / name).exists())
     assert missing == []
 

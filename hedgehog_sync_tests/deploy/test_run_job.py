@@ -58,7 +58,7 @@ def apply_the_guide(api: k8s_client.ApiClient) -> None:
     """The namespace and objects docs/deploy.md creates (placeholders for secrets), and the chart's account."""
     core = k8s_client.CoreV1Api(api)
     core.create_namespace({"metadata": {"name": NAMESPACE}})
-    for manifest in ("env-configmap.yaml", "state-pvc.yaml", "secrets.example.yaml"):
+    for manifest in ("env-configmap.yaml", "secrets.example.yaml"):
         k8s_utils.create_from_yaml(api, yaml_file=str(K8S / manifest), namespace=NAMESPACE)
     # kubectl create configmap hedgehog-sync-inventory --from-file=fabrics.yaml=fabrics.yaml
     core.create_namespaced_config_map(NAMESPACE, {
@@ -151,9 +151,9 @@ def assert_is_the_run_job(job: dict[str, Any], run) -> None:
     assert pod["securityContext"] == {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001,
                                       "fsGroup": 10001, "seccompProfile": {"type": "RuntimeDefault"}}
     assert sorted(pod["volumes"], key=lambda v: v["name"]) == [
+        {"name": "git-scratch", "emptyDir": {"sizeLimit": "10Gi"}},  # this pod's own clones: no shared volume
         {"name": "inventory", "configMap": {"name": "hedgehog-sync-inventory"}},
         {"name": "kubeconfigs", "secret": {"secretName": "hedgehog-sync-kubeconfigs", "defaultMode": 0o440}},
-        {"name": "state", "persistentVolumeClaim": {"claimName": "hedgehog-sync-state"}},
     ]
     [container] = pod["containers"]
     assert container["name"] == "dagster"
@@ -173,10 +173,10 @@ def assert_is_the_run_job(job: dict[str, Any], run) -> None:
     assert container["envFrom"] == [{"configMapRef": {"name": "hedgehog-sync-env"}},
                                     {"secretRef": {"name": "hedgehog-sync-git-tokens"}}]
     assert sorted(container["volumeMounts"], key=lambda m: m["name"]) == [
+        {"name": "git-scratch", "mountPath": "/var/cache/hedgehog-sync"},
         {"name": "inventory", "mountPath": "/etc/hedgehog-sync/fabrics.yaml", "subPath": "fabrics.yaml",
          "readOnly": True},
         {"name": "kubeconfigs", "mountPath": "/etc/hedgehog-sync/kubeconfigs", "readOnly": True},
-        {"name": "state", "mountPath": "/var/lib/hedgehog-sync"},
     ]
     assert container["resources"] == {"requests": {"cpu": "500m", "memory": "1Gi"},
                                       "limits": {"cpu": "2", "memory": "2Gi"}}
@@ -226,14 +226,18 @@ def test_launching_a_run_creates_that_job_through_the_kubernetes_client(dagster_
                 needed.append(("configmaps", volume["configMap"]["name"]))
             if "secret" in volume:
                 needed.append(("secrets", volume["secret"]["secretName"]))
-            if "persistentVolumeClaim" in volume:
-                needed.append(("persistentvolumeclaims", volume["persistentVolumeClaim"]["claimName"]))
         missing = [(kind, name) for kind, name in needed
                    if cluster.get(CLUSTER, kind, name, namespace=NAMESPACE) is None]
         assert missing == []
         inventory = cluster.get(CLUSTER, "configmaps", "hedgehog-sync-inventory", namespace=NAMESPACE)
         mount = next(m for m in container["volumeMounts"] if m["name"] == "inventory")
         assert mount["subPath"] in inventory["data"]
+        # The settings the pod gets name its own clone scratch, and no state directory.
+        settings = cluster.get(CLUSTER, "configmaps", "hedgehog-sync-env", namespace=NAMESPACE)["data"]
+        scratch = next(m for m in container["volumeMounts"] if m["name"] == "git-scratch")
+        assert settings["HEDGEHOG_SYNC_GIT_SCRATCH"] == scratch["mountPath"]
+        assert "HEDGEHOG_SYNC_STATE_DIR" not in settings
+        assert not [v for v in pod["volumes"] if "persistentVolumeClaim" in v]
 
         # The launcher follows the Job: running while it has no result, done when it succeeded.
         launcher = instance.run_launcher
