@@ -158,9 +158,19 @@ def test_helm_values_make_the_deployment_the_guide_describes():
     # Runs are configured by runLauncher alone: the code server's settings are not merged in.
     assert code["includeConfigInLaunchedRuns"] == {"enabled": False}
     run = values["runLauncher"]["config"]["k8sRunLauncher"]
-    # The code server reads the inventory and the state as the runs do (one definition, YAML anchors).
-    assert code["volumes"] == run["volumes"] and code["volumeMounts"] == run["volumeMounts"]
+    # The code server reads the inventory, the kubeconfigs, the settings and the tokens as the runs do,
+    # and clones into a scratch of its own.
+    assert code["volumes"][:len(run["volumes"])] == run["volumes"]
+    assert code["volumeMounts"][:len(run["volumeMounts"])] == run["volumeMounts"]
     assert code["envConfigMaps"] == run["envConfigMaps"] and code["envSecrets"] == run["envSecrets"]
+    # ... and it mounts the instance the chart renders, as the run launcher does in each run pod (the
+    # chart's user deployment does not): $DAGSTER_HOME there is the production instance, whose
+    # database holds hedgehog-sync's tables, not an empty SQLite of that pod.
+    [instance] = code["volumes"][len(run["volumes"]):]
+    [instance_mount] = code["volumeMounts"][len(run["volumeMounts"]):]
+    assert instance["configMap"]["name"] == chart.k8s_run_launcher(values)["config"]["instance_config_map"]
+    assert instance_mount == {"name": instance["name"], "subPath": "dagster.yaml", "readOnly": True,
+                              "mountPath": f"{values['global']['dagsterHome']}/dagster.yaml"}
     assert run["resources"] == {"requests": {"cpu": "500m", "memory": "1Gi"},
                                 "limits": {"cpu": "2", "memory": "2Gi"}}
     pod_security = run["runK8sConfig"]["podSpecConfig"]["securityContext"]
