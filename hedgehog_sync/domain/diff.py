@@ -20,11 +20,12 @@ from hedgehog_sync.domain.normalize import (
     DEFAULT_RULES, NormalizeRules, Positions, normalize, normalize_with_positions, presence_pointers, sort_key,
     split_pointer,
 )
+from hedgehog_sync.domain.vocabulary import (  # noqa: F401  (STATES, SEVERITIES: importable from here too)
+    CRITICAL, EXTRA, HIGH, IN_SYNC, LOW, MEDIUM, MISSING, MODIFIED, NONE, SEVERITIES, SEVERITY_RANK, STATES,
+)
 
-SEVERITIES = ("none", "low", "medium", "high", "critical")
-SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 # Weight of a change of each severity in the fabric's drift score.
-SEVERITY_WEIGHT = {"none": 0.0, "low": 0.25, "medium": 0.5, "high": 1.0, "critical": 4.0}
+SEVERITY_WEIGHT = {NONE: 0.0, LOW: 0.25, MEDIUM: 0.5, HIGH: 1.0, CRITICAL: 4.0}
 
 # Losing or gaining one of these changes what the fabric forwards: critical when missing/extra.
 CRITICAL_KINDS = frozenset({(WIRING, "Switch"), (WIRING, "Connection"), (VPC, "VPC")})
@@ -34,10 +35,6 @@ MASK = "***"
 # Keys whose values are credentials: reported as changed, never shown.
 SECRET_KEY = re.compile(r"(password|passwd|secret|token|credential|psk|private[-_]?key|auth[-_]?key)",
                         re.IGNORECASE)
-
-IN_SYNC, MODIFIED, MISSING, EXTRA = "in_sync", "modified", "missing", "extra"
-STATES = (IN_SYNC, MODIFIED, MISSING, EXTRA)
-
 
 @dataclass(frozen=True)
 class Change:
@@ -84,21 +81,21 @@ def escape_token(token: str) -> str:
 def change_severity(group: str, path: str) -> str:
     """Severity of one changed field: spec of wiring/VPC/gateway kinds high, labels medium, ..."""
     if path.startswith("/metadata/labels"):
-        return "medium"
+        return MEDIUM
     if path.startswith("/metadata/annotations"):
-        return "low"
+        return LOW
     if path.startswith("/spec") and group in SPEC_HIGH_GROUPS:
-        return "high"
-    return "medium"
+        return HIGH
+    return MEDIUM
 
 
 def presence_severity(group: str, kind: str) -> str:
     """Severity of a whole resource missing from, or extra in, the cluster."""
-    return "critical" if (group, kind) in CRITICAL_KINDS else "high"
+    return CRITICAL if (group, kind) in CRITICAL_KINDS else HIGH
 
 
 def max_severity(severities: Iterable[str]) -> str:
-    best = "none"
+    best = NONE
     for s in severities:
         if SEVERITY_RANK[s] > SEVERITY_RANK[best]:
             best = s

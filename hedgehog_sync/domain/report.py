@@ -1,4 +1,5 @@
-"""The drift report of one fabric (DESIGN section 6), and the data versions that decide what to record."""
+"""Building the drift report of one fabric (docs/contracts.md#the-report-json), and the data versions
+that decide what to record. The report itself is a typed value (domain/drift_report.py)."""
 
 from __future__ import annotations
 
@@ -9,16 +10,16 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from hedgehog_sync.domain.diff import (
-    EXTRA, IN_SYNC, MISSING, MODIFIED, compare, drift_score, max_severity,
-)
+from hedgehog_sync.domain.diff import compare, drift_score, max_severity
+from hedgehog_sync.domain.drift_report import DriftReport, as_report_json
 from hedgehog_sync.domain.model import DesiredState, LiveState, Obj
 from hedgehog_sync.domain.normalize import (
     DEFAULT_RULES, NON_DESIRED_TOP_LEVEL, SERVER_METADATA, NormalizeRules,
 )
 from hedgehog_sync.domain.redaction import safe_url
-
-IN_SYNC_STATUS, DRIFTED, UNKNOWN = "in_sync", "drifted", "unknown"
+from hedgehog_sync.domain.vocabulary import (  # noqa: F401  (the statuses: importable from here too)
+    CLUSTER_SIDE, DRIFTED, EXTRA, GIT_SIDE, IN_SYNC, IN_SYNC_STATUS, MISSING, MODIFIED, SEVERITY_RANK, UNKNOWN,
+)
 
 
 @dataclass(frozen=True)
@@ -54,31 +55,39 @@ class ReadFailure:
         return {"source": side, "level": "error", "message": self.message, "error_class": self.error_class}
 
 
-def build_report(
+def build_report(fabric: str, desired: DesiredState | None, live: LiveState | None, **options: Any
+                 ) -> dict[str, Any]:
+    """The report for one fabric as its JSON (build_drift_report(...).to_json()), for callers that
+    read reports as dicts."""
+    return build_drift_report(fabric, desired, live, **options).to_json()
+
+
+def build_drift_report(
     fabric: str,
     desired: DesiredState | None,
     live: LiveState | None,
     *,
     now: datetime,
     ref: str,
-    previous: dict[str, Any] | None = None,
+    previous: DriftReport | dict[str, Any] | None = None,
     git_failure: ReadFailure | None = None,
     cluster_failure: ReadFailure | None = None,
     rules: NormalizeRules = DEFAULT_RULES,
     git_url: str | None = None,
     bounds: ReportBounds = DEFAULT_BOUNDS,
-) -> dict[str, Any]:
+) -> DriftReport:
     """The report for one fabric. A side that is missing or partial makes the status `unknown`.
 
     The result is strict JSON data of bounded size: values JSON cannot hold (NaN) become strings
     with a warning, oversized values a preview with their sha256, and long lists say what they omit.
     """
+    previous = as_report_json(previous)
     errors: list[dict[str, Any]] = []
     warnings: list[dict[str, Any]] = []
     if git_failure:
-        errors.append(git_failure.as_dict("git"))
+        errors.append(git_failure.as_dict(GIT_SIDE))
     if cluster_failure:
-        errors.append(cluster_failure.as_dict("cluster"))
+        errors.append(cluster_failure.as_dict(CLUSTER_SIDE))
     for finding in (desired.findings if desired else []) + (live.findings if live else []):
         (errors if finding.level == "error" else warnings).append(finding.as_dict())
 
@@ -140,7 +149,7 @@ def build_report(
             report[key] = len(found) - bounds.findings
     if unchecked:
         report["unchecked_drift"] = unchecked[:bounds.resources]
-    return json_safe(report)
+    return DriftReport.from_json(json_safe(report))
 
 
 # --- strict, bounded JSON ---------------------------------------------------------------------------------
@@ -177,9 +186,9 @@ def json_safe(value: Any, notes: list[str] | None = None, place: str = "") -> An
     return str(value)
 
 
-def report_json(report: dict[str, Any], indent: int | None = None) -> str:
+def report_json(report: DriftReport | dict[str, Any], indent: int | None = None) -> str:
     """The one way a report is serialized: strict JSON (a bare NaN is not JSON), ASCII only."""
-    return json.dumps(report, indent=indent, allow_nan=False, ensure_ascii=True)
+    return json.dumps(as_report_json(report), indent=indent, allow_nan=False, ensure_ascii=True)
 
 
 def _size(value: Any) -> int:
@@ -221,8 +230,7 @@ def _bounded_resources(resources: list[dict[str, Any]], bounds: ReportBounds,
                 _bounded_value(c, side, bounds)
     warnings.extend({"source": "report", "level": "warning", "message": _cap(n, bounds.text_chars)}
                     for n in notes[: bounds.findings])
-    rank = {name: i for i, name in enumerate(("none", "low", "medium", "high", "critical"))}
-    order = sorted(range(len(resources)), key=lambda i: -rank.get(resources[i].get("severity"), 0))
+    order = sorted(range(len(resources)), key=lambda i: -SEVERITY_RANK.get(resources[i].get("severity"), 0))
     kept: set[int] = set()
     used = 0
     for i in order:
@@ -320,9 +328,9 @@ def rules_version(rules: NormalizeRules) -> str:
     return _digest(repr(rules))
 
 
-def report_version(report: dict[str, Any]) -> str:
+def report_version(report: DriftReport | dict[str, Any]) -> str:
     """A report's content without its timestamp: unchanged drift records nothing new."""
-    return _digest({k: v for k, v in report.items() if k != "generated_at"})
+    return _digest({k: v for k, v in as_report_json(report).items() if k != "generated_at"})
 
 
 def failure_from(exc: BaseException) -> ReadFailure:
