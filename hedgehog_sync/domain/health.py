@@ -1,21 +1,20 @@
-"""The health score of one fabric (DESIGN section 8): six weighted signals folded into 0..1.
+"""The health score of one fabric (docs/contracts.md#health-score): six weighted signals folded into 0..1.
 
 Each component is a factor in 0..1 (1 = no sign of trouble); the score is the weighted sum.
 Signals nobody has observed yet (no cycle run) count as no trouble, except "time since last
-good sync", which the design fixes at 0.1 for a fabric that never synced: a fresh fabric scores
+good sync", which is fixed at 0.1 for a fabric that never synced: a fresh fabric scores
 0.82, above the escalation threshold, and drops as soon as a cycle fails.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable
 
+from hedgehog_sync.domain.health_record import FabricHealthRecord
 from hedgehog_sync.domain.kinds import AGENT, split_api_version
 from hedgehog_sync.domain.model import Obj
-
-if TYPE_CHECKING:  # recovery imports this module to decide escalation
-    from hedgehog_sync.domain.recovery import FabricHealthRecord
+from hedgehog_sync.domain.vocabulary import UNKNOWN
 
 HEALTH_WEIGHTS: dict[str, float] = {
     "last_cycle": 0.25,
@@ -48,7 +47,7 @@ def last_cycle_factor(record: FabricHealthRecord) -> float:
     0.0 after a failed cycle (a side could not be read). 1.0 before the first cycle."""
     if record.consecutive_failures > 0:
         return 0.0
-    if record.last_status == "unknown":
+    if record.last_status == UNKNOWN:
         return PARTIAL_CYCLE_FACTOR
     return 1.0
 
