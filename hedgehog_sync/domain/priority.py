@@ -1,4 +1,4 @@
-"""Which fabrics a scheduler tick checks, and how urgently (DESIGN section 8).
+"""Which fabrics a scheduler tick checks, and how urgently (docs/contracts.md#priority-and-schedule).
 
 A fabric's configured priority sets its refresh interval and its Dagster run priority. Two
 things move it: a health below 0.5 escalates it one class (checked sooner, queued earlier), and
@@ -11,7 +11,6 @@ of a broken fabric never queues ahead of, or shares a batch with, healthy work.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable, Mapping, Sequence
@@ -206,27 +205,9 @@ def describe_skipped(groups: Mapping[str, Sequence[str]], limit: int = NAMES_SHO
     return f"skipped {total} fabric{'s' if total != 1 else ''}: " + "; ".join(parts)
 
 
-def split_batch(keys: Sequence[str], budget_seconds: float, seconds_per_fabric: float) -> list[list[str]]:
-    """Split a batch into consecutive chunks whose estimated time (fabrics x seconds_per_fabric)
-    fits budget_seconds; a chunk always holds at least one fabric, even one estimated over budget.
-    Order is kept, so chunks of a partition range are ranges again. No estimate yet (0) = one chunk."""
-    if budget_seconds <= 0 or not math.isfinite(budget_seconds):
-        raise ValueError("budget_seconds must be a positive number")
-    if seconds_per_fabric < 0 or not math.isfinite(seconds_per_fabric):
-        raise ValueError("seconds_per_fabric must be a non-negative number")
-    keys = list(keys)
-    if not keys:
-        return []
-    # the epsilon keeps 60 / 0.1 at 600 fabrics, not 599
-    if seconds_per_fabric == 0:
-        return [keys]
-    size = max(1, math.floor(budget_seconds / seconds_per_fabric + 1e-9))
-    return [keys[i:i + size] for i in range(0, len(keys), size)]
-
-
 __all__ = [
     "ALWAYS_SCHEDULED", "ESCALATE_BELOW", "FabricPlanInput", "PRIORITIES", "PRIORITY_RANK",
     "PlannedFabric", "REFRESH_INTERVAL_SECONDS", "RUN_PRIORITY", "SKIP_REASONS", "Schedule",
     "describe_names", "describe_skipped", "due_by_run_priority", "effective_priority", "is_due", "plan_tick",
-    "run_priority_tag", "schedule_for", "seconds_until_due", "skipped_by_reason", "split_batch",
+    "run_priority_tag", "schedule_for", "seconds_until_due", "skipped_by_reason",
 ]

@@ -5,7 +5,7 @@ import pytest
 from hedgehog_sync.domain.inventory import PRIORITY_RANK
 from hedgehog_sync.domain.priority import (
     PRIORITIES, REFRESH_INTERVAL_SECONDS, FabricPlanInput, Schedule, due_by_run_priority,
-    effective_priority, is_due, plan_tick, run_priority_tag, schedule_for, seconds_until_due, split_batch,
+    effective_priority, is_due, plan_tick, run_priority_tag, schedule_for, seconds_until_due,
 )
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
@@ -139,33 +139,6 @@ def test_plan_refuses_a_fabric_twice():
 
 def test_plan_of_nothing():
     assert plan_tick([], NOW) == [] and due_by_run_priority([]) == {}
-
-
-KEYS = [f"fab-{i}" for i in range(7)]
-
-
-@pytest.mark.parametrize("keys,budget,per_fabric,sizes", [
-    (KEYS, 60, 10, [6, 1]),
-    (KEYS, 60, 20, [3, 3, 1]),
-    (KEYS, 70, 10, [7]),
-    (KEYS, 5, 10, [1] * 7),  # over budget alone: one fabric per chunk, never an empty one
-    (KEYS, 60, 0, [7]),  # no estimate yet
-    (KEYS, 60, 0.1, [7]),
-    ([f"f{i}" for i in range(1000)], 60, 0.1, [600, 400]),  # 60 / 0.1 is 600, not 599
-    ([], 60, 10, []),
-])
-def test_split_batch(keys, budget, per_fabric, sizes):
-    chunks = split_batch(keys, budget, per_fabric)
-    assert [len(c) for c in chunks] == sizes
-    assert [k for c in chunks for k in c] == list(keys)  # order kept, nothing lost
-
-
-@pytest.mark.parametrize("budget,per_fabric", [
-    (0, 1), (-1, 1), (60, -1), (float("inf"), 1), (60, float("nan")),
-])
-def test_split_batch_refuses_nonsense(budget, per_fabric):
-    with pytest.raises(ValueError):
-        split_batch(KEYS, budget, per_fabric)
 
 
 def test_paused_fabrics_are_never_due_and_skips_are_grouped_by_reason():
