@@ -9,12 +9,15 @@ from hedgehog_sync.defs.assets import RETRY_ALL_STEPS_TAGS, fabric_fingerprint, 
 from hedgehog_sync.defs.pause import fabric_pauses, fleet_pause
 from hedgehog_sync.defs.partitions import FABRICS_PARTITION
 from hedgehog_sync.defs.resources import FleetResource
-from hedgehog_sync.domain.batching import batch_size_for_budget, plan_batches
+from hedgehog_sync.domain.batching import (  # noqa: F401  (seconds_per_fabric: importable from here as before)
+    MIN_FABRICS_FOR_ESTIMATE, batch_size_for_budget, plan_batches, seconds_per_fabric,
+)
 from hedgehog_sync.domain.health import health_score, parse_time
 from hedgehog_sync.domain.priority import (
     FabricPlanInput, describe_names, describe_skipped, due_by_run_priority, plan_tick, skipped_by_reason,
 )
 from hedgehog_sync.domain.errors import InventoryError
+from hedgehog_sync.domain.vocabulary import IN_FLIGHT_RUN_STATUSES
 
 PRIORITY_TAG = "dagster/priority"
 MAX_RUNTIME_TAG = "dagster/max_runtime"
@@ -34,12 +37,14 @@ sync_fleet_job = define_asset_job(
 )
 
 
-IN_FLIGHT = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
-             DagsterRunStatus.STARTED]
+# A sync run still holding its fabrics (queued, starting, running, or being cancelled): the one
+# definition, in the domain's words; the fast path and the soak use this list too.
+IN_FLIGHT = [DagsterRunStatus(name) for name in IN_FLIGHT_RUN_STATUSES]
 
 
 def fabrics_in_flight(instance: DagsterInstance, partition_keys: list[str]) -> set[str]:
-    """Fabrics covered by a sync run that is queued or running: never start a second one on them."""
+    """Fabrics covered by a sync run that is queued, running or being cancelled: never start a
+    second one on them."""
     busy: set[str] = set()
     index = {k: i for i, k in enumerate(partition_keys)}
     for record in instance.get_run_records(RunsFilter(job_name=sync_fleet_job.name, statuses=IN_FLIGHT)):
@@ -63,20 +68,6 @@ def batch_run_requests(partition_keys: list[str], wanted: set[str], batch_size: 
             tags={RANGE_START_TAG: start, RANGE_END_TAG: end, "hedgehog-sync/batch": f"{start}..{end}"},
         ))
     return requests
-
-
-MIN_FABRICS_FOR_ESTIMATE = 10
-
-
-def seconds_per_fabric(metrics: dict | None) -> float | None:
-    """Recent cost of one fabric in a run, from the scheduler metrics; None before any run.
-
-    Only runs of at least MIN_FABRICS_FOR_ESTIMATE fabrics count: in a run of one fabric the run's
-    own start dominates, and shrinking batches by that would make runs smaller still, each slower
-    per fabric than the last (a spiral that ends in one run per fabric)."""
-    recent = [r for r in (metrics or {}).get("recent") or [] if r["checked"] >= MIN_FABRICS_FOR_ESTIMATE]
-    checked = sum(r["checked"] for r in recent)
-    return sum(r["duration_s"] for r in recent) / checked if checked else None
 
 
 @schedule(

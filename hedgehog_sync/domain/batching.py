@@ -53,3 +53,17 @@ def batch_size_for_budget(batch_size: int, budget_seconds: float, seconds_per_fa
     if not seconds_per_fabric or seconds_per_fabric <= 0:
         return batch_size
     return max(1, min(batch_size, int(budget_seconds * headroom / seconds_per_fabric)))
+
+
+MIN_FABRICS_FOR_ESTIMATE = 10
+
+
+def seconds_per_fabric(metrics: dict | None) -> float | None:
+    """Recent cost of one fabric in a run, from the scheduler metrics; None before any run.
+
+    Only runs of at least MIN_FABRICS_FOR_ESTIMATE fabrics count: in a run of one fabric the run's
+    own start dominates, and shrinking batches by that would make runs smaller still, each slower
+    per fabric than the last (a spiral that ends in one run per fabric)."""
+    recent = [r for r in (metrics or {}).get("recent") or [] if r["checked"] >= MIN_FABRICS_FOR_ESTIMATE]
+    checked = sum(r["checked"] for r in recent)
+    return sum(r["duration_s"] for r in recent) / checked if checked else None

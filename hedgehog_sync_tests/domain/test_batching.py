@@ -40,7 +40,7 @@ def test_fill_keys_ride_along_inside_a_range_but_never_start_or_end_one():
 
 
 def test_the_budget_estimate_ignores_small_runs_so_batches_do_not_spiral_down():
-    from hedgehog_sync.defs.schedules import MIN_FABRICS_FOR_ESTIMATE, seconds_per_fabric
+    from hedgehog_sync.domain.batching import MIN_FABRICS_FOR_ESTIMATE, seconds_per_fabric
 
     small = [{"checked": 1, "duration_s": 9.0}] * 50  # one-fabric runs: mostly the run's own start
     assert seconds_per_fabric({"recent": small}) is None
