@@ -18,11 +18,10 @@ target the partition's latest materialization.
 Executing a check from the UI for one fabric re-evaluates it from the fabric's stored report.
 """
 
-import warnings
 import json
-from dataclasses import dataclass, field
+import warnings
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any
 
 from dagster import (
     AssetCheckEvaluation, AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetKey,
@@ -35,133 +34,19 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
 from pydantic import Field
 
 from hedgehog_sync.cycle import DRIFT_REPORT
-from hedgehog_sync.defs.partitions import fabrics
+from hedgehog_sync.defs.partitions import FABRICS_PARTITION, fabrics
 from hedgehog_sync.defs.resources import FleetResource
+# The verdicts themselves are plain data in the domain; importable from here as before.
+from hedgehog_sync.domain.check_outcomes import (  # noqa: F401
+    FLEET_IN_SYNC, FRESH_CYCLES, IN_SYNC_CHECK, MAX_CAUSE, MAX_NAMED, NO_CRITICAL_DRIFT, REPORT_FRESH, CheckOutcome,
+    critical_drift_outcome, fleet_outcome, freshness_outcome, in_sync_outcome, unknown_cause,
+)
+from hedgehog_sync.domain.fleet_rows import fleet_view
 from hedgehog_sync.domain.health import health_score, parse_time
 from hedgehog_sync.domain.priority import schedule_for
 from hedgehog_sync.domain.report import utc_iso
 
-IN_SYNC = "in_sync"
-NO_CRITICAL_DRIFT = "no_critical_drift"
-REPORT_FRESH = "report_fresh"
-FLEET_IN_SYNC = "fleet_in_sync"
-FRESH_CYCLES = 3
-MAX_NAMED = 20
-MAX_CAUSE = 300  # characters of a read error quoted in a check's description
-
-
-@dataclass(frozen=True)
-class CheckOutcome:
-    """One check's verdict on one fabric, as plain data."""
-
-    passed: bool
-    description: str
-    severity: str = "ERROR"  # ERROR or WARN, as Dagster's AssetCheckSeverity
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    def as_verdict(self, fabric: str | None, check: str = REPORT_FRESH) -> dict[str, Any]:
-        """As the record_freshness run takes it: fabric None for the fleet-wide check."""
-        return {"check": check, "fabric": fabric, "passed": self.passed, "description": self.description,
-                "severity": self.severity, "metadata": self.metadata}
-
-
-def unknown_cause(report: dict[str, Any]) -> str:
-    """Why a fabric's status is unknown, from its report's errors (already redacted), shortened."""
-    errors = report.get("errors") or []
-    if not errors:
-        return "a side was read only partly"
-    first = errors[0]
-    side = {"git": "Git", "cluster": "the cluster"}.get(first.get("source"), first.get("source") or "a source")
-    cause = f"{side}: {first.get('message') or first.get('error_class') or 'unreadable'}"
-    more = f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""
-    return (cause[:MAX_CAUSE] + "…" if len(cause) > MAX_CAUSE else cause) + more
-
-
-def _unknown_outcome(report: dict[str, Any], metadata: dict[str, Any]) -> CheckOutcome:
-    return CheckOutcome(False, f"{report['fabric']}: status unknown: the cluster/Git could not be read: "
-                               f"{unknown_cause(report)}", "ERROR", metadata)
-
-
-def _verdict_metadata(report: dict[str, Any]) -> dict[str, Any]:
-    s = report.get("summary") or {}
-    return {"fabric": report["fabric"], "status": report["status"], "severity": report["severity"],
-            "score": float(report["score"]), "modified": int(s.get("modified", 0)),
-            "missing": int(s.get("missing", 0)), "extra": int(s.get("extra", 0))}
-
-
-def in_sync_outcome(report: dict[str, Any]) -> CheckOutcome:
-    """Passes only in sync: drift fails with WARN, critical drift and an unknown status with ERROR."""
-    metadata = _verdict_metadata(report)
-    if report["status"] == "unknown":
-        return _unknown_outcome(report, metadata)
-    if report["status"] == "in_sync":
-        return CheckOutcome(True, f"{report['fabric']}: in sync with Git", "WARN", metadata)
-    differ = metadata["modified"] + metadata["missing"] + metadata["extra"]
-    severity = "ERROR" if report["severity"] == "critical" else "WARN"
-    return CheckOutcome(False, f"{report['fabric']}: drifted, worst {report['severity']}: {differ} resources differ "
-                               f"({metadata['modified']} modified, {metadata['missing']} missing, "
-                               f"{metadata['extra']} extra)", severity, metadata)
-
-
-def critical_drift_outcome(report: dict[str, Any]) -> CheckOutcome:
-    """Fails when any drifted resource is critical (a Switch, Connection or VPC missing or extra, ...),
-    and when the status is unknown: what could not be read may be critical."""
-    critical = [r for r in report["resources"] if r["severity"] == "critical"]
-    named = [f"{r['kind']} {r['name']} ({r['state']})" for r in critical[:MAX_NAMED]]
-    metadata = {**_verdict_metadata(report), "critical_resources": len(critical)}
-    if critical:
-        more = f" and {len(critical) - MAX_NAMED} more" if len(critical) > MAX_NAMED else ""
-        return CheckOutcome(False, f"{report['fabric']}: {len(critical)} critical: {', '.join(named)}{more}",
-                            "ERROR", {**metadata, "critical": ", ".join(named)})
-    if report["status"] == "unknown":
-        return _unknown_outcome(report, metadata)
-    return CheckOutcome(True, f"{report['fabric']}: no critical drift, worst {report['severity']}", "ERROR", metadata)
-
-
-def fleet_outcome(rows: Iterable[dict[str, Any]]) -> CheckOutcome:
-    """The fleet's worst: ERROR while a fabric is unknown or critically drifted, WARN while one is
-    drifted, passed when every checked fabric is in sync (pending and disabled ones are not judged)."""
-    rows = [r for r in rows if r.get("status") != "pending" and r.get("fresh", True) is not None]
-    unknown = sorted(r["fabric"] for r in rows if r["status"] == "unknown")
-    critical = sorted(r["fabric"] for r in rows if r["status"] == "drifted" and r.get("severity") == "critical")
-    drifted = sorted(r["fabric"] for r in rows if r["status"] == "drifted" and r.get("severity") != "critical")
-    in_sync = sum(1 for r in rows if r["status"] == "in_sync")
-    metadata = {"fabrics": len(rows), "in_sync": in_sync, "drifted": len(critical) + len(drifted),
-                "critical": len(critical), "unknown": len(unknown)}
-
-    def names(found: list[str]) -> str:
-        more = f" and {len(found) - MAX_NAMED} more" if len(found) > MAX_NAMED else ""
-        return ", ".join(found[:MAX_NAMED]) + more
-    parts = [f"{len(unknown)} unknown ({names(unknown)})" if unknown else "",
-             f"{len(critical)} critically drifted ({names(critical)})" if critical else "",
-             f"{len(drifted)} drifted ({names(drifted)})" if drifted else "",
-             f"{in_sync} in sync"]
-    text = f"{len(rows)} fabrics: " + "; ".join(p for p in parts if p)
-    if unknown or critical:
-        return CheckOutcome(False, text, "ERROR", metadata)
-    if drifted:
-        return CheckOutcome(False, text, "WARN", metadata)
-    return CheckOutcome(True, text, "WARN", metadata)
-
-
-def freshness_outcome(fabric: str, last_checked: datetime | None, interval_seconds: float, now: datetime,
-                      since: datetime | None = None, cycles: int = FRESH_CYCLES) -> CheckOutcome:
-    """Passes while the fabric's last completed cycle is at most `cycles` refresh intervals old.
-
-    A fabric never checked counts from `since` (when it was first expected), so one that never
-    gets a report goes stale too.
-    """
-    allowed = cycles * interval_seconds
-    reference = last_checked or since or now
-    age = max(0.0, (now - reference).total_seconds())
-    metadata = {"last_checked": last_checked.isoformat() if last_checked else "never",
-                "age_s": round(age, 1), "allowed_s": float(allowed), "interval_s": float(interval_seconds)}
-    if age <= allowed:
-        what = f"checked {age:.0f} s ago" if last_checked else "not checked yet"
-        return CheckOutcome(True, f"{fabric}: {what}, within {cycles} cycles ({allowed:.0f} s)", "WARN", metadata)
-    what = f"last checked {age:.0f} s ago" if last_checked else f"never checked in {age:.0f} s"
-    return CheckOutcome(False, f"{fabric}: {what}, more than {cycles} cycles ({allowed:.0f} s): is the "
-                               "schedule running and the fabric's run succeeding?", "WARN", metadata)
+IN_SYNC = IN_SYNC_CHECK  # the check's name (the status word is domain.vocabulary.IN_SYNC_STATUS)
 
 
 def latest_report(instance: DagsterInstance, fabric: str | None) -> AssetCheckEvaluationTargetMaterializationData | None:
@@ -281,9 +166,17 @@ with warnings.catch_warnings():
                     "health of drift_report follows. Recorded by the fleet_watch sensor when it changes.",
     )
     def fleet_in_sync(context: AssetCheckExecutionContext, fleet: FleetResource) -> AssetCheckResult:
-        from hedgehog_sync.defs.fleet import fleet_now  # fleet.py builds on this module
-
         return _result(fleet_outcome(fleet_now(context.instance, fleet)))
+
+
+def fleet_now(instance: DagsterInstance, fleet: FleetResource) -> list[dict[str, Any]]:
+    """The fleet summary rows as of now (fabrics without a report yet count from now). Here rather
+    than in defs/fleet.py, which builds on this module, so neither imports the other lazily."""
+    rows, _ = fleet_view(fleet.load_inventory().fabrics, instance.get_dynamic_partitions(FABRICS_PARTITION),
+                         fleet.state_store(instance).fleet_rows(), {}, datetime.now(timezone.utc))
+    for row in rows:
+        row.pop("_freshness", None)
+    return rows
 
 
 def _stored_report(fleet: FleetResource, context: AssetCheckExecutionContext, fabric: str) -> dict[str, Any]:

@@ -12,11 +12,10 @@ check and partition (a unique index on run id and partition), so a sensor cannot
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any
 
 from dagster import (
     AssetCheckKey, AssetKey, AssetMaterialization, AssetSpec, DagsterInstance, DefaultSensorStatus, MetadataValue,
@@ -25,26 +24,23 @@ from dagster import (
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from hedgehog_sync.cycle import DRIFT_REPORT
-from hedgehog_sync.defs.checks import (
-    FLEET_IN_SYNC, fleet_outcome, freshness_outcome, freshness_run, record_freshness_job,
+from hedgehog_sync.defs.checks import (  # noqa: F401  (fleet_now: importable from here as before)
+    FLEET_IN_SYNC, fleet_now, fleet_outcome, freshness_run, record_freshness_job,
 )
 from hedgehog_sync.defs.partitions import FABRICS_PARTITION
 from hedgehog_sync.defs.pause import syncing_status
 from hedgehog_sync.defs.resources import FleetResource
 from hedgehog_sync.defs.tables import FLEET_COLUMNS, fleet_frame, table_metadata
 from hedgehog_sync.domain.errors import InventoryError
-from hedgehog_sync.domain.health import parse_time
-from hedgehog_sync.domain.inventory import FabricConfig
-from hedgehog_sync.domain.priority import REFRESH_INTERVAL_SECONDS, Schedule
-from hedgehog_sync.domain.recovery import FabricHealthRecord
+# The rows are plain data in the domain; importable from here as before.
+from hedgehog_sync.domain.fleet_rows import (  # noqa: F401
+    VOLATILE, fleet_row, fleet_view, merge_rows, pending_row, summary_hash,
+)
 from hedgehog_sync.domain.render import fleet_markdown
-from hedgehog_sync.domain.report import utc_iso
+from hedgehog_sync.domain.vocabulary import CRITICAL, DRIFTED, IN_SYNC_STATUS, PENDING, UNKNOWN
 
 FLEET_SUMMARY = "fleet_summary"
 FLEET_GROUP = "fleet"
-PENDING = "pending"
-# Row fields that change every cycle without news: never part of the summary's hash.
-VOLATILE = ("last_cycle_at", "interval_seconds")
 
 fleet_summary_spec = AssetSpec(
     FLEET_SUMMARY, group_name=FLEET_GROUP, owners=["team:netops"], kinds={"pandas"}, deps=[DRIFT_REPORT],
@@ -52,75 +48,6 @@ fleet_summary_spec = AssetSpec(
                 "isolation, freshness, last commit and drift since; counts that plot over time. "
                 "Recorded by the fleet_watch sensor when the table changed.",
 )
-
-
-def fleet_row(report: dict[str, Any], record: FabricHealthRecord, health: float, schedule: Schedule) -> dict[str, Any]:
-    """A fabric's line in the fleet summary, from its latest report and health record."""
-    summary = report["summary"]
-    return {
-        "fabric": report["fabric"], "status": report["status"], "severity": report["severity"],
-        "score": float(report["score"]), "health": round(health, 2), "priority": schedule.configured,
-        "effective_priority": schedule.priority, "isolated": record.isolated,
-        "differ": summary["modified"] + summary["missing"] + summary["extra"],
-        "commit": (report["git"].get("commit") or "")[:12], "drift_since": report.get("drift_since") or "",
-        "last_cycle_at": record.last_cycle_at, "interval_seconds": schedule.interval_seconds,
-    }
-
-
-def pending_row(cfg: FabricConfig) -> dict[str, Any]:
-    return {"fabric": cfg.name, "status": PENDING, "severity": "none", "score": 0.0, "health": None,
-            "priority": cfg.priority, "effective_priority": cfg.priority, "isolated": False, "differ": 0,
-            "commit": "", "drift_since": "", "last_cycle_at": None,
-            "interval_seconds": REFRESH_INTERVAL_SECONDS[cfg.priority]}
-
-
-def merge_rows(doc: dict[str, Any] | None, rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The rows document with these fabrics' rows replaced (what a sync run writes)."""
-    merged = dict((doc or {}).get("rows") or {})
-    merged.update(rows)
-    return {"rows": merged}
-
-
-def summary_hash(rows: Iterable[dict[str, Any]]) -> str:
-    stable = [{k: v for k, v in r.items() if k not in VOLATILE} for r in rows]
-    raw = json.dumps(sorted(stable, key=lambda r: r["fabric"]), sort_keys=True, default=str).encode()
-    return hashlib.sha256(raw).hexdigest()[:16]
-
-
-def fleet_view(inventory_fabrics: Iterable[FabricConfig], partitions: Iterable[str],
-               doc: dict[str, Any] | None, first_seen: dict[str, str], now: datetime
-               ) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """The summary rows of every fabric in the inventory that has a partition, with its freshness
-    (None for disabled fabrics: nothing is expected of them), and the updated first-seen times of
-    fabrics without a report yet."""
-    stored = (doc or {}).get("rows") or {}
-    present = set(partitions)
-    rows, seen = [], {}
-    for cfg in inventory_fabrics:
-        if cfg.name not in present:
-            continue
-        row = dict(stored.get(cfg.name) or pending_row(cfg))
-        row["priority"] = cfg.priority  # the inventory may have changed since the last sync
-        if row["last_cycle_at"] is None:
-            seen[cfg.name] = first_seen.get(cfg.name) or utc_iso(now)
-        if cfg.enabled:
-            outcome = freshness_outcome(cfg.name, parse_time(row["last_cycle_at"]), row["interval_seconds"], now,
-                                        since=parse_time(seen.get(cfg.name)))
-            row["fresh"] = outcome.passed
-            row["_freshness"] = outcome
-        else:
-            row["fresh"] = None
-        rows.append(row)
-    return rows, seen
-
-
-def fleet_now(instance: DagsterInstance, fleet: FleetResource) -> list[dict[str, Any]]:
-    """The summary rows as of now (fabrics without a report yet count from now)."""
-    rows, _ = fleet_view(fleet.load_inventory().fabrics, instance.get_dynamic_partitions(FABRICS_PARTITION),
-                         fleet.fleet_rows(instance).load(), {}, datetime.now(timezone.utc))
-    for row in rows:
-        row.pop("_freshness", None)
-    return rows
 
 
 def fleet_check_left_unevaluated(instance: DagsterInstance) -> bool:
@@ -168,11 +95,11 @@ def summary_metadata(rows: list[dict[str, Any]], syncing: str | None = None) -> 
         **({"automatic_syncing": MetadataValue.text(syncing)} if syncing else {}),
         "fabrics_table": table_metadata(fleet_frame(rows), FLEET_COLUMNS),
         "fabrics": MetadataValue.int(len(rows)),
-        "in_sync": MetadataValue.int(count(status="in_sync")),
-        "drifted": MetadataValue.int(count(status="drifted")),
-        "unknown": MetadataValue.int(count(status="unknown")),
+        "in_sync": MetadataValue.int(count(status=IN_SYNC_STATUS)),
+        "drifted": MetadataValue.int(count(status=DRIFTED)),
+        "unknown": MetadataValue.int(count(status=UNKNOWN)),
         "pending": MetadataValue.int(count(status=PENDING)),
-        "critical": MetadataValue.int(count(severity="critical")),
+        "critical": MetadataValue.int(count(severity=CRITICAL)),
         "isolated": MetadataValue.int(count(isolated=True)),
         "stale": MetadataValue.int(count(fresh=False)),
         "mean_health": MetadataValue.float(round(sum(healths) / len(healths), 4) if healths else 1.0),
@@ -197,7 +124,7 @@ def fleet_watch(context: SensorEvaluationContext, fleet: FleetResource):
     cursor = json.loads(context.cursor) if context.cursor else {}
     now = datetime.now(timezone.utc)
     partitions = context.instance.get_dynamic_partitions(FABRICS_PARTITION)
-    rows, first_seen = fleet_view(inventory.fabrics, partitions, fleet.fleet_rows(context.instance).load(),
+    rows, first_seen = fleet_view(inventory.fabrics, partitions, fleet.state_store(context.instance).fleet_rows(),
                                   cursor.get("first_seen") or {}, now)
     known: dict[str, bool] = cursor.get("fresh") or {}
     fresh: dict[str, bool] = {}
