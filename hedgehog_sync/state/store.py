@@ -237,7 +237,8 @@ class StateStore:
             schema.check_version(found, self.display_url)
             if found < schema.CURRENT_VERSION:
                 with self._errors(), self.engine.begin() as conn:
-                    if self.dialect == "postgresql":  # concurrent openers: one migrates, the rest wait, then see it done
+                    # concurrent openers: one migrates, the others wait for it and then find nothing to do
+                    if self.dialect == "postgresql":
                         conn.execute(select(func.pg_advisory_xact_lock(schema.PG_MIGRATION_LOCK)))
                     before = schema.migrate(conn, self.display_url)
                 if before < schema.CURRENT_VERSION:
