@@ -41,41 +41,18 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter  # noqa: E402
+from dagster import AssetKey, DagsterInstance, RunsFilter  # noqa: E402
 from dagster._core.instance.ref import InstanceRef  # noqa: E402
 
 from hedgehog_sync.devlab.apiserver import FabricStore, FaultRule, seed_faults, start_apiserver  # noqa: E402
-from hedgehog_sync.devlab.demo import WORKSPACE_YAML, inject_drift, seed_fabric_live  # noqa: E402
+from hedgehog_sync.defs.schedules import IN_FLIGHT  # noqa: E402
+from hedgehog_sync.devlab.demo import WORKSPACE_YAML, dagster_yaml, inject_drift, seed_fabric_live  # noqa: E402
 from hedgehog_sync.devlab.generator import FabricSpec, generate_fabric, split_into_files  # noqa: E402
 from hedgehog_sync.devlab.gitrepos import commit_files, init_repo  # noqa: E402
 from hedgehog_sync.devlab.gitserver import GitFault, publish, start_gitserver  # noqa: E402
-from hedgehog_sync.store import ReportStore  # noqa: E402
+from hedgehog_sync.state import StateStore  # noqa: E402
 
 TOKEN_ENV = "HEDGEHOG_SYNC_SOAK_GIT_TOKEN"
-IN_FLIGHT = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
-             DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
-DAGSTER_YAML = """\
-telemetry:
-  enabled: false
-run_coordinator:
-  module: dagster.core.run_coordinator
-  class: QueuedRunCoordinator
-  config:
-    max_concurrent_runs: 4
-run_monitoring:
-  enabled: true
-  poll_interval_seconds: 10
-run_retries:
-  enabled: true
-  max_retries: 2
-  retry_on_asset_or_op_failure: false
-sensors:
-  use_threads: true
-  num_workers: 2
-schedules:
-  use_threads: true
-  num_workers: 2
-"""
 POSTGRES_YAML = """\
 storage:
   postgres:
@@ -133,7 +110,7 @@ def add_faults(apiserver, gitserver, rate: float) -> list:
     return rules
 
 
-def check(instance: DagsterInstance, store: ReportStore, expected: dict[str, Any], seen: dict[str, set[int]],
+def check(instance: DagsterInstance, store: StateStore, expected: dict[str, Any], seen: dict[str, set[int]],
           since: datetime) -> dict[str, Any]:
     lost, wrong, stale = [], [], []
     history = _history(instance)
@@ -197,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         apiserver.write_kubeconfig(fabric, root / "kube" / f"{fabric}.kubeconfig")
 
     pg_db = None
-    config = DAGSTER_YAML
+    # The demo's instance, with run monitoring polling more often: a crashed run is noticed sooner.
+    config = dagster_yaml(run_monitoring={"poll_interval_seconds": 10})
     if args.postgres:
         import psycopg2
         pg_db = f"hhsync_soak_{os.getpid()}"
@@ -209,11 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     (home / "dagster.yaml").write_text(config)
     (home / "workspace.yaml").write_text(WORKSPACE_YAML)
     env = {**os.environ, "DAGSTER_HOME": str(home), "HEDGEHOG_SYNC_INVENTORY": str(root / "fabrics.yaml"),
-           "HEDGEHOG_SYNC_STATE_DIR": str(root / "state"), TOKEN_ENV: token,
+           TOKEN_ENV: token,
            "HEDGEHOG_SYNC_KUBERNETES_TIMEOUT_SECONDS": "10", "HEDGEHOG_SYNC_GIT_TIMEOUT_SECONDS": "30"}
     instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
     instance.add_dynamic_partitions("fabrics", list(expected))
-    report_store = ReportStore(root / "state" / "reports")
+    report_store = StateStore.for_instance(instance)  # the reports the runs wrote, in the instance's database
     daemon = subprocess.Popen([sys.executable, "-m", "dagster._daemon", "run", "-w", str(home / "workspace.yaml")],
                               env=env, cwd=root, stdout=open(root / "daemon.log", "wb"), stderr=subprocess.STDOUT,
                               start_new_session=True)

@@ -10,8 +10,8 @@ concurrency set git 8`) is never overwritten.
 
 from dagster import DagsterInstance
 
-GIT_POOL, KUBERNETES_POOL = "git", "kubernetes"
-POOL_LIMITS = {GIT_POOL: 4, KUBERNETES_POOL: 3}
+# The shipped limits are defined once, in the domain; importable from here as before.
+from hedgehog_sync.domain.limits import GIT_POOL, KUBERNETES_POOL, POOL_LIMITS  # noqa: F401
 
 
 def pool_limits(instance: DagsterInstance) -> dict[str, int | None]:

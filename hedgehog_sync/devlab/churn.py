@@ -17,19 +17,34 @@ import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import git  # GitPython
 
-from hedgehog_sync.devlab.demo import IN_SYNC_FABRIC, DemoFleet, as_stored, fabric_spec
-from hedgehog_sync.devlab.generator import generate_fabric, render_yaml
+from hedgehog_sync.devlab.apiserver import FabricStore
+from hedgehog_sync.devlab.generator import render_yaml
 from hedgehog_sync.devlab.gitrepos import commit_files
 
-CHURN_FABRIC = IN_SYNC_FABRIC
+# The demo's fab-east: in sync until the churn starts (devlab/demo.py names it IN_SYNC_FABRIC from
+# here, so the two modules share one name and only the demo imports the churn).
+CHURN_FABRIC = "fab-east"
 CHURN_VPC = "churn-vpc"
 CHURN_FILE = f"vpcs/{CHURN_VPC}.yaml"
 VLAN_OFFSET = 1000
 VPC = "vpc.githedgehog.com"
+
+
+class ChurnFleet(Protocol):
+    """What the churn needs of a fleet (devlab/demo.py's DemoFleet is one): its folder (Git repos
+    under `git/<fabric>`), its live store, a fabric's generated desired objects, and an object as
+    the cluster keeps it."""
+
+    root: Path
+    store: FabricStore
+
+    def desired(self, fabric: str) -> list[dict[str, Any]]: ...
+
+    def stored(self, obj: dict[str, Any]) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -55,24 +70,20 @@ def plan(index: int) -> ChurnStep:
     return ChurnStep(index, action, drifted)
 
 
-def _desired() -> list[dict[str, Any]]:
-    return generate_fabric(CHURN_FABRIC, fabric_spec(CHURN_FABRIC))
+def _edited_vpc(fleet: ChurnFleet) -> dict[str, Any]:
+    return next(o for o in fleet.desired(CHURN_FABRIC) if o["kind"] == "VPC")
 
 
-def _edited_vpc() -> dict[str, Any]:
-    return next(o for o in _desired() if o["kind"] == "VPC")
-
-
-def churn_vpc() -> dict[str, Any]:
+def churn_vpc(fleet: ChurnFleet) -> dict[str, Any]:
     """The VPC the churn adds and removes, as authored in Git: a copy of the fabric's last VPC."""
-    vpc = copy.deepcopy([o for o in _desired() if o["kind"] == "VPC"][-1])
+    vpc = copy.deepcopy([o for o in fleet.desired(CHURN_FABRIC) if o["kind"] == "VPC"][-1])
     vpc["metadata"] = {"name": CHURN_VPC, "namespace": "default"}
     for subnet in vpc["spec"]["subnets"].values():
         subnet["vlan"] = int(subnet["vlan"]) + VLAN_OFFSET + 500
     return vpc
 
 
-def _repo(fleet: DemoFleet) -> git.Repo:
+def _repo(fleet: ChurnFleet) -> git.Repo:
     return git.Repo(fleet.root / "git" / CHURN_FABRIC)
 
 
@@ -85,13 +96,13 @@ def _commit_if_changed(repo: git.Repo, path: str, content: str | None, message: 
     return f"committed {sha[:12]} ({message})"
 
 
-def apply_step(fleet: DemoFleet, step: ChurnStep) -> str:
+def apply_step(fleet: ChurnFleet, step: ChurnStep) -> str:
     """Carry out one step on the demo fleet; returns what it did, for the demo's log."""
     store, fabric = fleet.store, CHURN_FABRIC
-    vpc = _edited_vpc()
+    vpc = _edited_vpc(fleet)
     name = vpc["metadata"]["name"]
     if step.action in ("edit_vlan_live", "revert_vlan_live"):
-        live = as_stored(vpc)
+        live = fleet.stored(vpc)
         subnet = sorted(live["spec"]["subnets"])[0]
         vlan = int(live["spec"]["subnets"][subnet]["vlan"])
         if step.action == "edit_vlan_live":
@@ -101,10 +112,10 @@ def apply_step(fleet: DemoFleet, step: ChurnStep) -> str:
         store.put(fabric, live, manager="kubectl-apply")
         return f"{fabric}: VPC {name} subnet {subnet} VLAN back to {vlan} live, as in Git"
     if step.action == "commit_vpc":
-        return f"{fabric}: " + _commit_if_changed(_repo(fleet), CHURN_FILE, render_yaml([churn_vpc()]),
+        return f"{fabric}: " + _commit_if_changed(_repo(fleet), CHURN_FILE, render_yaml([churn_vpc(fleet)]),
                                                   f"{fabric}: add VPC {CHURN_VPC}")
     if step.action == "create_vpc_live":
-        store.put(fabric, as_stored(churn_vpc()), manager="kubectl-apply")
+        store.put(fabric, fleet.stored(churn_vpc(fleet)), manager="kubectl-apply")
         return f"{fabric}: VPC {CHURN_VPC} created live, as in Git"
     if step.action == "remove_vpc_from_git":
         return f"{fabric}: " + _commit_if_changed(_repo(fleet), CHURN_FILE, None,
@@ -119,7 +130,7 @@ class Churner:
     """Runs one churn step every `every_seconds` (the first after one interval) in a background
     thread, until stop(). The next step's number is kept in `<demo>/churn.json`."""
 
-    def __init__(self, fleet: DemoFleet, every_seconds: float, log: Callable[[str], None] = print):
+    def __init__(self, fleet: ChurnFleet, every_seconds: float, log: Callable[[str], None] = print):
         if every_seconds <= 0:
             raise ValueError("every_seconds must be positive")
         self.fleet, self.every_seconds, self.log = fleet, every_seconds, log

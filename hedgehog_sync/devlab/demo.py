@@ -22,13 +22,16 @@ from typing import Any
 import yaml
 
 from hedgehog_sync.devlab.apiserver import ApiServerHandle, FabricStore, start_apiserver
+from hedgehog_sync.devlab.churn import CHURN_FABRIC, Churner
 from hedgehog_sync.devlab.generator import (
     FabricSpec, generate_controller_objects, generate_fabric, split_into_files,
 )
 from hedgehog_sync.devlab.gitrepos import commit_files, init_repo
 from hedgehog_sync.domain.defaults import apply_defaults
+from hedgehog_sync.domain.limits import describe_pool_limits
 
-IN_SYNC_FABRIC, DRIFTED_FABRIC, BROKEN_FABRIC = "fab-east", "fab-west", "fab-lab"
+# fab-east is the one `--churn` changes (devlab/churn.py): in sync until the churn starts.
+IN_SYNC_FABRIC, DRIFTED_FABRIC, BROKEN_FABRIC = CHURN_FABRIC, "fab-west", "fab-lab"
 DEMO_FABRICS = (IN_SYNC_FABRIC, DRIFTED_FABRIC, BROKEN_FABRIC)
 EXTRA_VPC = "rogue-vpc"
 
@@ -40,8 +43,9 @@ BROKEN_FILES = {
     "misc/configmap.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n  owner: netops\n",
 }
 
-# The instance settings `dagster dev` runs with in the demo (SQLite, the embedded default).
-LOCAL_DAGSTER_YAML = """\
+# The instance settings `dagster dev` runs with in the demo (SQLite, the embedded default), shipped
+# as deploy/dagster.local.yaml too. The soak and the daemon tests start from these (dagster_yaml).
+LOCAL_DAGSTER_YAML = f"""\
 # Written by `hedgehog-sync demo`: the embedded default (SQLite under this folder).
 telemetry:
   enabled: false
@@ -52,7 +56,7 @@ run_coordinator:
     max_concurrent_runs: 4
     dequeue_interval_seconds: 1  # a queued sync run starts within a second, not five
     dequeue_use_threads: true
-# Pools git (4) and kubernetes (3) hold the sync steps: fabric_discovery sets them (`hedgehog-sync pools`).
+# Pools {describe_pool_limits()} hold the sync steps: fabric_discovery sets them (`hedgehog-sync pools`).
 run_monitoring:
   enabled: true                # enforces each run's dagster/max_runtime tag (the run time budget)
   poll_interval_seconds: 30
@@ -69,6 +73,29 @@ schedules:
   use_threads: true
   num_workers: 2
 """
+
+
+
+def dagster_yaml(**changes: dict[str, Any]) -> str:
+    """The demo's instance settings with some sections changed (each given as a mapping merged into
+    that section, e.g. `run_retries={"max_retries": 1}`): the one source of the settings every
+    local instance of the project runs with. Without changes, LOCAL_DAGSTER_YAML as it is."""
+    if not changes:
+        return LOCAL_DAGSTER_YAML
+    settings = yaml.safe_load(LOCAL_DAGSTER_YAML)
+    for section, values in changes.items():
+        merged = settings.get(section)
+        settings[section] = _merged(merged, values) if isinstance(merged, dict) else values
+    return "# The demo's instance settings (hedgehog_sync.devlab.demo.dagster_yaml), with changes.\n" + \
+        yaml.safe_dump(settings, sort_keys=False)
+
+
+def _merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in changes.items():
+        out[key] = _merged(out[key], value) if isinstance(out.get(key), dict) and isinstance(value, dict) else value
+    return out
+
 
 WORKSPACE_YAML = """\
 load_from:
@@ -135,6 +162,13 @@ class DemoFleet:
     @property
     def state_file(self) -> Path:
         return self.root / "cluster-state.json"
+
+    def desired(self, fabric: str) -> list[dict[str, Any]]:
+        """The fabric's generated desired objects, as its first commit holds them."""
+        return generate_fabric(fabric, fabric_spec(fabric))
+
+    def stored(self, obj: dict[str, Any]) -> dict[str, Any]:
+        return as_stored(obj)
 
 
 def _token(root: Path, fabric: str) -> str:
@@ -277,8 +311,6 @@ def run_demo(root: Path, host: str = "127.0.0.1", port: int = 3000, apiserver_po
              churn_every: float | None = None) -> int:
     """Build or reopen the fleet, serve it, and run `dagster dev` until interrupted; with churn_every,
     also change fab-east every that many seconds (devlab/churn.py) so drift appears and clears."""
-    from hedgehog_sync.devlab.churn import CHURN_FABRIC, Churner
-
     fleet = build_demo_fleet(root)
     handle = serve_demo_fleet(fleet, apiserver_port)
     env = dagster_env(fleet)
