@@ -37,3 +37,19 @@ def write_batches(url: str, writer: int, commits: int, fabrics: list[str], start
         store.commit(writes, metrics=count("batches"))
         if n % 5 == 0:
             store.update_metrics(count("updates"))
+
+
+def die_inside_commit(url: str, fabrics: list[str]) -> None:
+    """A run worker SIGKILLed in the middle of its batch's transaction: after every fabric's row
+    was updated, while the metrics document is being changed."""
+    import os
+    import signal
+
+    def killed(_doc):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    store = StateStore(url)
+    store.commit([FabricWrite(f, report={"fabric": f, "status": "in_sync", "payload": PAYLOAD},
+                              versions={"killed": "yes"}, health=one_more_cycle,
+                              parses={"commit": "killed", "payload": PAYLOAD}, fleet_row={"fabric": f, "killed": True})
+                  for f in fabrics], metrics=killed)
