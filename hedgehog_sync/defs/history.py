@@ -14,6 +14,7 @@ from typing import Any
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
 from hedgehog_sync.cycle import DRIFT_REPORT
+from hedgehog_sync.domain.vocabulary import drifted_count
 
 RECENT_REPORTS = 10
 MAX_LABEL_CAUSE = 120
@@ -22,7 +23,7 @@ MAX_LABEL_CAUSE = 120
 def report_label(status: str, severity: str, summary: dict[str, int], score: float, health: float | None,
                  cause: str | None = None) -> str:
     """`drifted · critical · 3 differ (1 modified, 1 missing, 1 extra) · score 0.62 · health 0.93`."""
-    differ = summary.get("modified", 0) + summary.get("missing", 0) + summary.get("extra", 0)
+    differ = drifted_count(summary)
     parts = [status, severity,
              f"{differ} differ ({summary.get('modified', 0)} modified, {summary.get('missing', 0)} missing, "
              f"{summary.get('extra', 0)} extra)", f"score {score:.2f}"]

@@ -21,13 +21,15 @@ from typing import Any, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hedgehog_sync.domain.health import parse_time
-from hedgehog_sync.domain.report import DRIFTED, IN_SYNC_STATUS, UNKNOWN, utc_iso
+from hedgehog_sync.domain.report import utc_iso
+from hedgehog_sync.domain.vocabulary import (
+    DRIFTED, FABRIC_STATUSES, IN_SYNC_STATUS, NONE, SEVERITY_RANK, UNKNOWN, drifted_count,
+)
 
 DRIFT_APPEARED, SEVERITY_ROSE, DRIFT_CLEARED = "drift_appeared", "severity_rose", "drift_cleared"
 BECAME_UNKNOWN, BECAME_STALE, RECOVERED, REMINDER = "became_unknown", "became_stale", "recovered", "reminder"
 KINDS = (DRIFT_APPEARED, SEVERITY_ROSE, DRIFT_CLEARED, BECAME_UNKNOWN, BECAME_STALE, RECOVERED, REMINDER)
 STALE = "stale"
-SEVERITY_RANK = {"none": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 ENV_PREFIX = "HEDGEHOG_SYNC_"
 DEFAULT_ROUTE_ENV = "HEDGEHOG_SYNC_ALERT_WEBHOOK"  # AlertSink's webhook: where alerts already go
 MAX_VALUE_CHARS = 120
@@ -118,7 +120,7 @@ class Notified:
     """The state last notified for a fabric (kept in the sensor's cursor)."""
 
     status: str  # in_sync | drifted | unknown | stale
-    severity: str = "none"
+    severity: str = NONE
     at: str = ""  # when it was last notified (reminders count from here)
     cycle: Optional[str] = None  # the fabric's cycle when this was decided (see decide's cycle_key)
 
@@ -130,7 +132,7 @@ class Notified:
         if not isinstance(data, dict) or not isinstance(data.get("status"), str):
             return None
         cycle = data.get("cycle")
-        return cls(str(data["status"]), str(data.get("severity") or "none"), str(data.get("at") or ""),
+        return cls(str(data["status"]), str(data.get("severity") or NONE), str(data.get("at") or ""),
                    cycle if isinstance(cycle, str) else None)
 
 
@@ -191,7 +193,7 @@ def current_state(report: dict[str, Any], last_cycle_at: Optional[str], interval
     last = parse_time(last_cycle_at) or parse_time(report.get("generated_at"))
     if not held and last is not None and now - last > timedelta(seconds=interval_seconds * stale_after_intervals):
         return STALE
-    return report.get("status") if report.get("status") in (IN_SYNC_STATUS, DRIFTED, UNKNOWN) else UNKNOWN
+    return report.get("status") if report.get("status") in FABRIC_STATUSES else UNKNOWN
 
 
 def _kind(previous: Optional[Notified], status: str, severity: str, now: datetime,
@@ -247,7 +249,7 @@ def decide(previous: Optional[Notified], report: Optional[dict[str, Any]], *, pr
     made, cycle_at = parse_time(report.get("generated_at")), parse_time(last_cycle_at)
     seen_cycle = (cycle_key or last_cycle_at) if made is not None and cycle_at is not None and made >= cycle_at \
         else None
-    severity = str(report.get("severity") or "none") if status == DRIFTED else "none"
+    severity = str(report.get("severity") or NONE) if status == DRIFTED else NONE
     kind = _kind(previous, status, severity, now, settings.reminder_seconds)
     if kind is None:
         if previous is None:
@@ -266,7 +268,7 @@ def decide(previous: Optional[Notified], report: Optional[dict[str, Any]], *, pr
         commit={"sha": git.get("commit"),
                 "message": _short(git.get("message"), MAX_TEXT_CHARS) if git.get("message") else None,
                 "author": _short(git.get("author"), 120) if git.get("author") else None},
-        differ=int(summary.get("modified", 0)) + int(summary.get("missing", 0)) + int(summary.get("extra", 0)),
+        differ=drifted_count(summary),
         drift_since=report.get("drift_since"), resources=resources, resources_omitted=omitted, errors=errors)
     return [note], Notified(status, severity, utc_iso(now), seen_cycle)
 

@@ -39,6 +39,7 @@ from hedgehog_sync.domain.kinds import GATEWAY, VPC, WIRING, split_api_version
 from hedgehog_sync.domain.model import DesiredState, Obj, ResourceId
 from hedgehog_sync.domain.normalize import SERVER_METADATA, split_pointer
 from hedgehog_sync.domain.render import md_code, md_text, visible
+from hedgehog_sync.domain.vocabulary import DRIFTED, IN_SYNC_STATUS, UNKNOWN
 
 # What kubectl and the API server keep in an object's annotations about applies: never re-applied.
 KUBECTL_ANNOTATION_PREFIX = "kubectl.kubernetes.io/"
@@ -109,12 +110,12 @@ def plan_for(report: dict[str, Any], desired: DesiredState | None) -> Plan:
     fabric = str(report.get("fabric") or "")
     status = report.get("status")
     commit = (report.get("git") or {}).get("commit")
-    if status == "unknown":
+    if status == UNKNOWN:
         return Plan(fabric, commit, reason=f"the fabric is unknown: {_first_error(report)}; "
                                            "no plan until both sides are read completely")
-    if status == "in_sync":
+    if status == IN_SYNC_STATUS:
         return Plan(fabric, commit)
-    if status != "drifted":
+    if status != DRIFTED:
         return Plan(fabric, commit, reason=f"the report's status is {status!r}, not drifted or in_sync")
     if desired is None:
         return Plan(fabric, commit, reason="the Git objects of the report's commit were not read")

@@ -8,14 +8,17 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 from urllib.parse import quote, urlsplit
 
-from hedgehog_sync.domain.diff import SEVERITY_RANK
 from hedgehog_sync.domain.redaction import safe_url
+from hedgehog_sync.domain.vocabulary import (
+    CRITICAL, DRIFTED, EXTRA, HIGH, IN_SYNC_STATUS, LOW, MEDIUM, MISSING, NONE, PENDING, SEVERITY_RANK, UNKNOWN,
+    drifted_count,
+)
 
 # Symbols common fonts have: colour emoji are empty boxes where no emoji font is installed.
-STATUS_BADGE = {"in_sync": "✔ in sync", "drifted": "⚠ drifted", "unknown": "⊘ unknown",
-                "pending": "… not checked yet"}
-SEVERITY_BADGE = {"critical": "**critical**", "high": "high", "medium": "medium", "low": "low", "none": "none"}
-STATUS_RANK = {"unknown": 3, "drifted": 2, "pending": 1, "in_sync": 0}
+STATUS_BADGE = {IN_SYNC_STATUS: "✔ in sync", DRIFTED: "⚠ drifted", UNKNOWN: "⊘ unknown",
+                PENDING: "… not checked yet"}
+SEVERITY_BADGE = {CRITICAL: "**critical**", HIGH: "high", MEDIUM: "medium", LOW: "low", NONE: "none"}
+STATUS_RANK = {UNKNOWN: 3, DRIFTED: 2, PENDING: 1, IN_SYNC_STATUS: 0}
 
 
 @dataclass(frozen=True)
@@ -95,9 +98,9 @@ def worst_first(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _presence_line(resource: dict[str, Any]) -> str | None:
     state = resource.get("state")
-    if state == "missing":
+    if state == MISSING:
         return "in Git, not in the cluster"
-    if state == "extra":
+    if state == EXTRA:
         return "in the cluster, not in Git"
     return None
 
@@ -172,10 +175,10 @@ def desired_location(resource: dict[str, Any], commit: str | None, links: Source
 
 def _headline(report: dict[str, Any]) -> str:
     status, summary = report["status"], report["summary"]
-    differ = summary["modified"] + summary["missing"] + summary["extra"]
-    if status == "in_sync":
+    differ = drifted_count(summary)
+    if status == IN_SYNC_STATUS:
         detail = f"{summary['in_sync']} resources match Git"
-    elif status == "drifted":
+    elif status == DRIFTED:
         detail = f"{differ} resource{'s differ' if differ != 1 else ' differs'} from Git"
     else:
         detail = "could not check everything; fix what is listed first"
@@ -231,7 +234,7 @@ def report_markdown(report: dict[str, Any], max_rows: int = 20, *, links: Source
         out += ["", "Look: " + md_code(f"kubectl --context {links.kube_context} get <kind>/<name>", 100,
                                        in_table=False)]
     problems = _problem_rows(report, max_rows)
-    if report["status"] == "unknown":
+    if report["status"] == UNKNOWN:
         out += problems  # what blocks the check comes before what it found
     resources = report.get("resources") or []
     if resources:
@@ -250,7 +253,7 @@ def report_markdown(report: dict[str, Any], max_rows: int = 20, *, links: Source
         more = len(ordered) - max_rows + int(report.get("resources_omitted") or 0)
         if more > 0:
             out.append(f"\n… {more} more drifted resources in the report JSON.")
-    if report["status"] != "unknown":
+    if report["status"] != UNKNOWN:
         out += problems
     return "\n".join(out)
 
@@ -259,7 +262,7 @@ def fleet_markdown(rows: Iterable[dict[str, Any]], max_rows: int = 50) -> str:
     """The fleet in one glance: how many fabrics are in each state, then the ones needing a look first."""
     rows = list(rows)
     counts = {s: sum(1 for r in rows if r["status"] == s) for s in STATUS_RANK}
-    parts = [f"{counts[s]} {STATUS_BADGE[s].split(' ', 1)[1]}" for s in ("drifted", "unknown", "pending", "in_sync")
+    parts = [f"{counts[s]} {STATUS_BADGE[s].split(' ', 1)[1]}" for s in (DRIFTED, UNKNOWN, PENDING, IN_SYNC_STATUS)
              if counts[s]]
     out = [f"### Fleet: {len(rows)} fabric{'s' if len(rows) != 1 else ''} · " + (", ".join(parts) or "none yet")]
     flagged = [r for r in rows if r.get("isolated")]
@@ -276,7 +279,7 @@ def fleet_markdown(rows: Iterable[dict[str, Any]], max_rows: int = 50) -> str:
         out += ["", "| fabric | status | severity | health | priority | drift since |", "|---|---|---|---|---|---|"]
         for r in worst_fabrics_first(rows)[:max_rows]:
             health = "—" if r.get("health") is None else f"{r['health']:.2f}"
-            severity = r.get("severity") or "none"
+            severity = r.get("severity") or NONE
             out.append(f"| {md_code(r['fabric'], 63)} | {STATUS_BADGE.get(r['status']) or md_text(r['status'], 20)} | "
                        f"{SEVERITY_BADGE.get(severity) or md_text(severity, 10)} | {health} | "
                        f"{md_text(r.get('priority') or '—', 20)} | {md_text(r.get('drift_since') or '—', 30)} |")
@@ -288,7 +291,7 @@ def fleet_markdown(rows: Iterable[dict[str, Any]], max_rows: int = 50) -> str:
 def worst_fabrics_first(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Unknown before drifted before the rest; then by severity, then the least healthy."""
     return sorted(rows, key=lambda r: (-STATUS_RANK.get(r["status"], 0),
-                                       -SEVERITY_RANK.get(r.get("severity") or "none", 0),
+                                       -SEVERITY_RANK.get(r.get("severity") or NONE, 0),
                                        r["health"] if r.get("health") is not None else 1.0, r["fabric"]))
 
 
