@@ -1,4 +1,4 @@
-"""The Hedgehog resource kinds hedgehog-sync knows (DESIGN section 4)."""
+"""The Hedgehog resource kinds hedgehog-sync knows (docs/contracts.md#hedgehog-resources)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from hedgehog_sync.domain.defaults import IGNORED_POINTERS, ORDER_INSENSITIVE, a
 from hedgehog_sync.domain.kinds import GATEWAY, VPC, WIRING, split_api_version
 from hedgehog_sync.domain.model import Obj
 
-# What the API server writes on every object (DESIGN section 5).
+# What the API server writes on every object (docs/contracts.md#what-is-ignored).
 SERVER_METADATA = frozenset({
     "uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink",
     "deletionGracePeriodSeconds", "deletionTimestamp", "ownerReferences", "finalizers",
@@ -53,7 +53,7 @@ EXPLICIT_ZERO: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 # Pointer-to-struct fields (`*T` with omitempty upstream) whose mere presence changes what the agents or
-# the controller do, so an empty `{}` is a setting and not the same as absent (DESIGN section 5). Each
+# the controller do, so an empty `{}` is a setting and not the same as absent (docs/contracts.md#what-is-ignored). Each
 # rule is a pointer and the conditions (pointer, value) under which the presence is read; a rule holds
 # on an object when every condition does on that object's own (defaulted) values. Read at the commit
 # named in defaults.py; elsewhere a nil and an empty pointer are programmed alike, so `{}` is pruned.
@@ -183,7 +183,7 @@ def _value_at(obj: Any, tokens: list[str]) -> Any:
     return obj
 
 
-# --- where each element of a set-like list stands in the object as written (DESIGN section 5) --------
+# --- where each element of a set-like list stands in the object as written (docs/contracts.md#changes) ---
 
 # Marks a map in a set-like list with its position in the object as written, while it is normalized
 # (defaulting and sorting keep it with its element). A key no decoded document can clash with unless it

@@ -46,7 +46,7 @@ class ParsedFile:
 
 
 def is_candidate_file(path: str) -> bool:
-    """Whether a repository file holds desired state (NetBox plugin layout aware, DESIGN section 4)."""
+    """Whether a repository file holds desired state (NetBox plugin layout aware, docs/contracts.md#hedgehog-resources)."""
     p = PurePosixPath(path)
     if p.suffix.lower() not in YAML_SUFFIXES:
         return False

@@ -2,8 +2,8 @@
 
 A fabric's configured priority sets its refresh interval and its Dagster run priority. Two
 things move it: a health below 0.5 escalates it one class (checked sooner, queued earlier), and
-isolation (N failed cycles in a row) re-probes it slowly. Following the design's rule "a fabric
-is scheduled unless disabled or isolated; critical and high always are", isolated critical and
+isolation (N failed cycles in a row) re-probes it slowly. Following the rule "a fabric is
+scheduled unless disabled or isolated; critical and high always are", isolated critical and
 high fabrics keep their own interval; isolated medium, low and maintenance fabrics are probed at
 the maintenance interval. Every isolated fabric runs at the maintenance run priority, so a probe
 of a broken fabric never queues ahead of, or shares a batch with, healthy work.

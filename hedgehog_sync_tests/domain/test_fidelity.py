@@ -582,7 +582,7 @@ TABLE = [
                  [(R, "/spec/description", "GPU node", "GPU", H)], id="serverprofile: changed"),
     # VLANNamespace: `to` defaults to `from`, ranges sorted; invalid ranges are dropped by the webhook.
     pytest.param(VLAN_NS, stored(VLAN_NS), [], id="vlannamespace: as stored"),
-    # The stored ranges are sorted; the change is named at the range's position in Git (DESIGN section 5).
+    # The stored ranges are sorted; the change is named at the range's position in Git (docs/contracts.md#changes).
     pytest.param(VLAN_NS, edited(stored(VLAN_NS), {"/spec/ranges/0/to": 1999}),
                  [(R, "/spec/ranges/1/to", 1000, 1999, H)], id="vlannamespace: defaulted `to` changed"),
     pytest.param(BAD_VLAN_NS, stored(BAD_VLAN_NS), [], id="vlannamespace: invalid ranges dropped"),

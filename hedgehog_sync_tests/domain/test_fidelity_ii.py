@@ -1,4 +1,4 @@
-"""Drift fidelity II (issue 15, DESIGN section 5): four classes the engine used to get wrong.
+"""Drift fidelity II (issue 15, docs/contracts.md#drift-semantics): four classes the engine used to get wrong.
 
 1. A Hedgehog object without `spec` is defaulted as Go defaults it: every kind holds its Spec by value
    (`Spec XSpec` in api/*/v1beta1/*_types.go and api/gateway/v1alpha1/*_types.go), so a document
