@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from hedgehog_sync.domain.inventory import PARTITION_KEY
-from hedgehog_sync.domain.recovery import FabricHealthRecord
+from hedgehog_sync.domain.health_record import FabricHealthRecord
 from hedgehog_sync.state.schema import document_table, fabric_table, fleet_row_table, git_parse_table
 from hedgehog_sync.state.store import IMPORT, METRICS, _dumps, _now
 

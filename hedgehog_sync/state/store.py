@@ -29,7 +29,7 @@ from sqlalchemy.pool import StaticPool
 
 from hedgehog_sync.domain.errors import HedgehogSyncError, TransientError
 from hedgehog_sync.domain.inventory import PARTITION_KEY
-from hedgehog_sync.domain.recovery import FabricHealthRecord
+from hedgehog_sync.domain.health_record import FabricHealthRecord
 from hedgehog_sync.domain.redaction import redact
 from hedgehog_sync.domain.report import UNKNOWN
 from hedgehog_sync.state import schema

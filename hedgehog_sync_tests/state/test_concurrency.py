@@ -4,7 +4,7 @@ no update is lost (every fold counted, every metrics change counted) and every r
 import multiprocessing
 import signal
 
-from hedgehog_sync.domain.recovery import FabricHealthRecord
+from hedgehog_sync.domain.health_record import FabricHealthRecord
 from hedgehog_sync.state import FabricWrite, StateStore
 from hedgehog_sync_tests.state.workers import PAYLOAD, count, die_inside_commit, one_more_cycle, write_batches
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from dagster import DagsterInstance
 from dagster._core.test_utils import instance_for_test
 
-from hedgehog_sync.domain.recovery import FabricHealthRecord
+from hedgehog_sync.domain.health_record import FabricHealthRecord
 from hedgehog_sync.state import StateStore, import_legacy_once
 from hedgehog_sync.state.store import DB_FILE
 

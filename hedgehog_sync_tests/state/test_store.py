@@ -7,7 +7,7 @@ import logging
 import pytest
 from sqlalchemy import event, update
 
-from hedgehog_sync.domain.recovery import FabricHealthRecord
+from hedgehog_sync.domain.health_record import FabricHealthRecord
 from hedgehog_sync.state import FabricState, FabricWrite, StateStore, StateStoreUnavailableError
 from hedgehog_sync.state.schema import fabric_table
 

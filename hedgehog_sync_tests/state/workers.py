@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from hedgehog_sync.domain.recovery import FabricHealthRecord
+from hedgehog_sync.domain.health_record import FabricHealthRecord
 from hedgehog_sync.state import FabricWrite, StateStore
 
 PAYLOAD = "x" * 4000  # big enough that a torn write would show
