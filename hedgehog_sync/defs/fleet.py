@@ -2,12 +2,13 @@
 
 Why a sensor, not a run: a sensor tick costs no run start (about 1.4 s each), it sees the whole fleet
 whichever batch ran, and it keeps looking when the schedule is stopped, which is exactly when
-reports go stale. Sync runs only keep one row per fabric in a small JSON document (no events); the
-sensor turns the rows into a fleet_summary materialization when the table's content changed (it
-keeps a hash in its cursor, and reports the materialization itself: no run), and into a report_fresh
-check result per fabric when one flips without a new report. Those results go through a small
-`record_freshness` run, requested only on a flip: Dagster 1.13 stores at most one run-less result per
-check and partition (a unique index on run id and partition), so a sensor cannot report them itself.
+reports go stale. Sync runs only keep one row per fabric in the state store (no events; the rows are
+in docs/contracts.md#fleet-rows); the sensor turns the rows into a fleet_summary materialization when
+the table's content changed (it keeps a hash in its cursor, and reports the materialization itself:
+no run), and into a report_fresh check result per fabric when one flips without a new report. Those
+results go through a small `record_freshness` run, requested only on a flip: Dagster 1.13 stores at
+most one run-less result per check and partition (a unique index on run id and partition), so a
+sensor cannot report them itself.
 """
 
 from __future__ import annotations

@@ -55,11 +55,25 @@ class ReadFailure:
         return {"source": side, "level": "error", "message": self.message, "error_class": self.error_class}
 
 
-def build_report(fabric: str, desired: DesiredState | None, live: LiveState | None, **options: Any
-                 ) -> dict[str, Any]:
-    """The report for one fabric as its JSON (build_drift_report(...).to_json()), for callers that
-    read reports as dicts."""
-    return build_drift_report(fabric, desired, live, **options).to_json()
+def build_report(
+    fabric: str,
+    desired: DesiredState | None,
+    live: LiveState | None,
+    *,
+    now: datetime,
+    ref: str,
+    previous: DriftReport | dict[str, Any] | None = None,
+    git_failure: ReadFailure | None = None,
+    cluster_failure: ReadFailure | None = None,
+    rules: NormalizeRules = DEFAULT_RULES,
+    git_url: str | None = None,
+    bounds: ReportBounds = DEFAULT_BOUNDS,
+) -> dict[str, Any]:
+    """The report for one fabric as its JSON: build_drift_report(...).to_json(), for callers that
+    still read reports as dicts."""
+    return build_drift_report(fabric, desired, live, now=now, ref=ref, previous=previous, git_failure=git_failure,
+                              cluster_failure=cluster_failure, rules=rules, git_url=git_url,
+                              bounds=bounds).to_json()
 
 
 def build_drift_report(
