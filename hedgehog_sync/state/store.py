@@ -194,6 +194,10 @@ class StateStore:
     def __repr__(self) -> str:
         return f"StateStore({self.display_url})"
 
+    def close(self) -> None:
+        """Close this process's pooled connections to the database; the store reconnects if used again."""
+        self.engine.dispose()
+
     # --- opening ---------------------------------------------------------------------------------
 
     @classmethod

@@ -64,6 +64,7 @@ def test_every_single_fabric_method_round_trips(state):
     assert state.parsed_files("fab-3") == parses("c0ffee")
     assert state.fabrics() == ["fab-1", "fab-2", "fab-3"]
 
+    state.close()  # connections closed; the next call opens new ones
     assert state.update_metrics(count_metrics) == {"commits": 1}
     assert state.update_metrics(count_metrics) == {"commits": 2} == state.metrics()
     state.reset_metrics()
