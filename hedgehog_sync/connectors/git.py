@@ -1,4 +1,13 @@
-"""Read a fabric's desired state from Git: a cached bare clone per fabric, fetched, read at a commit.
+"""Read a fabric's desired state from Git: a scratch bare clone per fabric, fetched, read at a commit.
+
+The clones are scratch, never state: by default they live in a private directory of this process
+(`tempfile.mkdtemp` under $HEDGEHOG_SYNC_GIT_SCRATCH, else the system temp dir; in Kubernetes an
+emptyDir mounted there), removed when the interpreter exits. Any start may find it empty: what is
+needed to skip unchanged work (the last commit and its parses) is kept by the caller. So a read
+fetches only the one commit it needs, at depth 1 (`git fetch --depth=1 --no-tags <url> <ref>`); a
+clone that has it already gets only the objects that changed. `remote_commit` (`git ls-remote`) runs
+outside any repository and creates nothing. No lock file: within a process, one lock per clone keeps
+two threads off the same fabric's clone; no two processes share a scratch directory.
 
 Every git command runs in its own process group under a deadline that ends the whole group, so a
 stalled server cannot leave a `git-remote-http` or `ssh` behind holding a pipe. What is read is
@@ -6,7 +15,7 @@ bounded before it is read (sizes come from `git ls-tree -l`): the budgets below,
 
 | budget (env HEDGEHOG_SYNC_GIT_<NAME>) | default | what it bounds |
 |---|---|---|
-| TIMEOUT_SECONDS | 120 | the whole read of one fabric (lock, fetch, listing, blobs), or one ls-remote |
+| TIMEOUT_SECONDS | 120 | the whole read of one fabric (waiting for its clone, fetch, listing, blobs), or an ls-remote |
 | MAX_BYTES | 64 MiB | bytes of the distinct blobs read under the fabric's path |
 | MAX_FILES | 10,000 | candidate files (YAML, symlinks included) under the path; the listing itself stops at 10x |
 | MAX_DOCUMENTS | 100,000 | YAML documents across the fabric (each file counted at every path it is listed at) |
@@ -17,8 +26,8 @@ Each distinct blob is read once per snapshot, whatever the number of paths that 
 
 from __future__ import annotations
 
+import atexit
 import base64
-import fcntl
 import hashlib
 import os
 import re
@@ -27,6 +36,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from contextlib import closing, contextmanager
@@ -49,6 +59,9 @@ TIMEOUT_ENV = "HEDGEHOG_SYNC_GIT_TIMEOUT_SECONDS"
 BUDGET_ENV_PREFIX = "HEDGEHOG_SYNC_GIT_"
 # An operator's known_hosts for ssh remotes (a mounted file in Kubernetes); default ssh's own.
 KNOWN_HOSTS_ENV = "HEDGEHOG_SYNC_GIT_SSH_KNOWN_HOSTS"
+# Where the process's private scratch directory is made (an emptyDir in Kubernetes); default: $TMPDIR.
+SCRATCH_ENV = "HEDGEHOG_SYNC_GIT_SCRATCH"
+SCRATCH_PREFIX = "hedgehog-sync-git-"
 # After a group is killed, its pipes close at once; this only bounds a process that escaped the group.
 _KILL_MARGIN_SECONDS = 2.0
 _MAX_STDERR_BYTES = 64 * 1024
@@ -88,6 +101,10 @@ _TIMED_OUT = re.compile(r"operation too slow|operation timed out|curl 28\b", re.
 _HEX = re.compile(r"^[0-9a-f]{7,40}$")
 _PRLIMIT = shutil.which("prlimit")  # util-linux; without it the fetch budget is the deadline alone
 _ORIGIN_FILE = "hedgehog-sync-origin"  # digest of the URL: the URL itself is never written to the cache
+# The one local ref a read fetches into: older commits become unreachable and `gc --auto` drops them.
+_FETCHED = "refs/hedgehog/fetched"
+_NO_SUCH_REF = re.compile(r"couldn't find remote ref", re.IGNORECASE)
+_NOT_OUR_REF = re.compile(r"not our ref|unadvertised object|want .* not valid", re.IGNORECASE)
 # A document after the first starts with a `---` line (libyaml wants it): an upper bound on documents.
 _DOCUMENT_START = re.compile(rb"^---(?=[ \t\r\n]|\Z)", re.MULTILINE)
 _OTHER_BREAKS = (b"\r", b"\xc2\x85", b"\xe2\x80\xa8", b"\xe2\x80\xa9")
@@ -308,18 +325,65 @@ def _read_exactly(stream: IO[bytes], size: int) -> bytes:
     return b"".join(parts)
 
 
-class GitRepoCache:
-    """One bare repository per fabric under `root`; clone once, then fetch."""
+# --- the scratch directory and the per-clone locks --------------------------------------------------
 
-    def __init__(self, root: str | os.PathLike[str], timeout_seconds: float | None = None,
+_scratch_guard = threading.Lock()
+_scratch: Path | None = None  # this process's private scratch directory, made on first use
+_clone_locks: dict[str, threading.Lock] = {}  # one per clone directory, shared by every GitRepoCache
+
+
+def scratch_dir() -> Path:
+    """This process's private scratch directory for clones: made on first use (mode 0700) under
+    $HEDGEHOG_SYNC_GIT_SCRATCH, else the system temp dir, and removed at interpreter exit."""
+    global _scratch
+    with _scratch_guard:
+        if _scratch is None or not _scratch.is_dir():  # made again if something removed it
+            parent = os.environ.get(SCRATCH_ENV) or None
+            if parent:
+                os.makedirs(parent, exist_ok=True)
+            _scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=parent))
+            atexit.register(_remove_scratch, _scratch, os.getpid())
+        return _scratch
+
+
+def _remove_scratch(path: Path, owner: int) -> None:
+    if os.getpid() == owner:  # a forked child exiting normally leaves its parent's directory alone
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _clone_lock(d: Path) -> threading.Lock:
+    with _scratch_guard:
+        return _clone_locks.setdefault(os.path.abspath(d), threading.Lock())
+
+
+def _after_fork_in_child() -> None:
+    # A forked child gets its own scratch directory, and no lock a parent's thread held at the fork.
+    global _scratch, _scratch_guard
+    _scratch_guard = threading.Lock()
+    _scratch = None
+    _clone_locks.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class GitRepoCache:
+    """One scratch bare repository per fabric under `root` (default: this process's private
+    `scratch_dir()`); each read fetches the one commit it needs into it."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None, timeout_seconds: float | None = None,
                  budgets: GitBudgets | None = None):
-        self.root = Path(root)
+        self._root = Path(root) if root is not None else None
         self.timeout_seconds = timeout_seconds if timeout_seconds is not None else _timeout_from_env()
         self.budgets = budgets if budgets is not None else GitBudgets.from_env()
 
+    @property
+    def root(self) -> Path:
+        return self._root if self._root is not None else scratch_dir()
+
     def repo_dir(self, fabric: str) -> Path:
-        if not PARTITION_KEY.match(fabric):  # validated before any path is built from it
-            raise ValueError(f"invalid fabric name {fabric!r}")
+        _check_fabric(fabric)
         return self.root / fabric / "repo.git"
 
     def _env(self, settings: GitSettings, git_dir: Path | None) -> dict[str, str]:
@@ -349,10 +413,9 @@ class GitRepoCache:
                      "NO_PROXY", "GIT_SSL_CAINFO", "SSL_CERT_FILE", "SSL_CERT_DIR"):
             if os.environ.get(name):
                 env[name] = os.environ[name]
-        if git_dir is not None:
-            env["GIT_DIR"] = str(git_dir)
-        else:  # ls-remote outside any repository: never pick up the config of a folder above the cache
-            env["GIT_CEILING_DIRECTORIES"] = str(self.root.resolve().parent)
+        # ls-remote runs outside any repository: a GIT_DIR that cannot be one (no discovery, no
+        # config of a folder above, nothing created).
+        env["GIT_DIR"] = str(git_dir) if git_dir is not None else os.devnull
         if token:
             # The token rides in an env-provided header: never in the URL, argv, or the cache's config.
             basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
@@ -362,23 +425,18 @@ class GitRepoCache:
 
     @contextmanager
     def _locked(self, fabric: str, deadline: float, settings: GitSettings) -> Iterator[Path]:
+        """The fabric's clone, for this thread alone: two threads never work on one clone at once
+        (waiting for the other is bounded by the deadline too). Processes never share a scratch root."""
         d = self.repo_dir(fabric)
-        d.parent.mkdir(parents=True, exist_ok=True)
-        with open(d.parent / "lock", "w") as lock:
-            # Two runs on one fabric must not fetch at once; waiting for the other is bounded too.
-            while True:
-                try:
-                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise GitTimeoutError(f"fabric {fabric}: the git cache of {safe_url(settings.url)} stayed "
-                                              f"locked by another read for {self.timeout_seconds:g} s") from None
-                    time.sleep(0.05)
-            try:
-                yield d
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        lock = _clone_lock(d)
+        if not lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise GitTimeoutError(f"fabric {fabric}: the git clone of {safe_url(settings.url)} stayed "
+                                  f"locked by another read for {self.timeout_seconds:g} s")
+        try:
+            d.parent.mkdir(parents=True, exist_ok=True)
+            yield d
+        finally:
+            lock.release()
 
     def _prepare(self, d: Path, settings: GitSettings, env: dict[str, str], deadline: float) -> None:
         """A bare repository for this URL at `d`: reused if sound, else made again."""
@@ -437,8 +495,7 @@ class GitRepoCache:
 
     def _read_cached(self, fabric: str, d: Path, settings: GitSettings, env: dict[str, str],
                      deadline: float) -> GitSnapshot:
-        self._fetch(fabric, d, env, settings, deadline)
-        commit = self._resolve(d, env, settings, deadline)
+        commit = self._fetch(fabric, d, env, settings, deadline)
         return self._snapshot(fabric, d, env, settings, commit, deadline)
 
     def remote_commit(self, fabric: str, settings: GitSettings) -> str:
@@ -448,11 +505,11 @@ class GitRepoCache:
         _check_token_policy(fabric, settings)
         if _HEX.match(settings.ref) and len(settings.ref) == 40:
             return settings.ref  # a pinned commit never moves
-        self.repo_dir(fabric)  # validates the name
-        self.root.mkdir(parents=True, exist_ok=True)
+        _check_fabric(fabric)
         ref = settings.ref
+        # Outside any repository, from "/": no clone is needed, none is made, nothing is written.
         result = _run(["ls-remote", "--end-of-options", settings.url, f"refs/heads/{ref}", f"refs/tags/{ref}",
-                       f"refs/tags/{ref}^{{}}"], self._env(settings, None), self.root, deadline)
+                       f"refs/tags/{ref}^{{}}"], self._env(settings, None), Path("/"), deadline)
         if result.timed_out:
             raise self._timeout("asking where the ref points on", settings)
         if result.too_much_output:
@@ -467,29 +524,53 @@ class GitRepoCache:
                 return refs[name]
         raise GitRefError(f"ref '{ref}' is not a branch or tag of the repository; fix git.ref in the inventory")
 
-    def _fetch(self, fabric: str, d: Path, env: dict[str, str], settings: GitSettings, deadline: float) -> None:
-        # No URL is written to the cache: it is given on the command line, and FETCH_HEAD (which
-        # would record it) is not written. What is fetched always lands in one pack (unpackLimit=1),
-        # the one file the fetch budget bounds.
-        limit = self.budgets.max_fetch_bytes
-        base = ["-c", "gc.auto=0", "-c", "maintenance.auto=false", "-c", "core.logAllRefUpdates=false",
-                "-c", "fetch.unpackLimit=1", "fetch", "--quiet", "--no-write-fetch-head"]
-        result = self._git([*base, "--prune", "--force", "--no-tags", "--end-of-options", settings.url,
-                            "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"],
-                           env, d, deadline, settings, "fetching from", max_file_bytes=limit)
-        if result.returncode != 0:
-            self._check_fetch_budget(fabric, d, settings)
-            if _CORRUPTION.search(result.stderr) and not _AUTH_FAILURE.search(result.stderr):
-                raise _CacheCorrupted(_summary(result.stderr, result.returncode))
-            raise self._classify(result, settings, "fetch")
+    def _fetch(self, fabric: str, d: Path, env: dict[str, str], settings: GitSettings, deadline: float) -> str:
+        """Fetch the commit `ref` names now and return its SHA: that one commit at depth 1, never the
+        history. Into an empty clone that is its tree and blobs; into a clone holding an earlier commit,
+        only the objects that changed (git negotiates what the clone has). `ref` is tried as a branch,
+        then as a tag; a full SHA is fetched by itself. An abbreviated SHA that names neither branch nor
+        tag can only be found in history: that case alone fetches every branch and tag in full."""
         ref = settings.ref
-        if _HEX.match(ref) and not self._has_commit(d, env, ref, deadline):
-            # a pinned commit that no branch or tag reaches; resolve() reports a missing one clearly
-            self._git([*base, "--end-of-options", settings.url, ref], env, d, deadline, settings, "fetching from",
-                      max_file_bytes=limit)
-            self._check_fetch_budget(fabric, d, settings)
+        wants = [ref] if _HEX.match(ref) and len(ref) == 40 else [f"refs/heads/{ref}", f"refs/tags/{ref}"]
+        for want in wants:
+            if self._fetch_refspecs(fabric, d, env, settings, deadline, ["--depth=1"], [f"+{want}:{_FETCHED}"]):
+                self._compact(d, env, settings, deadline)
+                return self._resolve(d, env, settings, deadline, f"{_FETCHED}^{{commit}}")
+        if not _HEX.match(ref):
+            raise _no_such_ref(ref)
+        # A commit no branch or tag names (or a server that refuses to hand out a commit by its SHA).
+        unshallow = ["--unshallow"] if (d / "shallow").exists() else []
+        if not self._fetch_refspecs(fabric, d, env, settings, deadline, ["--prune", *unshallow],
+                                    ["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"]):
+            raise _no_such_ref(ref)  # pragma: no cover - wildcards always match
+        self._compact(d, env, settings, deadline)
+        return self._resolve(d, env, settings, deadline, f"{ref}^{{commit}}")
+
+    def _fetch_refspecs(self, fabric: str, d: Path, env: dict[str, str], settings: GitSettings, deadline: float,
+                        options: list[str], refspecs: list[str]) -> bool:
+        """One `git fetch`; False when the remote has no such ref (or will not hand out that commit).
+
+        No URL is written to the clone: it is given on the command line, and FETCH_HEAD (which would
+        record it) is not written. What is fetched always lands in one pack (unpackLimit=1), the one
+        file the fetch budget bounds."""
+        limit = self.budgets.max_fetch_bytes
+        args = ["-c", "gc.auto=0", "-c", "maintenance.auto=false", "-c", "core.logAllRefUpdates=false",
+                "-c", "fetch.unpackLimit=1", "fetch", "--quiet", "--no-write-fetch-head", "--force", "--no-tags",
+                *options, "--end-of-options", settings.url, *refspecs]
+        result = self._git(args, env, d, deadline, settings, "fetching from", max_file_bytes=limit)
+        if result.returncode == 0:
+            return True
+        self._check_fetch_budget(fabric, d, settings)
+        if _NO_SUCH_REF.search(result.stderr) or _NOT_OUR_REF.search(result.stderr):
+            return False
+        if _CORRUPTION.search(result.stderr) and not _AUTH_FAILURE.search(result.stderr):
+            raise _CacheCorrupted(_summary(result.stderr, result.returncode))
+        raise self._classify(result, settings, "fetch")
+
+    def _compact(self, d: Path, env: dict[str, str], settings: GitSettings, deadline: float) -> None:
         # Fetches every minute add a pack each: compact them now and then, in the foreground, under
-        # the same deadline (a detached `gc --auto` would escape the process group).
+        # the same deadline (a detached `gc --auto` would escape the process group). Commits read
+        # earlier are no longer referenced: gc drops them.
         self._git(["-c", "gc.autoDetach=false", "gc", "--auto", "--quiet"], env, d, deadline, settings,
                   "compacting the cache of")
 
@@ -528,21 +609,14 @@ class GitRepoCache:
             return GitUrlRefused(f"git URL {url} refused: {detail}")
         return GitUnreachableError(f"git {op} from {url} failed: {detail}")
 
-    def _has_commit(self, d: Path, env: dict[str, str], sha: str, deadline: float) -> bool:
-        return _run(["cat-file", "-e", f"{sha}^{{commit}}"], env, d, deadline).returncode == 0
-
-    def _resolve(self, d: Path, env: dict[str, str], settings: GitSettings, deadline: float) -> str:
-        ref = settings.ref
-        candidates = [f"refs/remotes/origin/{ref}", f"refs/tags/{ref}"]
-        if _HEX.match(ref):
-            candidates.append(ref)
-        for candidate in candidates:
-            result = self._git(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{candidate}^{{commit}}"],
-                               env, d, deadline, settings, "reading the cache of")
-            if result.returncode == 0:
-                return result.stdout.decode().strip()
-        raise GitRefError(f"ref '{ref}' is not a branch, tag or commit of the repository; "
-                          "fix git.ref in the inventory")
+    def _resolve(self, d: Path, env: dict[str, str], settings: GitSettings, deadline: float, name: str) -> str:
+        result = self._git(["rev-parse", "--verify", "--quiet", "--end-of-options", name],
+                           env, d, deadline, settings, "reading the cache of")
+        if result.returncode == 0:
+            return result.stdout.decode().strip()
+        if name.startswith(_FETCHED):  # just fetched, yet unreadable: the clone is damaged
+            raise _CacheCorrupted(_summary(result.stderr, result.returncode))
+        raise _no_such_ref(settings.ref)
 
     def _snapshot(self, fabric: str, d: Path, env: dict[str, str], settings: GitSettings, commit: str,
                   deadline: float) -> GitSnapshot:
@@ -673,6 +747,15 @@ class GitRepoCache:
             process.close()
             writer.join(timeout=_KILL_MARGIN_SECONDS)
         return out
+
+
+def _check_fabric(fabric: str) -> None:
+    if not PARTITION_KEY.match(fabric):  # validated before any path is built from it
+        raise ValueError(f"invalid fabric name {fabric!r}")
+
+
+def _no_such_ref(ref: str) -> GitRefError:
+    return GitRefError(f"ref '{ref}' is not a branch, tag or commit of the repository; fix git.ref in the inventory")
 
 
 def _budget(where: str, name: str, value: int, what: str, found: str,

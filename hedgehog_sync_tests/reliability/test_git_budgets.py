@@ -195,18 +195,33 @@ def test_the_fast_path_sensor_tick_ends_at_the_deadline_with_no_orphan(tmp_path,
     assert wait_no_orphans(served.url("fab-east")) == []
 
 
-def test_a_second_reader_waits_for_the_cache_lock_only_until_its_deadline(tmp_path, served):
-    import fcntl
+def test_a_second_reader_waits_for_the_clone_only_until_its_deadline(tmp_path, served):
+    """A thread reading a fabric from a stalled server holds its clone; another thread's read of the
+    same fabric (another cache object on the same scratch root, too) gives up at its own deadline,
+    while the first is still waiting for the server."""
+    import threading
 
-    cache = GitRepoCache(tmp_path / "cache", timeout_seconds=1)
-    d = cache.repo_dir("fab-east")
-    d.parent.mkdir(parents=True)
-    with open(d.parent / "lock", "w") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)
-        started = time.monotonic()
-        with pytest.raises(GitTimeoutError, match="locked"):
-            cache.read("fab-east", http_settings(served))
-        assert time.monotonic() - started < 1 + 2
+    served.faults.add(trickle=1.0)
+    first_error: list[BaseException] = []
+
+    def first_read() -> None:
+        try:
+            GitRepoCache(tmp_path / "cache", timeout_seconds=6).read("fab-east", http_settings(served))
+        except BaseException as exc:  # noqa: BLE001 - checked below
+            first_error.append(exc)
+
+    first = threading.Thread(target=first_read)
+    first.start()
+    try:
+        while served.requests_to("fab-east") == 0 and first.is_alive():  # the first is fetching now
+            time.sleep(0.01)
+        with pytest.raises(GitTimeoutError, match="locked by another read for 1 s"):
+            GitRepoCache(tmp_path / "cache", timeout_seconds=1).read("fab-east", http_settings(served))
+        assert first.is_alive()  # the second gave up on its own deadline, not when the first let go
+    finally:
+        first.join(timeout=30)
+    assert [type(e) for e in first_error] == [GitTimeoutError]
+    assert wait_no_orphans(served.url("fab-east")) == []
 
 
 # --- finding 4: budgets -----------------------------------------------------------------------------
