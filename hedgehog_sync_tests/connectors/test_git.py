@@ -1,13 +1,17 @@
 """The git connector against real repositories on disk (file:// transport, allow_local)."""
 
 import os
+import socket
 
 import pytest
 
 from hedgehog_sync.connectors.git import GitRepoCache
 from hedgehog_sync.domain.redaction import redact
 from hedgehog_sync.devlab.gitrepos import commit_files, init_repo
-from hedgehog_sync.domain.errors import GitRefError, GitUnreachableError, GitUrlRefused
+from hedgehog_sync.devlab.gitserver import start_gitserver
+from hedgehog_sync.domain.errors import (
+    GitRefError, GitUnreachableError, GitUrlRefused, PermanentError, TransientError,
+)
 from hedgehog_sync.domain.inventory import GitSettings
 
 VPC = """apiVersion: vpc.githedgehog.com/v1beta1
@@ -57,10 +61,31 @@ def test_unknown_ref_is_a_permanent_error(tmp_path, origin):
         GitRepoCache(tmp_path / "c").read("east", settings(origin, ref="nope"))
 
 
-def test_unreachable_repository(tmp_path):
-    s = GitSettings(url=f"file://{tmp_path}/missing", allow_local=True)
-    with pytest.raises((GitUnreachableError, GitRefError)):
-        GitRepoCache(tmp_path / "c").read("east", s)
+@pytest.mark.parametrize("operation", ["read", "remote_commit"])
+def test_unreachable_repository(tmp_path, operation):
+    """Nobody answers at the repository's host (connection refused): transient, so retried and then
+    `unknown` until the host is back (docs/reliability.md), never taken for a wrong URL or ref."""
+    with socket.socket() as sock:  # a loopback port nobody listens on once this block ends
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    s = GitSettings(url=f"http://127.0.0.1:{port}/fabrics.git")
+    with pytest.raises(GitUnreachableError) as caught:
+        getattr(GitRepoCache(tmp_path / "c"), operation)("east", s)
+    assert type(caught.value) is GitUnreachableError and caught.value.transient
+    assert isinstance(caught.value, TransientError) and not isinstance(caught.value, PermanentError)
+
+
+@pytest.mark.parametrize("where", ["file", "http"])
+@pytest.mark.parametrize("operation", ["read", "remote_commit"])
+def test_a_repository_that_does_not_exist_is_a_permanent_error(tmp_path, operation, where):
+    """The host answers, the repository is not there: only a person fixing git.url changes that."""
+    (tmp_path / "served").mkdir()
+    with start_gitserver(tmp_path / "served") as server:  # serves no repository at all
+        url = f"file://{tmp_path}/missing" if where == "file" else server.url("missing")
+        with pytest.raises(GitRefError) as caught:
+            getattr(GitRepoCache(tmp_path / "c"), operation)("east", GitSettings(url=url, allow_local=True))
+    assert not caught.value.transient and isinstance(caught.value, PermanentError)
+    assert "not found" in str(caught.value)
 
 
 def test_corrupted_cache_is_rebuilt(tmp_path, origin):
