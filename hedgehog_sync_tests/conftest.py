@@ -6,6 +6,25 @@ from hedgehog_sync.defs.resources import FleetResource
 from hedgehog_sync.devlab.demo import build_demo_fleet, serve_demo_fleet
 
 
+@pytest.fixture(autouse=True)
+def _leaves_no_current_instance_behind(request):
+    """Each test leaves Dagster's current defs-state storage as it found it.
+
+    Entering a DagsterInstance (`with instance:`, or a schedule context opening one from a ref) makes
+    its defs-state storage the current one until it is exited; exits out of order (a context closed
+    after the instance it was built on) restore a storage whose instance is gone. Loading
+    Definitions later, in any test, then fails with "Attempted to resolve undefined DagsterInstance
+    weakref". This fails the test that does it instead."""
+    from dagster._core.storage.defs_state.base import DefsStateStorage
+
+    before = DefsStateStorage.get()
+    yield
+    after = DefsStateStorage.get()
+    assert after is before, (
+        f"{request.node.nodeid} left Dagster's current defs-state storage changed ({before!r} -> {after!r}): "
+        "close every context that opens an instance (schedule contexts too) inside that instance's `with`")
+
+
 @pytest.fixture
 def demo_fleet(tmp_path):
     """The three demo fabrics under tmp_path, with their API server running; yields (fleet, handle)."""

@@ -2,33 +2,12 @@
 
 from datetime import datetime, timezone
 
-import pytest
 import yaml
 from dagster import SkipReason, build_schedule_context, build_sensor_context, instance_for_test
 
 from hedgehog_sync.defs.resources import FleetResource
 from hedgehog_sync.defs.schedules import RANGE_END_TAG, RANGE_START_TAG, fleet_sync_schedule
 from hedgehog_sync.defs.sensors import fabric_discovery
-
-
-@pytest.fixture(autouse=True)
-def _close_schedule_contexts(monkeypatch):
-    """Close every schedule context a test builds, as Dagster's daemon does. An unclosed one keeps the
-    instance it opened from the test's instance ref until garbage collection, whose late cleanup then
-    resets Dagster's current defs-state storage under a later test ("undefined DagsterInstance weakref")."""
-    import dagster
-
-    opened = []
-
-    def build(*args, **kwargs):
-        ctx = dagster.build_schedule_context(*args, **kwargs)
-        opened.append(ctx)
-        return ctx
-
-    monkeypatch.setitem(globals(), "build_schedule_context", build)
-    yield
-    for ctx in opened:
-        ctx.__exit__(None, None, None)
 
 
 def write_inventory(path, names, disabled=(), extra=()):
@@ -87,9 +66,9 @@ def test_schedule_batches_every_enabled_fabric_into_few_runs(tmp_path):
     fleet = FleetResource(inventory_path=fleet.inventory_path, state_dir=fleet.state_dir, batch_size=2)
     with instance_for_test() as instance:
         instance.add_dynamic_partitions("fabrics", names)
-        ctx = build_schedule_context(instance=instance, resources={"fleet": fleet},
-                                     scheduled_execution_time=datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc))
-        requests = list(fleet_sync_schedule.evaluate_tick(ctx).run_requests)
+        with build_schedule_context(instance=instance, resources={"fleet": fleet},
+                                    scheduled_execution_time=datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)) as ctx:
+            requests = list(fleet_sync_schedule.evaluate_tick(ctx).run_requests)
     ranges = [(r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG]) for r in requests]
     assert ranges == [("fab-00", "fab-01"), ("fab-02", "fab-02"), ("fab-04", "fab-05"), ("fab-06", "fab-06")]
     covered = set()
@@ -104,9 +83,9 @@ def test_schedule_with_the_default_batch_size_makes_one_run_for_a_small_fleet(tm
     fleet = write_inventory(tmp_path / "fabrics.yaml", names)
     with instance_for_test() as instance:
         instance.add_dynamic_partitions("fabrics", names)
-        ctx = build_schedule_context(instance=instance, resources={"fleet": fleet},
-                                     scheduled_execution_time=datetime(2026, 11, 28, 12, 1, tzinfo=timezone.utc))
-        (request,) = fleet_sync_schedule.evaluate_tick(ctx).run_requests
+        with build_schedule_context(instance=instance, resources={"fleet": fleet},
+                                    scheduled_execution_time=datetime(2026, 11, 28, 12, 1, tzinfo=timezone.utc)) as ctx:
+            (request,) = fleet_sync_schedule.evaluate_tick(ctx).run_requests
     assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == ("fab-00", "fab-29")
 
 
@@ -123,9 +102,9 @@ def test_schedule_skips_fabrics_whose_previous_sync_is_still_queued_or_running(t
         run = instance.create_run_for_job(job, tags={RANGE_START_TAG: "fab-00", RANGE_END_TAG: "fab-01"},
                                           status=DagsterRunStatus.STARTED)
         assert run.status == DagsterRunStatus.STARTED
-        ctx = build_schedule_context(instance=instance, resources={"fleet": fleet},
-                                     scheduled_execution_time=datetime(2026, 11, 28, 12, 2, tzinfo=timezone.utc))
-        (request,) = fleet_sync_schedule.evaluate_tick(ctx).run_requests
+        with build_schedule_context(instance=instance, resources={"fleet": fleet},
+                                    scheduled_execution_time=datetime(2026, 11, 28, 12, 2, tzinfo=timezone.utc)) as ctx:
+            (request,) = fleet_sync_schedule.evaluate_tick(ctx).run_requests
     assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == ("fab-02", "fab-03")
 
 
@@ -158,8 +137,9 @@ def test_priorities_decide_membership_run_tags_and_queue_order(tmp_path):
                 store.save_health(name, FabricHealthRecord(total_cycles=10, last_cycle_at=two_minutes_ago,
                                                            last_status="in_sync", last_good_sync=two_minutes_ago,
                                                            cluster_reachable=True))
-        ctx = build_schedule_context(instance=instance, resources={"fleet": fleet}, scheduled_execution_time=now)
-        requests = list(fleet_sync_schedule.evaluate_tick(ctx).run_requests)
+        with build_schedule_context(instance=instance, resources={"fleet": fleet},
+                                    scheduled_execution_time=now) as ctx:
+            requests = list(fleet_sync_schedule.evaluate_tick(ctx).run_requests)
         members = {}
         for r in requests:
             covered = names[names.index(r.tags[RANGE_START_TAG]): names.index(r.tags[RANGE_END_TAG]) + 1]
@@ -202,8 +182,9 @@ def test_escalated_fabrics_scattered_among_their_class_make_one_run_not_one_each
                 total_cycles=10, failed_cycles=5 if sick else 0, consecutive_failures=4 if sick else 0,
                 last_cycle_at=a_minute_ago, last_status="unknown" if sick else "in_sync",
                 last_good_sync=None if sick else a_minute_ago, cluster_reachable=not sick, escalated=sick))
-        ctx = build_schedule_context(instance=instance, resources={"fleet": fleet}, scheduled_execution_time=now)
-        requests = list(fleet_sync_schedule.evaluate_tick(ctx).run_requests)
+        with build_schedule_context(instance=instance, resources={"fleet": fleet},
+                                    scheduled_execution_time=now) as ctx:
+            requests = list(fleet_sync_schedule.evaluate_tick(ctx).run_requests)
     covered = [names[names.index(r.tags[RANGE_START_TAG]): names.index(r.tags[RANGE_END_TAG]) + 1] for r in requests]
     assert sorted(n for batch in covered for n in batch) == names  # every fabric exactly once
     assert len(requests) <= 3, [(r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG], r.tags["dagster/priority"])
