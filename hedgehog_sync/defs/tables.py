@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from dagster import MetadataValue, TableColumn, TableMetadataValue, TableRecord, TableSchema
 
+from hedgehog_sync.domain.drift_report import DriftReport, as_report_json
 from hedgehog_sync.domain.render import terminal_change_lines, worst_fabrics_first, worst_first
 
 if TYPE_CHECKING:
@@ -49,9 +50,11 @@ FLEET_COLUMNS = {
 _DTYPES = {"i": "int", "u": "int", "f": "float", "b": "bool"}
 
 
-def changed_resources_frame(report: dict[str, Any]) -> "pd.DataFrame":
+def changed_resources_frame(report: DriftReport | dict[str, Any]) -> "pd.DataFrame":
     """One row per drifted resource of a report, worst first."""
     import pandas as pd
+
+    report = as_report_json(report)
 
     rows = [{
         "severity": r["severity"], "state": r["state"], "kind": r["kind"], "name": r["name"],

@@ -20,6 +20,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hedgehog_sync.domain.drift_report import DriftReport, as_report_json
 from hedgehog_sync.domain.health import parse_time
 from hedgehog_sync.domain.report import utc_iso
 from hedgehog_sync.domain.vocabulary import (
@@ -165,9 +166,10 @@ def _short(value: Any, limit: int = MAX_VALUE_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def changed_resources(report: dict[str, Any], limit: int) -> tuple[list[dict[str, Any]], int]:
+def changed_resources(report: DriftReport | dict[str, Any], limit: int) -> tuple[list[dict[str, Any]], int]:
     """The report's drifted resources, worst first, at most `limit` (each with at most 3 changes,
     values shortened), and how many more there are."""
+    report = as_report_json(report)
     resources = list(report.get("resources") or [])
     resources.sort(key=lambda r: -SEVERITY_RANK.get(r.get("severity"), 0))
     out = []
@@ -186,10 +188,11 @@ def changed_resources(report: dict[str, Any], limit: int) -> tuple[list[dict[str
     return out, omitted
 
 
-def current_state(report: dict[str, Any], last_cycle_at: Optional[str], interval_seconds: float,
+def current_state(report: DriftReport | dict[str, Any], last_cycle_at: Optional[str], interval_seconds: float,
                   stale_after_intervals: int, now: datetime, held: bool = False) -> str:
     """in_sync | drifted | unknown from the report, or stale when no cycle ran within
     stale_after_intervals of the fabric's interval (never while syncing is held on purpose: paused)."""
+    report = as_report_json(report)
     last = parse_time(last_cycle_at) or parse_time(report.get("generated_at"))
     if not held and last is not None and now - last > timedelta(seconds=interval_seconds * stale_after_intervals):
         return STALE
@@ -234,7 +237,7 @@ def needs_report(previous: Optional[Notified], last_cycle_at: Optional[str], int
             and (now - at).total_seconds() >= settings.reminder_seconds)
 
 
-def decide(previous: Optional[Notified], report: Optional[dict[str, Any]], *, priority: str,
+def decide(previous: Optional[Notified], report: DriftReport | dict[str, Any] | None, *, priority: str,
            last_cycle_at: Optional[str], interval_seconds: float, link: str, now: datetime,
            settings: NotifySettings = NotifySettings(), held: bool = False, cycle_key: Optional[str] = None
            ) -> tuple[list[Notification], Optional[Notified]]:
@@ -243,6 +246,7 @@ def decide(previous: Optional[Notified], report: Optional[dict[str, Any]], *, pr
     cycle uniquely (default last_cycle_at, which has whole seconds: two cycles can share it)."""
     if report is None:
         return [], previous
+    report = as_report_json(report)
     status = current_state(report, last_cycle_at, interval_seconds, settings.stale_after_intervals, now, held)
     # The cycle is remembered only once its report is the one read: were the health record written
     # before the report, the next tick must read the report again.

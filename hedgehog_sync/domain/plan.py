@@ -35,6 +35,7 @@ from typing import Any
 import yaml
 
 from hedgehog_sync.domain.diff import EXTRA, MISSING, MODIFIED, SECRET_KEY, is_controller_generated
+from hedgehog_sync.domain.drift_report import DriftReport, as_report_json
 from hedgehog_sync.domain.kinds import GATEWAY, VPC, WIRING, split_api_version
 from hedgehog_sync.domain.model import DesiredState, Obj, ResourceId
 from hedgehog_sync.domain.normalize import SERVER_METADATA, split_pointer
@@ -105,8 +106,9 @@ class Plan:
                 "held": len(self.held), "reason": self.reason}
 
 
-def plan_for(report: dict[str, Any], desired: DesiredState | None) -> Plan:
+def plan_for(report: DriftReport | dict[str, Any], desired: DesiredState | None) -> Plan:
     """The plan for a fabric's report, from the Git objects the report was computed from."""
+    report = as_report_json(report)
     fabric = str(report.get("fabric") or "")
     status = report.get("status")
     commit = (report.get("git") or {}).get("commit")

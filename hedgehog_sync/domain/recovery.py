@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any, Iterable
 
+from hedgehog_sync.domain.drift_report import DriftReport, as_report_json
 from hedgehog_sync.domain.errors import HedgehogSyncError
 from hedgehog_sync.domain.health import ESCALATE_BELOW, agent_convergence, health_score
 from hedgehog_sync.domain.health_record import FabricHealthRecord
@@ -132,7 +133,7 @@ class CycleResult:
         return self.git_error is not None or self.cluster_error is not None or self.compare_error is not None
 
     @classmethod
-    def from_report(cls, report: dict[str, Any], git_error: HedgehogSyncError | None = None,
+    def from_report(cls, report: DriftReport | dict[str, Any], git_error: HedgehogSyncError | None = None,
                     cluster_error: HedgehogSyncError | None = None,
                     live_objects: Iterable[Obj] | None = None,
                     compare_error: HedgehogSyncError | None = None) -> "CycleResult":
@@ -142,6 +143,7 @@ class CycleResult:
         (entries with an error_class) and cluster findings (`cluster:<plural>`) are not file errors.
         Agents are counted from live_objects when given.
         """
+        report = as_report_json(report)
         file_errors = sum(
             1 for e in report.get("errors", [])
             if "error_class" not in e and not str(e.get("source", "")).startswith("cluster:"))

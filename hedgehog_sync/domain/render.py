@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 from urllib.parse import quote, urlsplit
 
+from hedgehog_sync.domain.drift_report import DriftReport, as_report_json
 from hedgehog_sync.domain.redaction import safe_url
 from hedgehog_sync.domain.vocabulary import (
     CRITICAL, DRIFTED, EXTRA, HIGH, IN_SYNC_STATUS, LOW, MEDIUM, MISSING, NONE, PENDING, SEVERITY_RANK, UNKNOWN,
@@ -200,11 +201,13 @@ def _problem_rows(report: dict[str, Any], max_rows: int) -> list[str]:
     return out
 
 
-def report_markdown(report: dict[str, Any], max_rows: int = 20, *, links: SourceLinks | None = None) -> str:
+def report_markdown(report: DriftReport | dict[str, Any], max_rows: int = 20, *,
+                    links: SourceLinks | None = None) -> str:
     """Status and counts, where both sides stand (commit, message and repository; server and kubectl
     context), then the worst drift first, each resource with its place in Git (file#document at the
     commit) and, below it, what differs: a list, not a table, so nothing is cut off at any width (a
     wide table's last column was, at 1600 px); every text from Git or a cluster is inert."""
+    report = as_report_json(report)
     git, cluster, summary = report["git"], report["cluster"], report["summary"]
     facts = [f"severity **{md_text(report['severity'], 10)}**", f"score **{report['score']}**"]
     if report.get("drift_since"):
@@ -295,9 +298,10 @@ def worst_fabrics_first(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                                        r["health"] if r.get("health") is not None else 1.0, r["fabric"]))
 
 
-def report_table(report: dict[str, Any]) -> str:
+def report_table(report: DriftReport | dict[str, Any]) -> str:
     """Plain-text table for terminals and CI logs, like `kubectl diff` but per resource, with where each
     resource is in Git; every text from Git or a cluster has its control characters shown as escapes."""
+    report = as_report_json(report)
     s = report["summary"]
     git, cluster = report.get("git") or {}, report.get("cluster") or {}
     since = f", drifted since {visible(report['drift_since'], 30)}" if report.get("drift_since") else ""

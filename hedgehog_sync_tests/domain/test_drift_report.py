@@ -223,3 +223,27 @@ def test_what_is_not_a_report_is_refused_by_name(broken, says) -> None:
 def test_a_resource_entry_alone_round_trips() -> None:
     entry = OLD_REPORT["resources"][0]
     assert ResourceEntry.from_json(entry).to_json() == entry
+
+
+def test_readers_take_the_typed_report_as_they_take_its_json() -> None:
+    from hedgehog_sync.domain.check_outcomes import critical_drift_outcome, in_sync_outcome, unknown_cause
+    from hedgehog_sync.domain.fleet_rows import fleet_row
+    from hedgehog_sync.domain.health_record import FabricHealthRecord
+    from hedgehog_sync.domain.notify import changed_resources
+    from hedgehog_sync.domain.priority import schedule_for
+    from hedgehog_sync.domain.recovery import CycleResult
+    from hedgehog_sync.domain.render import report_markdown, report_table
+
+    vpc = {"apiVersion": "vpc.githedgehog.com/v1beta1", "kind": "VPC", "metadata": {"name": "vpc-1"},
+           "spec": {"subnets": {"default": {"subnet": "10.0.1.0/24", "vlan": 1001}}}}
+    live_vpc = copy.deepcopy(vpc)
+    live_vpc["spec"]["subnets"]["default"]["vlan"] = 1002
+    rogue = _named(vpc, "rogue")
+    typed = build_drift_report("fab-x", DesiredState("9f1c" * 10, "main", [vpc], [("vpcs.yaml", 1)]),
+                               LiveState("https://fab.example:6443", [live_vpc, rogue]), now=NOW, ref="main")
+    data = typed.to_json()
+    assert typed.is_drifted and typed.differ == 2 and [r.name for r in typed.critical_resources] == ["rogue"]
+    for read in (report_markdown, report_table, in_sync_outcome, critical_drift_outcome, unknown_cause,
+                 lambda r: changed_resources(r, 5), lambda r: CycleResult.from_report(r),
+                 lambda r: fleet_row(r, FabricHealthRecord(), 1.0, schedule_for("high", 1.0, False))):
+        assert read(typed) == read(data)
