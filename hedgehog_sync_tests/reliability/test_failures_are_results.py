@@ -277,51 +277,23 @@ def test_a_hostile_value_stays_with_its_fabric_and_the_batch_is_recorded(shipped
 # --- with the real daemon: what Dagster's run retries do with these runs ------------------------------
 
 @pytest.fixture(scope="module")
-def daemon(shipped, tmp_path_factory):
-    """`dagster-daemon run` (queue, monitoring, run retries) on a DAGSTER_HOME with the shipped settings."""
-    import os
-    import signal
-    import subprocess
-    import sys
-
-    from dagster._core.instance.ref import InstanceRef
-
-    from hedgehog_sync.devlab.demo import WORKSPACE_YAML
+def daemon(shipped):
+    """`dagster-daemon run` (queue, monitoring, run retries) on the demo's DAGSTER_HOME for this fleet."""
+    from hedgehog_sync_tests.daemon import demo_daemon
     from hedgehog_sync_tests.reliability.conftest import GIT_TOKEN_ENV
-    from hedgehog_sync_tests.reliability.test_daemon import Deployment
 
-    home = tmp_path_factory.mktemp("shipped_daemon_home")
-    (home / "dagster.yaml").write_text(LOCAL_DAGSTER_YAML)
-    (home / "workspace.yaml").write_text(WORKSPACE_YAML)
-    env = {**os.environ, "DAGSTER_HOME": str(home), "HEDGEHOG_SYNC_INVENTORY": str(shipped.fleet.inventory),
-           "HEDGEHOG_SYNC_STATE_DIR": str(home / "state"), GIT_TOKEN_ENV: shipped.git_token}
-    instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
-    instance.add_dynamic_partitions("fabrics", list(DEMO_FABRICS))
-    dep = Deployment(home, env, instance, [])
-    subprocess.run([sys.executable, "-m", "dagster", "schedule", "stop", "fleet_sync_every_minute",
-                    "-w", str(home / "workspace.yaml")], env=env, cwd=home, check=True, capture_output=True,
-                   timeout=120)
-    try:
-        dep.start_daemon()
+    with demo_daemon(shipped.fleet, {GIT_TOKEN_ENV: shipped.git_token}) as dep:
         yield dep
-    finally:
-        for group in dep.groups:
-            try:
-                os.killpg(group, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        instance.dispose()
 
 
 def test_the_daemon_retries_neither_a_run_with_an_unread_fabric_nor_a_step_failure(shipped, daemon):
-    from hedgehog_sync_tests.reliability.test_daemon import wait_for
+    from hedgehog_sync_tests.daemon import ENDED, wait_for
 
     lab, dep = shipped, daemon
-    ended = (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
     original = wrong_token(lab)
     try:
         run_id = dep.launch()
-        wait_for("the run with one unreadable fabric", lambda: dep.status(run_id) in ended)
+        wait_for("the run with one unreadable fabric", lambda: dep.status(run_id) in ENDED)
     finally:
         (lab.fleet.root / "kube" / f"{FAULTED}.kubeconfig").write_bytes(original)
     assert dep.status(run_id) == DagsterRunStatus.SUCCESS
@@ -335,7 +307,7 @@ def test_the_daemon_retries_neither_a_run_with_an_unread_fabric_nor_a_step_failu
     inventory.write_bytes(b"fabrics: [\x00")
     try:
         failed = dep.launch()
-        wait_for("the run on an unusable inventory", lambda: dep.status(failed) in ended)
+        wait_for("the run on an unusable inventory", lambda: dep.status(failed) in ENDED)
     finally:
         inventory.write_bytes(text)
     assert dep.status(failed) == DagsterRunStatus.FAILURE
@@ -344,7 +316,7 @@ def test_the_daemon_retries_neither_a_run_with_an_unread_fabric_nor_a_step_failu
     try:
         wait_for("the daemon's run-retry decision", decided, timeout=420)
     except AssertionError:
-        log = sorted(dep.home.glob("daemon-*.log"))[-1].read_text(errors="replace")[-3000:]
-        raise AssertionError(f"no run-retry decision; daemon alive: {dep.daemon.poll() is None}\n{log}") from None
+        raise AssertionError(f"no run-retry decision; daemon alive: {dep.daemon.poll() is None}\n"
+                             f"{dep.daemon_log()}") from None
     # By then the daemon has looked at both runs: neither was run again.
     assert dep.retries_of(run_id) == [] and dep.retries_of(failed) == []
