@@ -1,17 +1,17 @@
 """Pools `git` and `kubernetes`: the steps that use those APIs wait for a slot, across runs."""
 
 import os
+import shutil
 import subprocess
 import sys
 import threading
 import time
-
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import yaml
 from dagster import AssetKey, DagsterInstance, build_sensor_context, instance_for_test, materialize
-
 from dagster._core.instance.config import PoolGranularity
 
 from hedgehog_sync.defs.alerts import AlertSink
@@ -20,14 +20,40 @@ from hedgehog_sync.defs.pools import POOL_LIMITS, ensure_pool_limits, pool_limit
 from hedgehog_sync.defs.schedules import sync_fleet_job
 from hedgehog_sync.defs.sensors import fabric_discovery
 from hedgehog_sync.devlab.demo import IN_SYNC_FABRIC, LOCAL_DAGSTER_YAML
+from hedgehog_sync_tests.daemon import PRODUCTION_DAGSTER_YAML, throwaway_database
 
-REPO = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).with_name("hedgehog-sync"))
 
 
 def shipped_instance_settings():
     """The instance the project ships for the demo (deploy/dagster.local.yaml)."""
     return yaml.safe_load(LOCAL_DAGSTER_YAML)
+
+
+@contextmanager
+def production_instance(home: Path, monkeypatch: pytest.MonkeyPatch):
+    """An instance made from deploy/dagster.yaml as shipped (copied, not re-typed), its PostgreSQL storage
+    pointed through the DAGSTER_PG_* variables that file reads at a throwaway database on the local
+    server. Its K8sRunLauncher is only built when a run is launched, which these tests never do."""
+    with throwaway_database("hhsync_pools") as pg:
+        for var, value in pg.items():
+            monkeypatch.setenv(var, value)
+        home.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(PRODUCTION_DAGSTER_YAML, home / "dagster.yaml")
+        with DagsterInstance.from_config(str(home)) as instance:
+            assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+            yield instance
+
+
+@contextmanager
+def shipped_instance(which: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The demo's instance settings (SQLite) or production's (PostgreSQL), as each ships."""
+    if which == "production":
+        with production_instance(tmp_path / "production_home", monkeypatch) as instance:
+            yield instance
+    else:
+        with instance_for_test(overrides=shipped_instance_settings()) as instance:
+            yield instance
 
 
 def waiting_steps(instance):
@@ -45,22 +71,23 @@ def test_sync_steps_are_in_their_pools():
     assert sync_fleet_job.tags["dagster/retry_strategy"] == "ALL_STEPS"
 
 
-@pytest.mark.parametrize("settings", [LOCAL_DAGSTER_YAML, (REPO / "deploy" / "dagster.yaml").read_text()],
-                         ids=["local", "production"])
-def test_shipped_instances_enforce_pools_per_step(settings):
+@pytest.mark.parametrize("which", ["local", "production"])
+def test_shipped_instances_enforce_pools_per_step(which, tmp_path, monkeypatch):
     """No `granularity: run`: each step claims its slot (the run queue does not hold whole runs)."""
+    settings = PRODUCTION_DAGSTER_YAML.read_text() if which == "production" else LOCAL_DAGSTER_YAML
     pools = (yaml.safe_load(settings).get("concurrency") or {}).get("pools") or {}
     assert pools.get("granularity", "op") == "op"
-    with instance_for_test(overrides=shipped_instance_settings()) as instance:
+    with shipped_instance(which, tmp_path, monkeypatch) as instance:
         assert instance.get_concurrency_config().pool_config.pool_granularity != PoolGranularity.RUN
 
 
-def test_discovery_sets_missing_limits_and_keeps_an_operators(tmp_path):
+@pytest.mark.parametrize("which", ["local", "production"])
+def test_discovery_sets_missing_limits_and_keeps_an_operators(which, tmp_path, monkeypatch):
     (tmp_path / "fabrics.yaml").write_text(yaml.safe_dump({"fabrics": []}))
     from hedgehog_sync.defs.resources import FleetResource
 
     fleet = FleetResource(inventory_path=str(tmp_path / "fabrics.yaml"), state_dir=str(tmp_path / "state"))
-    with instance_for_test(overrides=shipped_instance_settings()) as instance:
+    with shipped_instance(which, tmp_path, monkeypatch) as instance:
         assert pool_limits(instance) == {"git": None, "kubernetes": None}
         instance.event_log_storage.set_concurrency_slots("git", 8)  # an operator's choice
         fabric_discovery(build_sensor_context(instance=instance, resources={"fleet": fleet}))
