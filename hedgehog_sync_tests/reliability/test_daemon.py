@@ -19,7 +19,7 @@ from dagster import DagsterRunStatus
 
 from hedgehog_sync.defs.resources import FleetResource
 from hedgehog_sync.devlab.demo import DEMO_FABRICS
-from hedgehog_sync_tests.daemon import demo_daemon, production_daemon, wait_for
+from hedgehog_sync_tests.daemon import ENDED, demo_daemon, production_daemon, wait_for
 from hedgehog_sync_tests.reliability.conftest import (
     FAULTED, FAULTED_VPCS, GIT_TOKEN_ENV, _comparable, assert_nothing_lost,
 )
@@ -47,11 +47,18 @@ def daemon_lab(lab, deployment):
     return dataclasses.replace(lab, instance=deployment.instance, resource=resource, results=[])
 
 
+def synced(dep) -> None:
+    """One run over the fleet to its end, so every fabric has a report to compare with (whichever
+    test comes first)."""
+    dep.settled()
+    first = dep.launch()
+    wait_for("a first run", lambda: dep.status(first) in ENDED)
+    assert dep.status(first) == DagsterRunStatus.SUCCESS
+
+
 def test_run_worker_killed_mid_run_is_marked_failed_and_run_again(daemon_lab, deployment):
     dep, lab = deployment, daemon_lab
-    first = dep.launch()
-    wait_for("the first run", lambda: dep.status(first) in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE))
-    assert dep.status(first) == DagsterRunStatus.SUCCESS
+    synced(dep)
     before = lab.snapshot()
 
     hold = lab.apiserver.faults.add(path=FAULTED_VPCS, latency=60, times=1)
@@ -75,7 +82,7 @@ def test_run_worker_killed_mid_run_is_marked_failed_and_run_again(daemon_lab, de
 
 def test_daemon_killed_mid_cycle_loses_no_run_and_no_report(daemon_lab, deployment):
     dep, lab = deployment, daemon_lab
-    dep.settled()
+    synced(dep)
     before = lab.snapshot()
     hold = lab.apiserver.faults.add(path=FAULTED_VPCS, latency=8, times=1)
     running = dep.launch()
