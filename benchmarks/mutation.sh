@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Mutation score (issue 19): mutmut over domain/, cycle.py and the connectors' redaction and budget code.
+#
+#   git worktree add --detach /tmp/hedgehog-mutation HEAD      # never in a checkout you are editing
+#   cd /tmp/hedgehog-mutation && benchmarks/mutation.sh [--max-children N]
+#
+# mutmut (pinned in setup.cfg's test extra; its settings are [tool.mutmut] in pyproject.toml) copies
+# hedgehog_sync/, the tests and docs/ to ./mutants and runs each mutant against the tests that reach
+# the mutated function. This script adds what the configuration cannot say:
+#   - the scope: every mutant of domain/ and cycle.py, but of connectors/git.py and kubernetes.py only
+#     the budget and redaction functions (SCOPE below: mutmut mutates whole files);
+#   - PYTHONPATH=./mutants, so the processes tests start (`hedgehog-sync check`) import the mutated
+#     code too, never an editable install of another checkout;
+#   - a check that a deliberate mutant is killed (proof the tests import the mutated code);
+#   - the counts over the scope and the list of surviving mutants, in ./mutants/summary.txt and
+#     ./mutants/survivors.txt (`mutmut show <name>` prints one mutant's diff).
+# Everything runs under `nice -n 10`.
+set -euo pipefail
+
+cd "$(git rev-parse --show-toplevel)"
+VENV="${VENV:-$(pwd)/.venv}"
+[ -x "$VENV/bin/mutmut" ] || VENV="$(git worktree list --porcelain | awk '/^worktree /{print $2; exit}')/.venv"
+MUTMUT="$VENV/bin/mutmut"
+PYTHON="$VENV/bin/python"
+MAX_CHILDREN="$(nproc)"
+if [ "${1:-}" = "--max-children" ]; then MAX_CHILDREN="$2"; fi
+
+SCOPE=(
+  "hedgehog_sync.domain.*"
+  "hedgehog_sync.cycle.*"
+  # connectors/git.py: budgets, the token policy (what reaches git, what is refused)
+  "hedgehog_sync.connectors.git.xǁGitBudgetsǁ*"
+  "hedgehog_sync.connectors.git.x__budget__mutmut_*"
+  "hedgehog_sync.connectors.git.x__max_documents__mutmut_*"
+  "hedgehog_sync.connectors.git.xǁGitRepoCacheǁ_check_fetch_budget__mutmut_*"
+  "hedgehog_sync.connectors.git.x__check_token_policy__mutmut_*"
+  "hedgehog_sync.connectors.git.x__allowed_protocols__mutmut_*"
+  # connectors/kubernetes.py: budgets, capped reads, tokens and their registration for redaction
+  "hedgehog_sync.connectors.kubernetes.xǁBudgetǁ*"
+  "hedgehog_sync.connectors.kubernetes.xǁReadBudgetsǁ*"
+  "hedgehog_sync.connectors.kubernetes.x_budget_value__mutmut_*"
+  "hedgehog_sync.connectors.kubernetes.x__budget_error__mutmut_*"
+  "hedgehog_sync.connectors.kubernetes.x__deadline_error__mutmut_*"
+  "hedgehog_sync.connectors.kubernetes.x_read_capped_file__mutmut_*"
+  "hedgehog_sync.connectors.kubernetes.xǁ_CappedKubeConfigMergerǁ*"
+  "hedgehog_sync.connectors.kubernetes.x__deeper_than__mutmut_*"
+  "hedgehog_sync.connectors.kubernetes.x__check_sizes__mutmut_*"
+  "hedgehog_sync.connectors.kubernetes.x__token_text__mutmut_*"
+  "hedgehog_sync.connectors.kubernetes.x__checked_token__mutmut_*"
+  "hedgehog_sync.connectors.kubernetes.xǁ_InClusterLoaderǁ_read_token_file__mutmut_*"
+  "hedgehog_sync.connectors.kubernetes.x__register_credentials__mutmut_*"
+  "hedgehog_sync.connectors.kubernetes.x__normalize_user_token__mutmut_*"
+  "hedgehog_sync.connectors.kubernetes.x__check_authorization__mutmut_*"
+)
+# A mutant that must be killed: presence_severity answering None instead of critical/high.
+PROOF="hedgehog_sync.domain.diff.x_presence_severity__mutmut_*"
+
+export PYTHONPATH="$(pwd)/mutants"
+export CI=true  # the fuzz profile derandomizes under CI; pytest gets --hypothesis-seed=0 (pyproject.toml)
+rm -rf mutants
+started=$(date +%s)
+echo "mutation run: $(git rev-parse HEAD) $(date -u +%FT%TZ), $MAX_CHILDREN children, load: $(cut -d' ' -f1-3 /proc/loadavg)"
+nice -n 10 "$MUTMUT" run --max-children "$MAX_CHILDREN" "${SCOPE[@]}" 2>&1 | tr '\r' '\n' | grep -v '^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]' || true
+finished=$(date +%s)
+
+"$PYTHON" - "$((finished - started))" "$PROOF" "${SCOPE[@]}" <<'EOF'
+import fnmatch, json, sys
+from pathlib import Path
+
+seconds, proof, scope = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+from mutmut.stats import status_by_exit_code  # mutmut's own verdict per exit code
+
+results = {}
+for meta in Path("mutants").rglob("*.py.meta"):
+    for key, code in json.loads(meta.read_text())["exit_code_by_key"].items():
+        if any(fnmatch.fnmatch(key, p) for p in scope):
+            results[key] = status_by_exit_code[code]
+counts = {}
+for verdict in results.values():
+    counts[verdict] = counts.get(verdict, 0) + 1
+proved = [k for k, v in results.items() if fnmatch.fnmatch(k, proof) and v == "killed"]
+if not proved:
+    sys.exit(f"no mutant of {proof} was killed: the tests did not import the mutated code")
+killed = counts.get("killed", 0) + counts.get("timeout", 0) + counts.get("caught by type check", 0)
+checked = sum(counts.values()) - counts.get("skipped", 0) - counts.get("not checked", 0)
+by_module = {}
+for key, verdict in results.items():
+    module = key.rsplit(".", 1)[0]
+    row = by_module.setdefault(module, {})
+    row[verdict] = row.get(verdict, 0) + 1
+lines = [f"duration: {seconds // 60} min {seconds % 60} s", f"mutants in scope: {len(results)}",
+         *(f"  {v}: {n}" for v, n in sorted(counts.items())),
+         f"score (killed + timeout) / checked: {killed}/{checked} = {100 * killed / max(checked, 1):.1f} %",
+         f"proof: {len(proved)} mutants of {proof} killed", "", "per module (survived / no tests / total):"]
+for module, row in sorted(by_module.items()):
+    lines.append(f"  {module}: {row.get('survived', 0)} / {row.get('no tests', 0)} / {sum(row.values())}")
+Path("mutants/summary.txt").write_text("\n".join(lines) + "\n")
+Path("mutants/survivors.txt").write_text("".join(
+    f"{k}\t{v}\n" for k, v in sorted(results.items()) if v in ("survived", "no tests", "suspicious")))
+print("\n".join(lines))
+EOF
