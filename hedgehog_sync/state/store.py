@@ -13,7 +13,9 @@ import importlib.util
 import json
 import logging
 import os
+import sqlite3
 import threading
+import time
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -102,7 +104,17 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            # WAL is a property of the file: set once. Switching needs the file to itself, and SQLite
+            # may answer "locked" at once while another process opens it: wait that out, bounded.
+            deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+            while cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                try:
+                    cursor.execute("PRAGMA journal_mode = WAL").fetchone()
+                    break  # WAL now, or a database that has no WAL (in memory)
+                except sqlite3.OperationalError:
+                    if time.monotonic() >= deadline:
+                        raise
+                    time.sleep(0.05)
         finally:
             cursor.close()
 
