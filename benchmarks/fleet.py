@@ -380,11 +380,16 @@ def workspace_yaml(naive: bool) -> str:
 # --- the benchmark -------------------------------------------------------------------------------------
 
 
+def _generated_at(report: dict[str, Any] | None) -> float | None:
+    if not report or not report.get("generated_at"):
+        return None
+    return datetime.fromisoformat(report["generated_at"].replace("Z", "+00:00")).timestamp()
+
+
 class FleetBenchmark:
     def __init__(self, args: argparse.Namespace):
         self.args = args
         self.root = Path(tempfile.mkdtemp(prefix="hh-fleet-", dir=args.workdir))
-        self.state_dir = self.root / "state"
         self.home = self.root / "dagster_home"
         self.monitor = ProcessMonitor().start()
         self.apiservers: list[subprocess.Popen] = []
@@ -467,8 +472,7 @@ class FleetBenchmark:
         extra = dict(item.split("=", 1) for item in self.args.env)
         # The daemon's environment as shipped (deploy/k8s/env-configmap.yaml), unless --env overrides.
         self.env = {**os.environ, **RUN_CREATOR_ENV, **extra, **self.pg.env(), "DAGSTER_HOME": str(self.home),
-                    "HEDGEHOG_SYNC_INVENTORY": str(self.root / "fabrics.yaml"),
-                    "HEDGEHOG_SYNC_STATE_DIR": str(self.state_dir)}
+                    "HEDGEHOG_SYNC_INVENTORY": str(self.root / "fabrics.yaml")}
         os.environ.update({k: self.env[k] for k in ("DAGSTER_HOME", *self.pg.env())})
         from dagster import DagsterInstance
 
@@ -509,23 +513,27 @@ class FleetBenchmark:
         return list(records)
 
     def in_flight(self) -> int:
-        from dagster import DagsterRunStatus, RunsFilter
+        from dagster import RunsFilter
 
-        statuses = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
-                    DagsterRunStatus.STARTED]
+        from hedgehog_sync.defs.schedules import IN_FLIGHT as statuses
         return len(self.instance.get_run_records(RunsFilter(statuses=statuses)))
 
+    def store(self) -> Any:
+        from hedgehog_sync.state import StateStore
+
+        return StateStore.for_instance(self.instance)  # the fleet's tables in the instance's PostgreSQL
+
     def report(self, fabric: Fabric) -> dict[str, Any] | None:
-        try:
-            return json.loads((self.state_dir / "reports" / fabric.name / "report.json").read_text())
-        except (OSError, json.JSONDecodeError):
-            return None
+        return self.store().latest_report(fabric.name)
 
     def report_mtime(self, fabric: Fabric) -> float | None:
-        try:
-            return (self.state_dir / "reports" / fabric.name / "report.json").stat().st_mtime
-        except OSError:
-            return None
+        """When the fabric's latest report was compared (its generated_at; whole seconds)."""
+        return _generated_at(self.report(fabric))
+
+    def report_times(self, fabrics: list[Fabric]) -> dict[str, float | None]:
+        """report_mtime of many fabrics in one query of the state store."""
+        stored = self.store().load([f.name for f in fabrics])
+        return {name: _generated_at(state.report) for name, state in stored.items()}
 
     def check_reports(self) -> dict[str, Any]:
         """Every drifted fabric's report names exactly the injected changes; every other one is in sync,
@@ -627,8 +635,9 @@ class FleetBenchmark:
         deadline = time.time() + self.args.cold_timeout + 60
         missing = list(self.fabrics)
         while missing and time.time() < deadline:
-            missing = [f for f in missing if self.report_mtime(f) is None]
-            time.sleep(0.5)
+            times = self.report_times(missing)
+            missing = [f for f in missing if times.get(f.name) is None]
+            time.sleep(1.0)
         runs = self.sync_runs(t0 - 5)
         scheduled = [r for r in runs if r.dagster_run.tags.get("dagster/schedule_name")]
         # The schedule's first tick starts the cycle; a fast-path run for a critical fabric may come
@@ -637,7 +646,7 @@ class FleetBenchmark:
             first = min(_scheduled_at(r) or r.create_timestamp.timestamp() for r in scheduled)
         else:
             first = min((r.create_timestamp.timestamp() for r in runs), default=t0)
-        last_report = max((self.report_mtime(f) or 0) for f in self.fabrics)
+        last_report = max((t or 0) for t in self.report_times(self.fabrics).values())
         while self.in_flight() and time.time() < deadline:
             time.sleep(0.5)
         cpu1, ev1 = self.monitor.cpu(), self.pg.last_event_id()
@@ -660,7 +669,7 @@ class FleetBenchmark:
         over the whole minute up to the next tick (the load a fleet puts on the machine)."""
         # A tick at which every fabric is due: the schedule skips one synced less than half a minute
         # before it (TICK_SLACK_SECONDS), so the tick must come 30 s after the last report at least.
-        last = max((self.report_mtime(f) or 0.0) for f in self.fabrics)
+        last = max((t or 0.0) for t in self.report_times(self.fabrics).values())
         b0 = self.next_boundary(max(time.time() + 2, last + 31))
         self.wait_until(b0 - 0.5)
         cpu0, ev0 = self.monitor.cpu(), self.pg.last_event_id()

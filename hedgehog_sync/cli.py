@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import click
@@ -25,18 +24,16 @@ def main() -> None:
               help="Inventory file (default $HEDGEHOG_SYNC_INVENTORY or ./fabrics.yaml).")
 @click.option("--fabric", required=True, help="Name of the fabric in the inventory.")
 @click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="table", show_default=True)
-@click.option("--state-dir", type=click.Path(file_okay=False),
-              help="Git cache and last reports, kept between runs (default: a temporary folder, removed "
-                   "afterwards; drift_since then comes from the fleet's last report when "
-                   "$HEDGEHOG_SYNC_STATE_DIR or $DAGSTER_HOME holds one, else this run is the first to see it).")
-def check(inventory_file: str | None, fabric: str, fmt: str, state_dir: str | None) -> None:
+def check(inventory_file: str | None, fabric: str, fmt: str) -> None:
     """Compute a fabric's drift report now and print it.
 
+    Keeps nothing: drift_since comes from the fleet's last report of the fabric when $DAGSTER_HOME
+    points at the fleet's instance, else this check is the first to see the drift.
     Exit status like `kubectl diff`: 0 in sync, 1 drifted, 2 unknown or any error (one line on stderr
     naming the fabric, never a traceback): a CI gate reads 1 as drift and nothing else.
     """
     try:
-        report = _check_report(inventory_file, fabric, state_dir)
+        report = _check_report(inventory_file, fabric)
         from hedgehog_sync.domain.render import report_table
         from hedgehog_sync.domain.report import report_json
 
@@ -51,7 +48,9 @@ def check(inventory_file: str | None, fabric: str, fmt: str, state_dir: str | No
         click.echo(f"error: fabric {fabric!r}: {_one_line(exc)}", err=True)
         sys.exit(EXIT_UNKNOWN)
     click.echo(text)
-    sys.exit({"in_sync": EXIT_IN_SYNC, "drifted": EXIT_DRIFTED}.get(report.get("status"), EXIT_UNKNOWN))
+    from hedgehog_sync.domain.vocabulary import DRIFTED, IN_SYNC_STATUS
+
+    sys.exit({IN_SYNC_STATUS: EXIT_IN_SYNC, DRIFTED: EXIT_DRIFTED}.get(report.get("status"), EXIT_UNKNOWN))
 
 
 class _CheckStop(Exception):
@@ -70,22 +69,47 @@ def _one_line(exc: BaseException) -> str:
     return visible(f"{text} ({type(exc).__name__})", 500)
 
 
-def _fleet_reports() -> Path | None:
-    """Where the Dagster fleet keeps its reports (FleetResource.state_root), when this shell says."""
+def _fleet_previous_report(fabric: str) -> dict | None:
+    """The fleet's last report of this fabric, read from its instance's database when $DAGSTER_HOME
+    says where that is; None otherwise, or when it cannot be read (a check never fails for it)."""
     import os
 
-    explicit = os.environ.get("HEDGEHOG_SYNC_STATE_DIR")
-    if explicit:
-        return Path(explicit) / "reports"
     home = os.environ.get("DAGSTER_HOME")
-    return Path(home) / "storage" / "hedgehog_sync" / "reports" if home else None
+    if not home or not Path(home).is_dir():
+        return None
+    try:
+        from dagster import DagsterInstance
+        from dagster._core.instance.ref import InstanceRef
+
+        from hedgehog_sync.state import StateStore
+
+        with DagsterInstance.from_ref(InstanceRef.from_dir(str(Path(home).resolve()))) as instance:
+            previous = StateStore.for_instance(instance).latest_report(fabric)
+    except Exception:
+        return None
+    return previous if isinstance(previous, dict) else None
 
 
-def _check_report(inventory_file: str | None, fabric: str, state_dir: str | None) -> dict:
+def _sync_once(cfg) -> "object":
+    """One fabric read and compared now, against an in-memory store (seeded with the fleet's last
+    report of it, for drift_since); Git goes to this process's scratch directory."""
     from hedgehog_sync.connectors.git import GitRepoCache
     from hedgehog_sync.cycle import FabricReader, sync_fabric
+    from hedgehog_sync.state import StateStore
+
+    store = StateStore.in_memory()
+    previous = _fleet_previous_report(cfg.name)
+    if previous is not None:
+        store.save_report(cfg.name, previous)
+    reader = FabricReader(GitRepoCache())
+    try:
+        return sync_fabric(cfg, reader, store)
+    finally:
+        reader.close()
+
+
+def _check_report(inventory_file: str | None, fabric: str) -> dict:
     from hedgehog_sync.domain.inventory import load_inventory
-    from hedgehog_sync.store import ReportStore
 
     try:
         inventory = load_inventory(inventory_file)
@@ -95,22 +119,7 @@ def _check_report(inventory_file: str | None, fabric: str, state_dir: str | None
     if cfg is None:
         raise _CheckStop([str(p) for p in inventory.problems]
                          + [f"fabric '{fabric}' is not (validly) defined in {inventory.path}"])
-    with tempfile.TemporaryDirectory(prefix="hedgehog-sync-") as tmp:
-        root = Path(state_dir or tmp)
-        store = ReportStore(root / "reports")
-        if state_dir is None:
-            # A temporary folder has no history, so every drift looked new ("drift_since" was always now):
-            # start from the fleet's own last report of this fabric, read only, when there is one.
-            fleet = _fleet_reports()
-            previous = ReportStore(fleet).latest_report(cfg.name) if fleet is not None else None
-            if isinstance(previous, dict):
-                store.save_report(cfg.name, previous)
-        reader = FabricReader(GitRepoCache(root / "git"))
-        try:
-            outcome = sync_fabric(cfg, reader, store)
-        finally:
-            reader.close()
-    return outcome.report
+    return _sync_once(cfg).report
 
 
 @main.command()
@@ -128,12 +137,9 @@ def plan(inventory_file: str | None, fabric: str, output_dir: str | None) -> Non
     deliberate step (docs/remediation.md). hedgehog-sync itself changes nothing.
     Exit status as `check`: 0 nothing to do, 1 a plan, 2 unknown or any error (no plan).
     """
-    from hedgehog_sync.connectors.git import GitRepoCache
-    from hedgehog_sync.cycle import FabricReader, sync_fabric
     from hedgehog_sync.domain.inventory import load_inventory
     from hedgehog_sync.domain.plan import apply_yaml, delete_yaml, kubectl_commands
     from hedgehog_sync.domain.render import visible
-    from hedgehog_sync.store import ReportStore
 
     try:
         try:
@@ -144,13 +150,7 @@ def plan(inventory_file: str | None, fabric: str, output_dir: str | None) -> Non
         if cfg is None:
             raise _CheckStop([str(p) for p in inv.problems]
                              + [f"fabric '{fabric}' is not (validly) defined in {inv.path}"])
-        with tempfile.TemporaryDirectory(prefix="hedgehog-sync-") as tmp:
-            reader = FabricReader(GitRepoCache(Path(tmp) / "git"))
-            try:
-                outcome = sync_fabric(cfg, reader, ReportStore(Path(tmp) / "reports"))
-            finally:
-                reader.close()
-        found = outcome.plan
+        found = _sync_once(cfg).plan
         if found is None or found.reason is not None:
             why = found.reason if found is not None else "no plan was computed"
             raise _CheckStop([f"fabric '{fabric}': no plan: {why}"])
@@ -252,32 +252,26 @@ def _dagster_instance():
 
 @main.command()
 @click.option("--reset", is_flag=True, help="Forget the collected metrics (they start again from the next run).")
-@click.option("--state-dir", type=click.Path(file_okay=False),
-              help="Default: $HEDGEHOG_SYNC_STATE_DIR, else the Dagster instance's storage ($DAGSTER_HOME; "
-                   "unset: the demo's ./.devlab/dagster_home).")
 @click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="table", show_default=True)
-def metrics(reset: bool, state_dir: str | None, fmt: str) -> None:
+def metrics(reset: bool, fmt: str) -> None:
     """Show the scheduler metrics of the fleet's sync runs, or reset them.
 
     A fabric check is one fabric in one run; it fails when the fabric could not be read or compared
-    (its report says unknown). Rates cover the last 100 runs.
+    (its report says unknown). Rates cover the last 100 runs. They are kept in the instance's
+    database ($DAGSTER_HOME; unset: the demo's ./.devlab/dagster_home).
     """
-    from hedgehog_sync.defs.resources import FleetResource
     from hedgehog_sync.domain.metrics import window_rates
-    from hedgehog_sync.store import MetricsStore
+    from hedgehog_sync.state import StateStore
 
-    if state_dir:
-        store = MetricsStore(Path(state_dir) / "metrics.json")
-    else:
-        with _dagster_instance() as instance:
-            store = FleetResource().metrics_store(instance)
-    if reset:
-        store.reset()
-        click.echo(f"metrics reset ({store.path})")
-        return
-    m = store.load()
+    with _dagster_instance() as instance:
+        store = StateStore.for_instance(instance)
+        if reset:
+            store.reset_metrics()
+            click.echo(f"metrics reset ({store.display_url})")
+            return
+        m = store.metrics()
     if m is None:
-        click.echo(f"no sync run recorded yet ({store.path})")
+        click.echo(f"no sync run recorded yet ({store.display_url})")
         return
     rates = window_rates(m["recent"])
     if fmt == "json":
@@ -508,6 +502,25 @@ def recheck(fabric: str, url: str, wait: bool, timeout: float) -> None:
     latest = ((found or {}).get("assetMaterializations") or [{}])[0]
     status_of = {m["label"]: m.get("text") for m in latest.get("metadataEntries") or []}.get("status", "recorded")
     click.echo(f"{fabric}: {status_of} (run {run_id} succeeded)")
+
+
+@main.group()
+def state() -> None:
+    """The fleet's state in the instance's database (docs/state.md)."""
+
+
+@state.command("import")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+def state_import(directory: str) -> None:
+    """Import a state directory written by a release before the database store (reports, health,
+    versions, parses, fleet rows, metrics), into the instance of $DAGSTER_HOME. Fabrics that already
+    have state in the database are left as they are; the directory is left in place."""
+    from hedgehog_sync.state import StateStore
+
+    with _dagster_instance() as instance:
+        store = StateStore.for_instance(instance)
+        summary = store.import_state_dir(directory)
+    click.echo(f"imported {directory} into {store.display_url}: {json.dumps(summary.to_dict())}")
 
 
 @main.group()

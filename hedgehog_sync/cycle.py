@@ -12,12 +12,13 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 
 from hedgehog_sync.connectors import kubernetes as k8s
 from hedgehog_sync.connectors.git import GitFile, GitRepoCache, GitSnapshot
 from hedgehog_sync.domain.errors import HedgehogSyncError
 from hedgehog_sync.domain.inventory import FabricConfig
+from hedgehog_sync.domain.limits import GIT_SLOTS, KUBERNETES_SLOTS
 from hedgehog_sync.domain import (
     defaults as defaults_module, diff as diff_module, kinds as kinds_module, normalize as normalize_module,
     parsing as parsing_module, plan as plan_module, report as report_module, yamljson as yamljson_module,
@@ -27,13 +28,14 @@ from hedgehog_sync.domain.parsing import ParsedFile, parse_file, parse_files
 from hedgehog_sync.domain.redaction import redact
 from hedgehog_sync.domain.recovery import DEFAULT_POLICY, RecoveryPolicy, retry_delay
 from hedgehog_sync.domain.report import (
-    DRIFTED, IN_SYNC_STATUS, build_report, desired_version, failure_from, live_version, report_version,
-    rules_version, utc_iso,
+    build_report, desired_version, failure_from, live_version, report_version, rules_version, utc_iso,
 )
-from hedgehog_sync.store import ReportStore
+from hedgehog_sync.domain.vocabulary import DRIFTED, IN_SYNC_STATUS
+
+if TYPE_CHECKING:
+    from hedgehog_sync.state import StateStore
 
 GIT_STATE, K8S_STATE, DRIFT_REPORT = "git_state", "k8s_state", "drift_report"
-GIT_SLOTS, KUBERNETES_SLOTS = 4, 3
 
 
 def _at_path(parsed: ParsedFile, path: str) -> ParsedFile:
@@ -111,17 +113,42 @@ class PersistentParses:
     `ls-remote` and nothing else, and a new commit parses only the blobs that changed (what `git
     diff` between the two commits would name). Only results that survive a JSON round trip
     unchanged are kept; anything else is parsed again next time.
+
+    The documents of a batch are loaded in one query (`prime`); what a read learns is held in
+    `saved` until the caller writes it with the rest of the batch, in one transaction. Given a
+    store, a fabric not primed is loaded from it.
     """
 
-    def __init__(self, store: ReportStore):
+    def __init__(self, store: "StateStore | None" = None, docs: Mapping[str, Any] | None = None):
         self.store = store
+        self._docs: dict[str, Any] = dict(docs or {})
+        self.saved: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def prime(self, docs: Mapping[str, Any], fabrics: Any = ()) -> None:
+        """The stored documents of a batch; `fabrics` without one have none (not looked up again)."""
+        with self._lock:
+            for fabric in fabrics:
+                self._docs.setdefault(fabric, None)
+            self._docs.update(docs)
+
+    def take_saved(self) -> dict[str, Any]:
+        with self._lock:
+            saved, self.saved = self.saved, {}
+            return saved
+
+    def _doc(self, fabric: str) -> Any:
+        with self._lock:
+            if fabric in self._docs:
+                return self._docs[fabric]
+        return self.store.parsed_files(fabric) if self.store is not None else None
 
     @staticmethod
     def _source(settings: Any) -> str:
         return hashlib.sha256(f"{settings.url}\0{settings.ref}\0{settings.path}".encode()).hexdigest()[:16]
 
     def load(self, fabric: str, settings: Any) -> CachedRead | None:
-        doc = self.store.parsed_files(fabric)
+        doc = self._doc(fabric)
         try:
             if not isinstance(doc, dict) or doc.get("parser") != PARSER_VERSION or doc.get("format") != 2:
                 return None
@@ -155,11 +182,13 @@ class PersistentParses:
                 blobs[blob] = entry if keep else None
             if blobs[blob] is not None:
                 paths[path] = blob
-        self.store.save_parsed_files(fabric, {
+        doc = {
             "parser": PARSER_VERSION, "format": 2, "source": self._source(settings), "commit": snap.commit,
             "message": snap.message, "author": snap.author, "findings": [f.as_dict() for f in snap.findings],
             "complete": len(paths) == len(files), "files": paths,
-            "blobs": {blob: entry for blob, entry in blobs.items() if entry is not None}})
+            "blobs": {blob: entry for blob, entry in blobs.items() if entry is not None}}
+        with self._lock:
+            self._docs[fabric] = self.saved[fabric] = doc
 
 
 def desired_from_snapshot(snap: GitSnapshot, ref: str, cache: _ParseCache | None = None,
@@ -351,9 +380,17 @@ def _unchanged_since(previous: dict[str, Any] | None, before: dict[str, str], in
             and before.get(INPUTS) == inputs and before.get(INPUTS_REPORT) == report_version(previous))
 
 
-def compare_fabric(cfg: FabricConfig, git: SideRead, cluster: SideRead, store: ReportStore,
+class Stored(Protocol):
+    """What comparing needs of a fabric's stored state (state.FabricState is one)."""
+
+    report: dict[str, Any] | None
+    versions: dict[str, str]
+
+
+def compare_fabric(cfg: FabricConfig, git: SideRead, cluster: SideRead, stored: Stored,
                    now: datetime | None = None) -> FabricOutcome:
-    """Compare what was read of both sides and store the fabric's report; never raises for its faults.
+    """Compare what was read of both sides against the fabric's stored state; never raises for its
+    faults, and keeps nothing (the caller writes the outcome with its batch).
 
     Anything that goes wrong while comparing (a value of an unexpected shape, a bug) makes this
     fabric's report `unknown`, naming the error: the rest of its batch is compared as usual.
@@ -361,8 +398,8 @@ def compare_fabric(cfg: FabricConfig, git: SideRead, cluster: SideRead, store: R
     started = time.monotonic()
     now = now or datetime.now(timezone.utc)
     desired, live = git.value, cluster.value
-    previous = store.latest_report(cfg.name)
-    before = store.versions(cfg.name)
+    previous = stored.report
+    before = dict(stored.versions or {})
     versions = dict(before)
     compare_error: HedgehogSyncError | None = None
     inputs = None
@@ -402,8 +439,6 @@ def compare_fabric(cfg: FabricConfig, git: SideRead, cluster: SideRead, store: R
         versions.pop(INPUTS, None)
         versions.pop(INPUTS_REPORT, None)
     changed = {name for name, v in versions.items() if before.get(name) != v}
-    store.save_report(cfg.name, report)
-    # Versions are saved by the caller once the change is recorded: a crash in between re-records it.
     return FabricOutcome(cfg.name, report, desired, live, versions, changed, git.error, cluster.error,
                          duration_s=git.duration_s + cluster.duration_s + time.monotonic() - started,
                          attempts=max(git.attempts, cluster.attempts), waited_s=git.waited_s + cluster.waited_s,
@@ -439,7 +474,7 @@ def unknown_report(cfg: FabricConfig, now: datetime, previous: dict[str, Any] | 
     return report
 
 
-def contained_outcome(outcome: FabricOutcome, error: BaseException, store: ReportStore, doing: str,
+def contained_outcome(outcome: FabricOutcome, error: BaseException, doing: str,
                       now: datetime | None = None) -> FabricOutcome:
     """`outcome` turned `unknown` because `doing` (rendering, recording) failed after the comparison:
     the report that is stored and shown names the error, and the next cycle compares afresh."""
@@ -450,7 +485,6 @@ def contained_outcome(outcome: FabricOutcome, error: BaseException, store: Repor
     report = unknown_report(cfg_like, now, None, wrapped, outcome.git_error, outcome.cluster_error)
     versions = {k: v for k, v in outcome.versions.items() if k not in (INPUTS, INPUTS_REPORT)}
     versions[DRIFT_REPORT] = report_version(report)
-    store.save_report(outcome.fabric, report)
     return FabricOutcome(outcome.fabric, report, outcome.desired, outcome.live, versions,
                          set(outcome.changed) | {DRIFT_REPORT}, outcome.git_error, outcome.cluster_error,
                          duration_s=outcome.duration_s, attempts=outcome.attempts, waited_s=outcome.waited_s,
@@ -469,14 +503,25 @@ class _NameAndRef:
         self.name, self.git = name, _GitRef(ref)
 
 
-def sync_fabric(cfg: FabricConfig, reader: FabricReader, store: ReportStore,
+def _compare_and_keep(cfg: FabricConfig, reader: FabricReader, store: "StateStore", git: SideRead,
+                      cluster: SideRead, now: datetime | None) -> FabricOutcome:
+    from hedgehog_sync.state import FabricWrite
+
+    outcome = compare_fabric(cfg, git, cluster, store.load([cfg.name])[cfg.name], now)
+    parses = reader.parses.take_saved().get(cfg.name) if reader.parses is not None else None
+    store.commit([FabricWrite(cfg.name, report=outcome.report, parses=parses)])
+    return outcome
+
+
+def sync_fabric(cfg: FabricConfig, reader: FabricReader, store: "StateStore",
                 now: datetime | None = None) -> FabricOutcome:
-    """Read both sides once, compare, and store one fabric's report; never raises for its faults."""
-    return compare_fabric(cfg, read_git_side(cfg, reader, ONE_ATTEMPT), read_cluster_side(cfg, reader, ONE_ATTEMPT),
-                          store, now)
+    """Read both sides once, compare, and keep one fabric's report (and what its Git read parsed);
+    never raises for its faults. Versions and health are the sync runs' (see batch.py)."""
+    return _compare_and_keep(cfg, reader, store, read_git_side(cfg, reader, ONE_ATTEMPT),
+                             read_cluster_side(cfg, reader, ONE_ATTEMPT), now)
 
 
-def sync_fabric_with_retries(cfg: FabricConfig, reader: FabricReader, store: ReportStore,
+def sync_fabric_with_retries(cfg: FabricConfig, reader: FabricReader, store: "StateStore",
                              policy: RecoveryPolicy = DEFAULT_POLICY, deadline: float | None = None,
                              sleep: Callable[[float], None] = time.sleep,
                              rng: random.Random | None = None) -> FabricOutcome:
@@ -486,4 +531,4 @@ def sync_fabric_with_retries(cfg: FabricConfig, reader: FabricReader, store: Rep
     """
     git = read_git_side(cfg, reader, policy, deadline, sleep=sleep, rng=rng)
     cluster = read_cluster_side(cfg, reader, policy, deadline, sleep=sleep, rng=rng)
-    return compare_fabric(cfg, git, cluster, store)
+    return _compare_and_keep(cfg, reader, store, git, cluster, None)

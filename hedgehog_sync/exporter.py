@@ -3,7 +3,7 @@ and the Dagster instance, so a scrape costs a few small reads and never a run.
 
 Per fabric the rows are exactly the fleet summary's (defs/fleet.fleet_now), so the two agree; the
 report counts and ages come from the report store and health records; per fleet the scheduler
-metrics the sync runs keep (MetricsStore) and the queue of sync_fleet runs from the instance.
+metrics the sync runs keep (in the state store) and the queue of sync_fleet runs from the instance.
 """
 
 from __future__ import annotations
@@ -16,16 +16,15 @@ from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from hedgehog_sync.defs.fleet import PENDING, fleet_now
+from hedgehog_sync.defs.fleet import fleet_now
 from hedgehog_sync.defs.resources import FleetResource
 from hedgehog_sync.domain.health import parse_time
 from hedgehog_sync.domain.inventory import PRIORITY_RANK
 from hedgehog_sync.domain.redaction import redact
+from hedgehog_sync.domain.vocabulary import DRIFT_STATES, PENDING, ROW_STATUSES, SEVERITY_RANK
 
 SYNC_JOB = "sync_fleet"  # defs/schedules.sync_fleet_job's name
-STATUSES = ("in_sync", "drifted", "unknown", PENDING)
-SEVERITY_RANK = {"none": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
-DRIFT_STATES = ("modified", "missing", "extra")
+STATUSES = ROW_STATUSES
 log = logging.getLogger("hedgehog_sync.exporter")
 
 
@@ -58,7 +57,8 @@ class FleetCollector:
 
     def fabric_metrics(self, now: datetime) -> Iterable[Metric]:
         rows = fleet_now(self.instance, self.fleet)
-        store = self.fleet.report_store(self.instance)
+        stored = self.fleet.state_store(self.instance).load(  # one query for the fleet
+            [row["fabric"] for row in rows if row["status"] != PENDING])
         g = GaugeMetricFamily
         info = g("hedgehog_sync_fabric_info", "A fabric of the inventory: its configured and effective priority",
                  labels=["fabric", "priority", "effective_priority"])
@@ -97,10 +97,10 @@ class FleetCollector:
                 health.add_metric([name], float(row["health"]))
             if row["status"] == PENDING:
                 continue
-            summary = (store.latest_report(name) or {}).get("summary") or {}
+            summary = (stored[name].report or {}).get("summary") or {}
             for state in DRIFT_STATES:
                 differ.add_metric([name, state], int(summary.get(state) or 0))
-            record = store.health(name)
+            record = stored[name].health
             for family, then in ((report_age, row.get("last_cycle_at") or record.last_cycle_at),
                                  (good_age, record.last_good_sync)):
                 age = _age(then, now)
@@ -109,7 +109,7 @@ class FleetCollector:
         return [info, status, severity, score, differ, health, priority, isolated, stale, report_age, good_age]
 
     def fleet_metrics(self) -> Iterable[Metric]:
-        m: dict[str, Any] = self.fleet.metrics_store(self.instance).load() or {}
+        m: dict[str, Any] = self.fleet.state_store(self.instance).metrics() or {}
         last = m.get("last_run") or {}
         out: list[Metric] = []
         for name, doc, value in (

@@ -39,4 +39,4 @@ def demo_fleet(tmp_path):
 @pytest.fixture
 def fleet_resource(demo_fleet, tmp_path):
     fleet, _ = demo_fleet
-    return FleetResource(inventory_path=str(fleet.inventory), state_dir=str(tmp_path / "state"))
+    return FleetResource(inventory_path=str(fleet.inventory))

@@ -138,7 +138,7 @@ def demo_daemon(fleet: DemoFleet, env: dict[str, str]) -> Iterator[Deployment]:
     fleet's state in the home's `state` folder; `env` adds to the demo's environment."""
     demo_env = dagster_env(fleet)
     home = Path(demo_env["DAGSTER_HOME"])
-    with _running(home, {**demo_env, "HEDGEHOG_SYNC_STATE_DIR": str(home / "state"), **env}) as dep:
+    with _running(home, {**demo_env, **env}) as dep:
         yield dep
 
 
@@ -185,7 +185,7 @@ def production_daemon(fleet: DemoFleet, home: Path, env: dict[str, str]) -> Iter
         os.environ.update(pg)  # this process opens the instance too
         try:
             full = {**os.environ, "DAGSTER_HOME": str(home), "HEDGEHOG_SYNC_INVENTORY": str(fleet.inventory),
-                    **RUN_CREATOR_ENV, "HEDGEHOG_SYNC_STATE_DIR": str(home / "state"), **env}
+                    **RUN_CREATOR_ENV, **env}
             with _running(home, full) as dep:
                 yield dep
         finally:

@@ -10,17 +10,20 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
 from click.testing import CliRunner
+from dagster import DagsterInstance
 
 from hedgehog_sync.cli import main
 from hedgehog_sync.devlab.apiserver import ApiServerHandle, FabricStore, start_apiserver, write_kubeconfig
 from hedgehog_sync.devlab.generator import FabricSpec, generate_controller_objects, generate_fabric, split_into_files
 from hedgehog_sync.devlab.gitrepos import commit_files, init_repo
+from hedgehog_sync.state import StateStore
 from hedgehog_sync_tests.domain.test_fidelity import stored
 
 CONSOLE_SCRIPT = Path(sys.executable).with_name("hedgehog-sync")
@@ -129,7 +132,7 @@ def _drift_by_hand(store: FabricStore, desired: list[dict]) -> dict[tuple[str, s
 @pytest.fixture(autouse=True)
 def _no_fleet_state(monkeypatch) -> None:
     """`check` reads the fleet's last report from these when set: each test says which it uses."""
-    for name in ("HEDGEHOG_SYNC_STATE_DIR", "DAGSTER_HOME"):
+    for name in ("HEDGEHOG_SYNC_GIT_SCRATCH", "DAGSTER_HOME"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -138,7 +141,7 @@ def run_check(fleet: Fleet, fabric: str, *args: str, inventory: Path | None = No
     """The installed console script, in its own process, the way CI pipelines call it."""
     assert CONSOLE_SCRIPT.exists(), f"console script not installed at {CONSOLE_SCRIPT}"
     env = {**{k: v for k, v in os.environ.items()
-              if k not in ("HEDGEHOG_SYNC_INVENTORY", "KUBECONFIG", "HEDGEHOG_SYNC_STATE_DIR", "DAGSTER_HOME")},
+              if k not in ("HEDGEHOG_SYNC_INVENTORY", "KUBECONFIG", "HEDGEHOG_SYNC_GIT_SCRATCH", "DAGSTER_HOME")},
            **(env or {})}
     return subprocess.run(
         [str(CONSOLE_SCRIPT), "check", "--inventory", str(inventory or fleet.inventory), "--fabric", fabric, *args],
@@ -216,17 +219,6 @@ def test_unreachable_cluster_exits_2(fleet: Fleet) -> None:
     assert report["errors"][0]["error_class"] == "ClusterUnreachableError"
 
 
-def test_drift_since_is_kept_between_runs_with_a_state_dir(fleet: Fleet, tmp_path: Path) -> None:
-    args = ["check", "--inventory", str(fleet.inventory), "--fabric", DRIFTED, "--format", "json",
-            "--state-dir", str(tmp_path / "state")]
-    first = CliRunner().invoke(main, args)
-    second = CliRunner().invoke(main, args)
-    assert (first.exit_code, second.exit_code) == (1, 1)
-    a, b = json.loads(first.output), json.loads(second.output)
-    assert b["drift_since"] == a["drift_since"]
-    assert {r["name"]: r["drift_since"] for r in b["resources"]} == {r["name"]: r["drift_since"] for r in a["resources"]}
-
-
 BAD_INVENTORIES = {
     "bad entry": ("fabrics:\n  - name: fab-ok\n    git: {url: 'https://git.example.com/x.git'}\n"
                   "  - name: Fab_West\n    git: {url: 'https://git.example.com/y.git'}\n",
@@ -301,28 +293,36 @@ def test_control_characters_in_names_reach_the_terminal_as_escapes(fleet: Fleet)
     assert warning["source"].startswith("vpcs/") and warning["document"] >= 1
 
 
-def test_every_error_exits_2_with_one_line_naming_the_fabric(fleet: Fleet, tmp_path: Path) -> None:
-    """A failure while recording (here: the state folder cannot be created) is "unknown", never 1."""
+def test_a_git_scratch_that_cannot_be_made_is_unknown_and_exits_2(fleet: Fleet, tmp_path: Path) -> None:
+    """A failure on the way to the fabric's Git (here: its scratch folder cannot be created) is the
+    fabric's read error: the report says unknown and names it, the exit is 2, never 1."""
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder\n")
-    done = run_check(fleet, DRIFTED, "--format", "json", "--state-dir", str(blocker / "state"))
-    assert done.returncode == 2 and done.stdout == ""
-    (line,) = done.stderr.splitlines()
-    assert line.startswith(f"error: fabric '{DRIFTED}': ") and "Traceback" not in done.stderr
-    assert "NotADirectoryError" in line or "FileExistsError" in line
+    done = run_check(fleet, DRIFTED, "--format", "json", env={"HEDGEHOG_SYNC_GIT_SCRATCH": str(blocker / "git")})
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    report = _strict(done.stdout)
+    assert report["status"] == "unknown" and [e["source"] for e in report["errors"]] == ["git"]
+    assert "NotADirectoryError" in report["errors"][0]["message"] or "FileExistsError" in report["errors"][0]["message"]
 
 
 def test_drift_since_comes_from_the_fleets_last_report(fleet: Fleet, tmp_path: Path) -> None:
-    """Issue 18: with no --state-dir, drift_since was always "now" (a temporary folder has no history);
-    it now starts from the fleet's last report ($HEDGEHOG_SYNC_STATE_DIR or $DAGSTER_HOME), read only."""
-    state = tmp_path / "fleet-state"
-    first = _strict(run_check(fleet, DRIFTED, "--format", "json", "--state-dir", str(state)).stdout)
-    before = (state / "reports" / DRIFTED / "report.json").read_bytes()
-    later = run_check(fleet, DRIFTED, "--format", "json", env={"HEDGEHOG_SYNC_STATE_DIR": str(state)})
+    """Issue 18: `check` keeps nothing, so drift_since was always "now"; it starts from the fleet's
+    last report of the fabric, read from the instance's database ($DAGSTER_HOME), which it never writes."""
+    first = _strict(run_check(fleet, DRIFTED, "--format", "json").stdout)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    with DagsterInstance.from_config(str(home)) as instance:
+        fleet_store = StateStore.for_instance(instance)
+        fleet_store.save_report(DRIFTED, first)  # what the fleet's sync recorded earlier
+        before = fleet_store.latest_report(DRIFTED)
+    time.sleep(1.1)  # generated_at has whole seconds: a new check is a new second
+    later = run_check(fleet, DRIFTED, "--format", "json", env={"DAGSTER_HOME": str(home)})
     second = _strict(later.stdout)
+    assert second["generated_at"] != first["generated_at"]
     assert second["drift_since"] == first["drift_since"]
     assert {r["name"]: r["drift_since"] for r in second["resources"]} == \
         {r["name"]: r["drift_since"] for r in first["resources"]}
-    assert (state / "reports" / DRIFTED / "report.json").read_bytes() == before  # the fleet's state is untouched
-    table = run_check(fleet, DRIFTED, "--format", "table", env={"HEDGEHOG_SYNC_STATE_DIR": str(state)})
+    with DagsterInstance.from_config(str(home)) as instance:
+        assert StateStore.for_instance(instance).latest_report(DRIFTED) == before  # the fleet's state is untouched
+    table = run_check(fleet, DRIFTED, "--format", "table", env={"DAGSTER_HOME": str(home)})
     assert f"drifted since {first['drift_since']})" in table.stdout.splitlines()[0]

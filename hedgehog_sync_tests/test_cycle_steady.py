@@ -15,7 +15,7 @@ from hedgehog_sync.domain.inventory import IgnoreEntry, load_inventory
 from hedgehog_sync.domain.model import LiveState
 from hedgehog_sync.domain.plan import plan_for
 from hedgehog_sync.domain.report import build_report, live_version
-from hedgehog_sync.store import ReportStore
+from hedgehog_sync.state import StateStore
 
 T0 = datetime(2026, 11, 28, 12, tzinfo=timezone.utc)
 
@@ -38,7 +38,7 @@ class Counted:
 def drifted(demo_fleet, tmp_path):
     fleet, _ = demo_fleet
     cfg = load_inventory(str(fleet.inventory)).by_name()[DRIFTED_FABRIC]
-    store = ReportStore(tmp_path / "reports")
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
     reader = FabricReader(GitRepoCache(tmp_path / "git"), parses=PersistentParses(store))
     clock = [T0]
 
@@ -82,7 +82,8 @@ def test_a_damaged_or_foreign_parse_cache_is_parsed_afresh(drifted, monkeypatch)
     first = sync()
     store.save_parsed_files(cfg.name, {"parser": "an older release", "files": {"x": 1}})
     assert sync().desired.objects == first.desired.objects
-    store.save_parsed_files(cfg.name, ["not", "a", "cache"])
+    store.save_parsed_files(cfg.name, {"parser": cycle.PARSER_VERSION, "format": 2, "commit": first.desired.commit,
+                                       "files": ["not", "a", "cache"], "blobs": 7})
     assert sync().desired.objects == first.desired.objects
 
 

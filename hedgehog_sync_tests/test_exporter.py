@@ -65,8 +65,7 @@ def test_the_exporter_serves_the_fleet_summarys_numbers_in_promtool_clean_metric
         demo_fleet, fleet_resource, exporter_home, tmp_path):
     fleet, _ = demo_fleet
     port = free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(exporter_home), "HEDGEHOG_SYNC_INVENTORY": str(fleet.inventory),
-           "HEDGEHOG_SYNC_STATE_DIR": fleet_resource.state_dir}
+    env = {**os.environ, "DAGSTER_HOME": str(exporter_home), "HEDGEHOG_SYNC_INVENTORY": str(fleet.inventory)}
     log = open(tmp_path / "exporter.log", "wb")
     proc = subprocess.Popen([console_script(), "exporter", "--port", str(port)], env=env, stdout=log,
                             stderr=subprocess.STDOUT)
@@ -113,7 +112,7 @@ def test_the_exporter_serves_the_fleet_summarys_numbers_in_promtool_clean_metric
     assert ("hedgehog_sync_fabric_last_good_report_age_seconds", (("fabric", BROKEN_FABRIC),)) not in got
     # per fleet: the scheduler metrics the three sync runs recorded
     with DagsterInstance.from_config(str(exporter_home)) as instance:
-        recorded = fleet_resource.metrics_store(instance).load()
+        recorded = fleet_resource.state_store(instance).metrics()
     assert value("hedgehog_sync_runs_total") == recorded["runs_total"] == 3
     assert value("hedgehog_sync_fabric_checks_total") == recorded["fabrics_checked_total"]
     assert value("hedgehog_sync_fabric_check_failures_total") == recorded["fabrics_failed_total"]

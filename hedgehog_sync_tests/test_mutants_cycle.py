@@ -2,7 +2,7 @@
 without redaction, the persisted parse always `complete`, and a fabric's unexpected error escaping
 its read or comparison instead of becoming that fabric's result.
 
-Real components only: a real Git repository on disk, the real ReportStore, the real FabricReader.
+Real components only: a real Git repository on disk, the real state store (SQLite), the real FabricReader.
 """
 
 import copy
@@ -18,7 +18,7 @@ from hedgehog_sync.domain.errors import HedgehogSyncError
 from hedgehog_sync.domain.inventory import parse_inventory
 from hedgehog_sync.domain.parsing import ParsedFile
 from hedgehog_sync.domain.redaction import register_secret
-from hedgehog_sync.store import ReportStore
+from hedgehog_sync.state import FabricWrite, StateStore
 
 SECRET = "hand-mutant-s3cret-9f2c"  # registered below, as a connector registers a token it reads
 URL_PASSWORD = "url-pa55word-77"  # never registered: only the URL's shape says it is a credential
@@ -42,6 +42,15 @@ def fabric(url="https://git.example.com/fabrics.git"):
     inv = parse_inventory(f"fabrics:\n  - name: fab-a\n    git: {{url: \"{url}\"{local}}}\n", "fabrics.yaml")
     assert inv.problems == []
     return inv.fabrics[0]
+
+
+def state(tmp_path):
+    return StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+
+
+def keep(store, parses):
+    """What a batch does with the parses its reads learned: write them with its transaction."""
+    store.commit([FabricWrite(name, parses=doc) for name, doc in parses.take_saved().items()])
 
 
 def raising(exc):
@@ -71,21 +80,24 @@ def test_our_own_read_error_keeps_its_class_and_text():
 def test_an_unexpected_compare_error_makes_only_this_fabric_unknown(tmp_path):
     """Both sides 'read', but the desired side is of a shape nothing expected: the report is
     unknown and names the error; compare_fabric itself does not raise."""
-    store = ReportStore(tmp_path / "reports")
+    store = state(tmp_path)
     cfg = fabric()
-    outcome = compare_fabric(cfg, SideRead(object(), version="g1"), SideRead(object(), version="k1"), store)
+    outcome = compare_fabric(cfg, SideRead(object(), version="g1"), SideRead(object(), version="k1"),
+                             store.load([cfg.name])[cfg.name])
     assert outcome.report["status"] == "unknown" and outcome.compare_error is not None
+    store.commit([FabricWrite(cfg.name, report=outcome.report)])
     (error,) = [e for e in outcome.report["errors"] if e["source"] == "compare"]
     assert error["message"].startswith("comparing failed: ") and error["error_class"] == "CompareError"
     assert store.latest_report(cfg.name)["status"] == "unknown"
 
 
 def test_a_contained_error_text_is_redacted_in_the_stored_report(tmp_path):
-    store = ReportStore(tmp_path / "reports")
+    store = state(tmp_path)
     cfg = fabric()
     failed = compare_fabric(cfg, SideRead(None, HedgehogSyncError("git down")),
-                            SideRead(None, HedgehogSyncError("api down")), store)
-    outcome = contained_outcome(failed, RuntimeError(secret_text()), store, "recording")
+                            SideRead(None, HedgehogSyncError("api down")), store.load([cfg.name])[cfg.name])
+    outcome = contained_outcome(failed, RuntimeError(secret_text()), "recording")
+    store.commit([FabricWrite(cfg.name, report=outcome.report)])
     assert outcome.report["status"] == "unknown"
     (error,) = [e for e in outcome.report["errors"] if e["source"] == "compare"]
     assert error["message"].startswith("recording failed: RuntimeError: token ***")
@@ -112,7 +124,7 @@ def test_a_parse_that_is_not_plain_json_is_not_kept_and_is_read_again(tmp_path):
     repo.index.add(paths)
     repo.index.commit("four VPCs")
     cfg = fabric(f"file://{tmp_path / 'repo'}")
-    store = ReportStore(tmp_path / "reports")
+    store = state(tmp_path)
     parses = PersistentParses(store)
 
     def names():
@@ -121,6 +133,7 @@ def test_a_parse_that_is_not_plain_json_is_not_kept_and_is_read_again(tmp_path):
             return sorted(o["metadata"]["name"] for o in reader.read_desired(cfg).objects)
         finally:
             reader.close()
+            keep(store, reader.parses)
 
     everything = ["vpc-1", "vpc-2", "vpc-3", "vpc-4"]
     assert names() == everything
@@ -133,10 +146,11 @@ def test_a_parse_that_is_not_plain_json_is_not_kept_and_is_read_again(tmp_path):
     with_nan[0]["spec"]["weight"] = float("nan")
     files["vpc-4.yaml"] = (blob, ParsedFile(objects=with_nan, documents=list(parsed.documents)))
     parses.save(cfg.name, cfg.git, GitSnapshot(kept.commit, kept.message, kept.author, [], kept.findings), files)
+    keep(store, parses)
     doc = store.parsed_files(cfg.name)
     assert doc["complete"] is False and sorted(doc["files"]) == paths[:3]
     assert parses.load(cfg.name, cfg.git).complete is False
 
     assert names() == everything  # a later cycle, same commit: nothing drops out of the desired state
-    assert parses.load(cfg.name, cfg.git).complete is True  # read again, and kept whole this time
+    assert PersistentParses(store).load(cfg.name, cfg.git).complete is True  # read again, kept whole this time
     assert names() == everything

@@ -6,7 +6,7 @@ import json
 import os
 import time
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Optional
@@ -18,36 +18,27 @@ from dagster import (
     RetryPolicy, graph, io_manager, op,
 )
 
+from hedgehog_sync.batch import FabricHealth, FabricResult, contain, sync_batch
 from hedgehog_sync.cycle import (
-    DRIFT_REPORT, GIT_STATE, K8S_STATE, FabricOutcome, SideRead, compare_fabric, contained_outcome,
-    read_cluster_side, read_git_side,
+    DRIFT_REPORT, GIT_STATE, K8S_STATE, FabricOutcome, SideRead, read_cluster_side, read_git_side,
 )
 from hedgehog_sync.defs.alerts import AlertSink
-from hedgehog_sync.defs.checks import (
-    IN_SYNC, NO_CRITICAL_DRIFT, REPORT_FRESH, critical_drift_outcome, evaluation, freshness_outcome, in_sync_outcome,
-    latest_report, unknown_cause,
-)
+from hedgehog_sync.defs.checks import IN_SYNC, evaluation, latest_report, unknown_cause
 from hedgehog_sync.defs.history import recent_reports_markdown, report_label
-from hedgehog_sync.defs.fleet import fleet_row, merge_rows
 from hedgehog_sync.defs.partitions import fabrics
-from hedgehog_sync.defs.pools import GIT_POOL, KUBERNETES_POOL
+from hedgehog_sync.domain.limits import GIT_POOL, KUBERNETES_POOL
 from hedgehog_sync.defs.resources import FleetResource
 from hedgehog_sync.defs.tables import CHANGED_RESOURCE_COLUMNS, changed_resources_frame, table_metadata
 from hedgehog_sync.domain.errors import InventoryError
-from hedgehog_sync.domain.health import health_score, parse_time
 from hedgehog_sync.domain.inventory import FabricConfig
 from hedgehog_sync.domain.metrics import RunStats, roll_up
 from hedgehog_sync.domain.model import DesiredState, LiveState
-from hedgehog_sync.domain.priority import Schedule, schedule_for
-from hedgehog_sync.domain.recovery import Alert, CycleResult, FabricHealthRecord, RecoveryPolicy, record_cycle
 from hedgehog_sync.domain.redaction import redact
 from hedgehog_sync.domain.render import SourceLinks, report_markdown
-from hedgehog_sync.store import ReportStore
 
 DATA_VERSION_TAG = "dagster/data_version"
 GROUP = "fabric_drift"
 SCHEDULER_METRICS = "scheduler_metrics"
-HEALTH_VERSION = "health"
 OWNERS = ["team:netops"]
 
 KINDS = {GIT_STATE: {"git", "yaml"}, K8S_STATE: {"kubernetes"}, DRIFT_REPORT: {"pandas"}}
@@ -192,12 +183,13 @@ def _health_metadata(h: "FabricHealth") -> dict[str, Any]:
     }
 
 
-def _report_event(o: FabricOutcome, health: "FabricHealth", links: SourceLinks) -> AssetMaterialization | None:
+def _report_event(result: FabricResult) -> AssetMaterialization | None:
     """drift_report's new point, if the report moved or the fabric's health did (isolation,
     escalation, a falling score are points in the report's history too). Its description is the
     label the asset's event list shows on each row: status, severity, counts, score, health."""
-    if DRIFT_REPORT not in o.changed and HEALTH_VERSION not in o.changed:
+    if not result.record_report:
         return None
+    o, health, links = result.outcome, result.health, _links(result.config)
     r = o.report
     cause = unknown_cause(r) if r["status"] == "unknown" else None
     return AssetMaterialization(DRIFT_REPORT, partition=o.fabric,
@@ -207,47 +199,16 @@ def _report_event(o: FabricOutcome, health: "FabricHealth", links: SourceLinks) 
                                 tags={DATA_VERSION_TAG: o.versions[DRIFT_REPORT]})
 
 
-def _checks(o: FabricOutcome, health: "FabricHealth", context: OpExecutionContext) -> list[AssetCheckEvaluation]:
+def _checks(r: FabricResult, context: OpExecutionContext) -> list[AssetCheckEvaluation]:
     """drift_report's checks for the report just recorded (and written: log_event writes at once);
     `in_sync` carries the fabric's recent reports, its trend in one table."""
-    target = latest_report(context.instance, o.fabric)
-    fresh = freshness_outcome(o.fabric, parse_time(health.record.last_cycle_at), health.schedule.interval_seconds,
-                              datetime.now(timezone.utc))
-    verdict = in_sync_outcome(o.report)
-    trend = recent_reports_markdown(context.instance, o.fabric)
+    target = latest_report(context.instance, r.fabric)
+    verdicts = dict(r.checks)
+    trend = recent_reports_markdown(context.instance, r.fabric)
     if trend:
-        verdict = replace(verdict, metadata={**verdict.metadata, "recent_reports": MetadataValue.md(trend)})
-    return [evaluation(IN_SYNC, o.fabric, verdict, target),
-            evaluation(NO_CRITICAL_DRIFT, o.fabric, critical_drift_outcome(o.report), target),
-            evaluation(REPORT_FRESH, o.fabric, fresh, target)]
-
-
-@dataclass(frozen=True)
-class FabricHealth:
-    score: float
-    record: FabricHealthRecord
-    schedule: Schedule
-    row: dict[str, Any]  # the fabric's line in the fleet summary
-
-
-def _fold_health(o: FabricOutcome, cfg: FabricConfig, store: ReportStore, policy: RecoveryPolicy,
-                 cycle: str, fingerprint: str | None) -> tuple[FabricHealth, list[Alert]]:
-    """Fold the cycle into the fabric's health record and version the result; nothing is saved yet.
-
-    `cycle` is the run's root run id: a run retry of the same batch replaces that cycle's outcome
-    in the record instead of counting as another failed cycle."""
-    now = datetime.now(timezone.utc)
-    result = CycleResult.from_report(o.report, o.git_error, o.cluster_error,
-                                     o.live.objects if o.live else None, compare_error=o.compare_error)
-    record, raised = record_cycle(store.health(o.fabric), result, now, policy, cycle_id=cycle,
-                                  fingerprint=fingerprint)
-    score = health_score(record, now)
-    version = f"{score:.2f}/{record.isolated}/{record.escalated}"
-    if o.versions.get(HEALTH_VERSION) != version:
-        o.versions[HEALTH_VERSION] = version
-        o.changed.add(HEALTH_VERSION)
-    schedule = schedule_for(cfg.priority, score, record.isolated, record.escalated)
-    return FabricHealth(score, record, schedule, fleet_row(o.report, record, score, schedule)), raised
+        verdicts[IN_SYNC] = replace(verdicts[IN_SYNC], metadata={**verdicts[IN_SYNC].metadata,
+                                                                 "recent_reports": MetadataValue.md(trend)})
+    return [evaluation(name, r.fabric, verdict, target) for name, verdict in verdicts.items()]
 
 
 def fabric_fingerprint(cfg: FabricConfig) -> str:
@@ -323,6 +284,7 @@ class BatchReads:
 
     configs: dict[str, FabricConfig]
     reads: dict[str, SideRead]
+    parses: dict[str, Any] = field(default_factory=dict)  # what Git reads parsed, written with the batch
 
 
 def _batch(context: OpExecutionContext, fleet: FleetResource, announce: bool) -> list[FabricConfig]:
@@ -364,8 +326,12 @@ def _read_batch(context: OpExecutionContext, fleet: FleetResource, asset: str, a
     asset for each fabric whose data version moved. A fabric that cannot be read is a result (its
     report will say unknown), never an exception."""
     todo = _batch(context, fleet, announce)
-    store = fleet.report_store(context.instance)
-    reader = fleet.reader(context.instance)
+    names = [cfg.name for cfg in todo]
+    store = fleet.state_store(context.instance)
+    stored = store.load(names)  # one query for the batch
+    reader = fleet.reader(context.instance, store)
+    if asset == GIT_STATE and reader.parses is not None:
+        reader.parses.prime(store.load_parses(names), names)
     policy = fleet.recovery_policy()
     deadline = _deadline(context, fleet)
     every = _record_every_fabric(context)
@@ -384,7 +350,7 @@ def _read_batch(context: OpExecutionContext, fleet: FleetResource, asset: str, a
                 elif side.attempts > 1:
                     context.log.info(f"fabric {fabric}: {asset} took {side.attempts} attempts, waited "
                                      f"{side.waited_s:.1f} s (backoff / Retry-After)")
-                if side.value is not None and (every or store.versions(fabric).get(asset) != side.version):
+                if side.value is not None and (every or stored[fabric].versions.get(asset) != side.version):
                     context.log_event(AssetMaterialization(asset, partition=fabric, metadata=metadata(side.value),
                                                            tags={DATA_VERSION_TAG: side.version or ""}))
                     recorded += 1
@@ -399,7 +365,8 @@ def _read_batch(context: OpExecutionContext, fleet: FleetResource, asset: str, a
         context.log.warning(f"{summary}: {named}{more}. Their drift_report says unknown; the run goes on.")
     else:
         context.log.info(summary)
-    return BatchReads({c.name: c for c in todo}, reads)
+    parses = reader.parses.take_saved() if reader.parses is not None else {}
+    return BatchReads({c.name: c for c in todo}, reads, parses)
 
 
 MAX_NAMED_FAILURES = 10  # in one log line; each fabric's own line names its error in full
@@ -424,43 +391,21 @@ def read_kubernetes(context: OpExecutionContext, fleet: FleetResource) -> Iterat
     yield from _read_side(context, fleet, K8S_STATE, False, read_cluster_side, _live_metadata)
 
 
-def _record(context: OpExecutionContext, outcome: FabricOutcome, cfg: FabricConfig, store: ReportStore,
-            policy: RecoveryPolicy, alerts: AlertSink, cycle: str, fingerprint: str | None) -> tuple[FabricHealth, bool]:
-    """Keep one fabric's health, report event and check results; True when a report was recorded.
-    Everything that can fail on the fabric's data (building metadata) runs before anything is kept."""
-    health, raised = _fold_health(outcome, cfg, store, policy, cycle, fingerprint)
-    event = _report_event(outcome, health, _links(cfg))
-    store.save_health(outcome.fabric, health.record)
-    for alert in raised:
-        alerts.send(alert, context.log)
-    if event is not None:
+def _events(context: OpExecutionContext, r: FabricResult) -> list[Any]:
+    """The fabric's events: its report (when it is a new point) and its check results, which go
+    with each new report and with every failed cycle (a fabric that could not be read or compared
+    has a failing check for its partition, also when its report did not move). Built before any is
+    logged: what fails on the fabric's data fails here, before anything is kept."""
+    event = _report_event(r)
+    return [event] if event is not None else []
+
+
+def _log_fabric(context: OpExecutionContext, r: FabricResult) -> None:
+    for event in _events(context, r):
         context.log_event(event)
-    # Checks go with each new report, and with every failed cycle: a fabric that could not be read
-    # or compared has a failing check for its partition, also when its report did not move.
-    if event is not None or outcome.failed:
-        for result in _checks(outcome, health, context):
-            context.log_event(result)
-    return health, event is not None
-
-
-def _compare_one(context: OpExecutionContext, cfg: FabricConfig, git: SideRead, cluster: SideRead,
-                 store: ReportStore, policy: RecoveryPolicy, alerts: AlertSink, cycle: str,
-                 fingerprint: str | None) -> tuple[FabricOutcome, FabricHealth, bool]:
-    """Compare and record one fabric. Whatever fails on its data (comparing, rendering, recording)
-    makes its report unknown, naming the error; the caller goes on with the next fabric."""
-    outcome = compare_fabric(cfg, git, cluster, store)
-    if _record_every_fabric(context):
-        outcome.changed.add(DRIFT_REPORT)
-    try:
-        health, recorded = _record(context, outcome, cfg, store, policy, alerts, cycle, fingerprint)
-    except Exception as exc:
-        if outcome.compare_error is not None:
-            raise  # the contained report failed too: not this fabric's data
-        outcome = contained_outcome(outcome, exc, store, "recording")
-        context.log.warning(f"fabric {cfg.name}: status unknown: {outcome.compare_error}")
-        # The same cycle id: the health record replaces the half-recorded outcome, never counts it twice.
-        health, recorded = _record(context, outcome, cfg, store, policy, alerts, cycle, fingerprint)
-    return outcome, health, recorded
+    if r.record_report or r.outcome.failed:
+        for check in _checks(r, context):
+            context.log_event(check)
 
 
 @op(retry_policy=STEP_RETRY, out={DRIFT_REPORT: Out(is_required=False)},
@@ -475,56 +420,73 @@ def compare(context: OpExecutionContext, fleet: FleetResource, alerts: AlertSink
                          "executor): reading them here")
         git = git or _read_batch(context, fleet, GIT_STATE, True, read_git_side, _git_metadata)
         cluster = cluster or _read_batch(context, fleet, K8S_STATE, False, read_cluster_side, _live_metadata)
-    store = fleet.report_store(context.instance)
+    store = fleet.state_store(context.instance)
     policy = fleet.recovery_policy()
     cycle = context.run.root_run_id or context.run.run_id
-    fabrics_read = [name for name in git.configs if name in cluster.configs]
-    for name in sorted(git.configs.keys() ^ cluster.configs.keys()):  # the inventory changed mid-run
+    every = _record_every_fabric(context)
+    now = datetime.now(timezone.utc)
+    stored = store.load(git.configs)  # the batch's state, one query
+    fingerprints = {name: _fingerprint_or_none(cfg) for name, cfg in git.configs.items()}
+
+    def progress(done: int, total: int, batch: Any) -> None:
+        if done % 50 == 0 and done < total:
+            context.log.info(f"{done}/{total} fabrics compared, {len(batch.failed)} could not be read or compared")
+
+    # The whole batch in plain Python: outcomes, health, alerts, checks, rows and the writes.
+    batch = sync_batch(git.configs, git.reads, cluster.reads, stored, policy, cycle, now, fingerprints,
+                       record_every=every, parses=git.parses, progress=progress)
+    for name in batch.not_read_on_both_sides:
         context.log.warning(f"fabric {name} was not read on both sides this run; the next cycle syncs it")
-    failed: dict[str, str] = {}
-    unrecorded: dict[str, str] = {}  # not even an unknown report could be kept for these
-    rows: dict[str, dict[str, Any]] = {}
-    recorded = changed_fabrics = 0
-    try:
-        for done, name in enumerate(fabrics_read, start=1):
-            cfg = git.configs[name]
-            try:
-                outcome, health, new_report = _compare_one(context, cfg, git.reads[name], cluster.reads[name],
-                                                           store, policy, alerts, cycle, _fingerprint_or_none(cfg))
-            except Exception as exc:  # even the contained path failed: name it, keep going
-                failed[name] = unrecorded[name] = _failure_text(exc)
-                context.log.error(f"fabric {name}: could not be recorded: {failed[name]}")
+    # Events first, then one transaction: a run killed in between leaves the stored state as it was
+    # and the next cycle records the change again (at least once, never lost).
+    for name in list(batch.fabrics):
+        r = batch.fabrics[name]
+        try:
+            _log_fabric(context, r)
+        except Exception as exc:
+            if r.outcome.compare_error is not None:
+                batch.unrecorded[name] = _failure_text(exc)
+                del batch.fabrics[name]
                 continue
-            rows[name] = health.row
-            recorded += new_report
-            # git_state and k8s_state were recorded by their steps; this step records the report.
-            changed_fabrics += bool(new_report or outcome.changed & {GIT_STATE, K8S_STATE})
-            store.save_versions(name, outcome.versions)
-            if outcome.failed:
-                failed[name] = "; ".join(redact(str(e.get("message", ""))) for e in outcome.report["errors"]
-                                         if e.get("error_class")) or "unknown"
-            if done % 50 == 0 or done == len(fabrics_read):
-                context.log.info(f"{done}/{len(fabrics_read)} fabrics compared, {recorded} reports recorded, "
-                                 f"{len(failed)} could not be read or compared")
-    finally:
-        if rows:  # no event: the fleet_watch sensor records fleet_summary when the table changed
-            fleet.fleet_rows(context.instance).update(lambda doc: merge_rows(doc, rows))
-    if unrecorded and len(unrecorded) == len(fabrics_read):
+            try:
+                r = batch.fabrics[name] = contain(r, exc, "recording", stored[name], policy, cycle, now,
+                                                  fingerprints.get(name), every, git.parses)
+                context.log.warning(f"fabric {name}: status unknown: {r.outcome.compare_error}")
+                _log_fabric(context, r)
+            except Exception as again:
+                batch.unrecorded[name] = _failure_text(again)
+                del batch.fabrics[name]
+    for name, why in sorted(batch.unrecorded.items()):
+        context.log.error(f"fabric {name}: could not be recorded: {why}")
+    if batch.unrecorded and not batch.fabrics:
         # Not one fabric could be kept, not even as unknown: the storage is what failed, not the fabrics.
-        first = sorted(unrecorded)[0]
-        raise Failure(description=f"no fabric of the batch could be recorded (storage?): {first}: {unrecorded[first]}")
+        first = sorted(batch.unrecorded)[0]
+        raise Failure(description=f"no fabric of the batch could be recorded (storage?): {first}: "
+                                  f"{batch.unrecorded[first]}")
     run_started = _run_started(context)
     stats = RunStats(run_id=context.run.run_id, finished_at=datetime.now(timezone.utc).isoformat(),
                      duration_s=round(time.time() - run_started if run_started else time.monotonic() - started, 3),
                      queue_wait_s=round(_queue_wait(context), 3),
-                     checked=len(fabrics_read), changed=changed_fabrics, failed=len(failed))
-    metrics = fleet.metrics_store(context.instance).update(lambda m: roll_up(m, stats))
+                     checked=batch.checked, changed=batch.changed, failed=len(batch.failed))
+    metrics: dict[str, Any] = {}
+
+    def roll(current: dict[str, Any] | None) -> dict[str, Any]:
+        metrics.update(roll_up(current, stats))
+        return metrics
+
+    store.commit(batch.writes(), metrics=roll)  # one transaction: every fabric before or after, never half
+    for r in batch.fabrics.values():
+        for alert in r.alerts:
+            alerts.send(alert, context.log)
+    context.log.info(f"{len(batch.fabrics)} fabrics compared, {batch.recorded} reports recorded, "
+                     f"{len(batch.failed)} could not be read or compared")
     context.log_event(AssetMaterialization(SCHEDULER_METRICS, metadata=_metrics_metadata(metrics)))
-    if failed:
+    if batch.failed:
         # A result, not a failure of the run: each of these has an unknown report and a failing check.
+        failed = batch.failed
         named = "; ".join(f"{n}: {failed[n]}" for n in sorted(failed)[:MAX_NAMED_FAILURES])
         more = f"; and {len(failed) - MAX_NAMED_FAILURES} more" if len(failed) > MAX_NAMED_FAILURES else ""
-        context.log.warning(f"{len(failed)} of {len(fabrics_read)} fabrics could not be read or compared, each "
+        context.log.warning(f"{len(failed)} of {batch.checked} fabrics could not be read or compared, each "
                             f"recorded unknown: {named}{more}. The last good report of each is kept; the next "
                             "cycle tries again.")
     if False:  # pragma: no cover - outputs are skippable: changes are recorded as events above

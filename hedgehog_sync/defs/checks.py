@@ -152,7 +152,7 @@ with warnings.catch_warnings():
     def report_fresh(context: AssetCheckExecutionContext, fleet: FleetResource) -> AssetCheckResult:
         fabric = _one_fabric(context)
         cfg = fleet.load_inventory().by_name().get(fabric)
-        record = fleet.report_store(context.instance).health(fabric)
+        record = fleet.state_store(context.instance).health(fabric)
         now = datetime.now(timezone.utc)
         priority = cfg.priority if cfg else "medium"
         schedule = schedule_for(priority, health_score(record, now), record.isolated, record.escalated)
@@ -180,7 +180,7 @@ def fleet_now(instance: DagsterInstance, fleet: FleetResource) -> list[dict[str,
 
 
 def _stored_report(fleet: FleetResource, context: AssetCheckExecutionContext, fabric: str) -> dict[str, Any]:
-    report = fleet.report_store(context.instance).latest_report(fabric)
+    report = fleet.state_store(context.instance).latest_report(fabric)
     if report is None:
         raise Failure(f"fabric {fabric} has no report yet", allow_retries=False)
     return report

@@ -49,8 +49,8 @@ def urgent_git_changes(context: SensorEvaluationContext, fleet: FleetResource):
         note = describe_skipped({k: v for k, v in skipped.items() if v})
         context.log.info(note)
         return SkipReason(f"no enabled, unpaused critical or high fabric; {note}")
-    cache = GitRepoCache(fleet.state_root(context.instance) / "git")
-    store = fleet.report_store(context.instance)
+    cache = GitRepoCache()  # ls-remote needs no clone: nothing is written to the scratch directory
+    stored = fleet.state_store(context.instance).load([cfg.name for cfg in watched])
     requested: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
 
     def remote(cfg):
@@ -66,7 +66,7 @@ def urgent_git_changes(context: SensorEvaluationContext, fleet: FleetResource):
     moved: dict[str, list[str]] = {}
     for cfg in watched:
         head = heads.get(cfg.name)
-        known = ((store.latest_report(cfg.name) or {}).get("git") or {}).get("commit")
+        known = ((stored[cfg.name].report or {}).get("git") or {}).get("commit")
         if head is None:
             skipped.setdefault("remote unreadable", []).append(cfg.name)
         elif head == known or requested.get(cfg.name) == head:

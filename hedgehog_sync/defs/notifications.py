@@ -117,26 +117,26 @@ def evaluate(instance: Any, fleet: FleetResource, cursor: Optional[str], now: da
     state = json.loads(cursor) if cursor else {}
     notified: dict[str, Any] = state.get("fabrics") or {}
     outbox: list[dict[str, Any]] = list(state.get("outbox") or [])
-    store = fleet.report_store(instance)
     partitions = set(instance.get_dynamic_partitions(FABRICS_PARTITION))
     raised = 0
     remembered: dict[str, Any] = {}
     names = [cfg.name for cfg in inventory.enabled() if cfg.name in partitions]
     # paused on purpose (defs/pause.py): an old report is expected then, not stale
     paused = set(fabric_pauses(instance, names)) if fleet_pause(instance) is None else set(names)
+    stored = fleet.state_store(instance).load(names)  # the fleet's health and reports in one query
     for cfg in inventory.enabled():
         if cfg.name not in partitions:
             continue
-        record = store.health(cfg.name)
+        record = stored[cfg.name].health
         schedule = schedule_for(cfg.priority, health_score(record, now), record.isolated, record.escalated)
         previous = Notified.from_dict(notified.get(cfg.name))
         # last_cycle_at has whole seconds; the cycle count tells two cycles of one second apart
         cycle_key = f"{record.last_cycle_at}#{record.total_cycles}" if record.last_cycle_at else None
         if not needs_report(previous, record.last_cycle_at, schedule.interval_seconds, now, settings,
                             held=cfg.name in paused, cycle_key=cycle_key):
-            remembered[cfg.name] = previous.to_dict()  # nothing new: the report is not even read
+            remembered[cfg.name] = previous.to_dict()  # nothing new: the report is not looked at
             continue
-        notes, new = decide(previous, store.latest_report(cfg.name),
+        notes, new = decide(previous, stored[cfg.name].report,
                             priority=cfg.priority, last_cycle_at=record.last_cycle_at,
                             interval_seconds=schedule.interval_seconds, link=fleet.report_url(cfg.name),
                             now=now, settings=settings, held=cfg.name in paused, cycle_key=cycle_key)

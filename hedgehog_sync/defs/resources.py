@@ -2,7 +2,6 @@
 
 
 import os
-from pathlib import Path
 from typing import Optional
 from urllib.parse import quote
 
@@ -12,8 +11,9 @@ from pydantic import Field
 from hedgehog_sync.connectors.git import GitRepoCache
 from hedgehog_sync.cycle import FabricReader, PersistentParses
 from hedgehog_sync.domain.inventory import Inventory, inventory_path, load_inventory
+from hedgehog_sync.domain.limits import GIT_SLOTS, KUBERNETES_SLOTS
 from hedgehog_sync.domain.recovery import RecoveryPolicy
-from hedgehog_sync.store import MetricsStore, ReportStore
+from hedgehog_sync.state import StateStore
 
 
 DEFAULT_UI_URL = "http://127.0.0.1:3000"
@@ -25,13 +25,10 @@ class FleetResource(ConfigurableResource):
 
     inventory_path: Optional[str] = Field(
         default=None, description="Inventory file; default $HEDGEHOG_SYNC_INVENTORY, else ./fabrics.yaml")
-    state_dir: Optional[str] = Field(
-        default=None, description="Git caches and reports; default $HEDGEHOG_SYNC_STATE_DIR, "
-                                  "else <instance storage>/hedgehog_sync")
     batch_size: int = Field(default=100, ge=1, description="Most fabrics in one run")
     workers: int = Field(default=7, ge=1, le=64,
                          description="Fabrics in flight within a run; reads are further limited to "
-                                     "4 at once per run for git and 3 for Kubernetes")
+                                     f"{GIT_SLOTS} at once per run for git and {KUBERNETES_SLOTS} for Kubernetes")
     isolate_after: int = Field(default=5, ge=1, description="Failed cycles in a row that isolate a fabric")
     run_budget_seconds: int = Field(default=300, ge=30,
                                     description="Time budget of one sync run (dagster/max_runtime); "
@@ -56,21 +53,11 @@ class FleetResource(ConfigurableResource):
     def load_inventory(self) -> Inventory:
         return load_inventory(self.inventory_file())
 
-    def state_root(self, instance: DagsterInstance) -> Path:
-        explicit = self.state_dir or os.environ.get("HEDGEHOG_SYNC_STATE_DIR")
-        return Path(explicit) if explicit else Path(instance.storage_directory()) / "hedgehog_sync"
+    def state_store(self, instance: DagsterInstance) -> StateStore:
+        """The fleet's state: tables in the instance's own database (docs/state.md)."""
+        return StateStore.for_instance(instance)
 
-    def report_store(self, instance: DagsterInstance) -> ReportStore:
-        return ReportStore(self.state_root(instance) / "reports")
-
-    def metrics_store(self, instance: DagsterInstance) -> MetricsStore:
-        return MetricsStore(self.state_root(instance) / "metrics.json")
-
-    def fleet_rows(self, instance: DagsterInstance) -> MetricsStore:
-        """One summary row per fabric, kept by the sync runs for the fleet_watch sensor. A JSON
-        document updated under a lock, exactly what MetricsStore is (its name says what it first held)."""
-        return MetricsStore(self.state_root(instance) / "fleet-rows.json")
-
-    def reader(self, instance: DagsterInstance) -> FabricReader:
-        return FabricReader(GitRepoCache(self.state_root(instance) / "git"),
-                            parses=PersistentParses(self.report_store(instance)))
+    def reader(self, instance: DagsterInstance, store: StateStore | None = None) -> FabricReader:
+        """Reads both sides; Git clones go to this process's scratch directory (a cache: the commit
+        and parses that let a steady cycle skip work come from the state store)."""
+        return FabricReader(GitRepoCache(), parses=PersistentParses(store or self.state_store(instance)))

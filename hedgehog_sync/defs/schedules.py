@@ -92,13 +92,14 @@ def fleet_sync_schedule(context: ScheduleEvaluationContext, fleet: FleetResource
     keys = context.instance.get_dynamic_partitions(FABRICS_PARTITION)
     present = set(keys)
     now = context.scheduled_execution_time
-    store = fleet.report_store(context.instance)
+    # Every fabric's health in one query of the state store.
+    stored = fleet.state_store(context.instance).load([c.name for c in inventory.fabrics if c.name in present])
     held = fabric_pauses(context.instance, present)  # `hedgehog-sync pause --fabric`
     inputs = []
     for cfg in inventory.fabrics:
         if cfg.name not in present:
             continue
-        rec = store.health(cfg.name)
+        rec = stored[cfg.name].health
         isolated, last_checked = rec.isolated, parse_time(rec.last_cycle_at)
         if isolated and rec.config_fingerprint and rec.config_fingerprint != fabric_fingerprint(cfg):
             # Its inventory entry or credentials changed since it was last tried: probe it now, once
@@ -117,7 +118,7 @@ def fleet_sync_schedule(context: ScheduleEvaluationContext, fleet: FleetResource
         context.log.info(describe_skipped(skips))
         return SkipReason(f"no fabric due; {describe_skipped(skips)}")
     size = batch_size_for_budget(fleet.batch_size, fleet.run_budget_seconds,
-                                 seconds_per_fabric(fleet.metrics_store(context.instance).load()))
+                                 seconds_per_fabric(fleet.state_store(context.instance).metrics()))
     # Free fabrics that may ride along inside a batch between due ones (plan_batches): any due one,
     # and any of an every-minute class checked a little while ago. Without this, fabrics escalated
     # one class (health below 0.5) scatter among their neighbours and each makes a run of its own.

@@ -7,16 +7,7 @@ from hedgehog_sync.defs.partitions import FABRICS_PARTITION, fabrics
 from hedgehog_sync.defs.pools import ensure_pool_limits
 from hedgehog_sync.defs.resources import FleetResource
 from hedgehog_sync.domain.errors import InventoryError
-from hedgehog_sync.domain.inventory import Inventory
-
-
-def partition_changes(inventory: Inventory, existing: list[str]) -> tuple[list[str], list[str]]:
-    """(to add, to delete). An entry that is present but invalid keeps its partition and history."""
-    valid = [f.name for f in inventory.fabrics]
-    kept = {p.name for p in inventory.problems if p.name} & set(existing)
-    wanted = set(valid) | kept
-    have = set(existing)
-    return [n for n in valid if n not in have], sorted(have - wanted)
+from hedgehog_sync.domain.fabric_partitions import partition_changes
 
 
 @sensor(

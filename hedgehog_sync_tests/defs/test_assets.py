@@ -69,7 +69,7 @@ def test_a_batch_run_covers_a_range_and_one_failing_fabric_does_not_stop_the_oth
     # fab-lab's cluster becomes unreachable: its kubeconfig now points at a closed port
     kubeconfig = fleet.root / "kube" / f"{BROKEN_FABRIC}.kubeconfig"
     kubeconfig.write_text(kubeconfig.read_text().replace(handle.url, "http://127.0.0.1:9"))
-    resource = FleetResource(inventory_path=str(fleet.inventory), state_dir=str(tmp_path / "state"))
+    resource = FleetResource(inventory_path=str(fleet.inventory))
     defs = Definitions(assets=[fabric_sync], jobs=[sync_fleet_job], resources={"fleet": resource, "alerts": AlertSink()})
     with DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions("fabrics", list(DEMO_FABRICS))
@@ -103,7 +103,7 @@ def test_invalid_inventory_entries_are_named_and_the_other_fabrics_still_sync(de
     ]
     path = tmp_path / "fabrics.yaml"
     path.write_text(yaml.safe_dump(inv))
-    resource = FleetResource(inventory_path=str(path), state_dir=str(tmp_path / "state"))
+    resource = FleetResource(inventory_path=str(path))
     problems = [str(p) for p in resource.load_inventory().problems]
     assert any("fabrics[4] (Bad_Name): field 'name'" in p for p in problems)
     assert any("fabrics[5] (typo): unknown field 'kubernets'" in p for p in problems)

@@ -10,6 +10,7 @@ from dagster import (
 
 from hedgehog_sync.defs.alerts import AlertSink
 from hedgehog_sync.defs.assets import fabric_sync
+from hedgehog_sync.state import FabricWrite
 from hedgehog_sync.defs.checks import fleet_in_sync, record_freshness_job
 from hedgehog_sync_tests.defs.test_checks import current_status
 from hedgehog_sync.defs.fleet import PENDING, fleet_view, fleet_watch, summary_hash
@@ -80,6 +81,13 @@ def freshness(instance):
     return [(r.partition, r.status.value) for r in records]
 
 
+def set_last_cycle(fleet_resource, instance, when: datetime) -> None:
+    """fab-east's row as if its last cycle was at `when` (what a sync run writes with its batch)."""
+    store = fleet_resource.state_store(instance)
+    row = store.fleet_rows()["rows"][IN_SYNC_FABRIC]
+    store.commit([FabricWrite(IN_SYNC_FABRIC, fleet_row={**row, "last_cycle_at": utc_iso(when)})])
+
+
 def test_the_sensor_records_the_summary_and_freshness_once_then_only_news(demo_fleet, fleet_resource):
     defs = Definitions(assets=[fabric_sync], jobs=[sync_fleet_job],
                        resources={"fleet": fleet_resource, "alerts": AlertSink()})
@@ -94,7 +102,7 @@ def test_the_sensor_records_the_summary_and_freshness_once_then_only_news(demo_f
             instance=instance, raise_on_error=False,
             tags={RANGE_START_TAG: DEMO_FABRICS[0], RANGE_END_TAG: DEMO_FABRICS[-1]})
         assert len(freshness(instance)) == 6  # each new report comes with its checks
-        rows = fleet_resource.fleet_rows(instance).load()["rows"]
+        rows = fleet_resource.state_store(instance).fleet_rows()["rows"]
         assert {n: r["status"] for n, r in rows.items()} == {
             IN_SYNC_FABRIC: "in_sync", DRIFTED_FABRIC: "drifted", BROKEN_FABRIC: "unknown"}
 
@@ -125,8 +133,7 @@ def test_the_sensor_records_the_summary_and_freshness_once_then_only_news(demo_f
         assert third.asset_events == [] and third.run_requests == [] and third.skip_reason  # no news, no event
 
         # fab-east's runs stop (its last cycle ten minutes ago): its report_fresh flips, and the summary shows it
-        fleet_resource.fleet_rows(instance).update(lambda doc: {"rows": {**doc["rows"], IN_SYNC_FABRIC: {
-            **doc["rows"][IN_SYNC_FABRIC], "last_cycle_at": utc_iso(datetime.now(timezone.utc) - timedelta(minutes=10))}}})
+        set_last_cycle(fleet_resource, instance, datetime.now(timezone.utc) - timedelta(minutes=10))
         fourth = tick(instance, fleet_resource, third.cursor)
         (summary,) = fourth.asset_events
         assert summary.metadata["stale"].value == 1
@@ -134,8 +141,7 @@ def test_the_sensor_records_the_summary_and_freshness_once_then_only_news(demo_f
         assert current_status(instance, "report_fresh")[IN_SYNC_FABRIC] == "FAILED"  # shown on its partition
         assert json.loads(fourth.cursor)["fresh"][IN_SYNC_FABRIC] is False
         # and when it syncs again, it flips back: a second result for the same fabric is recorded too
-        fleet_resource.fleet_rows(instance).update(lambda doc: {"rows": {**doc["rows"], IN_SYNC_FABRIC: {
-            **doc["rows"][IN_SYNC_FABRIC], "last_cycle_at": utc_iso(datetime.now(timezone.utc))}}})
+        set_last_cycle(fleet_resource, instance, datetime.now(timezone.utc))
         fifth = tick(instance, fleet_resource, fourth.cursor)
         assert freshness(instance)[0] == (IN_SYNC_FABRIC, "SUCCEEDED") and len(freshness(instance)) == 8
         assert len(fleet_check(instance)) == 1  # the fleet's worst never changed: recorded once

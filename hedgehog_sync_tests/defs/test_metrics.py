@@ -75,7 +75,7 @@ def test_metrics_typed_as_the_readme_shows_works_beside_the_demo_and_says_what_t
     reads the demo's instance (.devlab/dagster_home); anywhere else a clear message, no traceback."""
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert "`.venv/bin/hedgehog-sync metrics`" in readme
-    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "HEDGEHOG_SYNC_STATE_DIR")}
+    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME",)}
     elsewhere = subprocess.run([CLI, "metrics"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert elsewhere.returncode == 2 and "Traceback" not in elsewhere.stderr
     assert "DAGSTER_HOME is not set" in elsewhere.stderr and "export DAGSTER_HOME" in elsewhere.stderr

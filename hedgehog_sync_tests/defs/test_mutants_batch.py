@@ -34,7 +34,7 @@ def reports(instance, run_id):
 def test_one_unreadable_fabric_anywhere_in_the_batch_never_stops_the_others(demo_fleet, tmp_path, faulty):
     fleet, handle = demo_fleet
     faulty = DEMO_FABRICS[faulty]
-    resource = FleetResource(inventory_path=str(fleet.inventory), state_dir=str(tmp_path / "state"))
+    resource = FleetResource(inventory_path=str(fleet.inventory))
     defs = Definitions(assets=[fabric_sync], jobs=[sync_fleet_job], resources={"fleet": resource, "alerts": AlertSink()})
     job = defs.resolve_job_def("sync_fleet")
     tags = {RANGE_START_TAG: DEMO_FABRICS[0], RANGE_END_TAG: DEMO_FABRICS[-1]}
@@ -53,7 +53,7 @@ def test_one_unreadable_fabric_anywhere_in_the_batch_never_stops_the_others(demo
         assert second.success  # a fabric that cannot be read is a result, not a failed run
         after = reports(instance, second.run_id)
         for fabric in DEMO_FABRICS:
-            report = after.get(fabric) or resource.report_store(instance).latest_report(fabric)
+            report = after.get(fabric) or resource.state_store(instance).latest_report(fabric)
             if fabric == faulty:
                 assert report["status"] == "unknown"
                 assert any(e["error_class"] == "ClusterUnreachableError" for e in report["errors"])

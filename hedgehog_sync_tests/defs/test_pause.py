@@ -220,7 +220,6 @@ def test_with_the_real_daemon_a_commit_during_the_pause_starts_no_run_and_resumi
     fleet, _ = demo_fleet
     env = dagster_env(fleet)  # the demo's dagster.yaml, DAGSTER_HOME and inventory
     home_dir = Path(env["DAGSTER_HOME"])
-    env["HEDGEHOG_SYNC_STATE_DIR"] = str(fleet.root / "state")
     (home_dir / "workspace.yaml").write_text(WORKSPACE_YAML)
     deadline_s = 150.0
 

@@ -86,7 +86,7 @@ def test_discovery_sets_missing_limits_and_keeps_an_operators(which, tmp_path, m
     (tmp_path / "fabrics.yaml").write_text(yaml.safe_dump({"fabrics": []}))
     from hedgehog_sync.defs.resources import FleetResource
 
-    fleet = FleetResource(inventory_path=str(tmp_path / "fabrics.yaml"), state_dir=str(tmp_path / "state"))
+    fleet = FleetResource(inventory_path=str(tmp_path / "fabrics.yaml"))
     with shipped_instance(which, tmp_path, monkeypatch) as instance:
         assert pool_limits(instance) == {"git": None, "kubernetes": None}
         instance.event_log_storage.set_concurrency_slots("git", 8)  # an operator's choice

@@ -79,13 +79,13 @@ def test_401_fails_at_once_without_retry(demo_fleet, fleet_resource):
 
 def test_five_failures_isolate_with_one_alert_and_one_good_cycle_restores(demo_fleet, tmp_path, webhook):
     fleet, handle = demo_fleet
-    resource = FleetResource(inventory_path=str(fleet.inventory), state_dir=str(tmp_path / "state"))
+    resource = FleetResource(inventory_path=str(fleet.inventory))
     fault = handle.faults.add(path=EAST_VPCS, status=403)
     with DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions("fabrics", list(DEMO_FABRICS))
         for cycle in range(1, 7):
             assert run(instance, resource).success  # each cycle records the fabric unknown
-            isolated = resource.report_store(instance).health(IN_SYNC_FABRIC).isolated
+            isolated = resource.state_store(instance).health(IN_SYNC_FABRIC).isolated
             assert isolated is (cycle >= 5)
         assert [a["kind"] for a in webhook if a["kind"] == "isolated"] == ["isolated"]  # once, not per cycle
         alert = next(a for a in webhook if a["kind"] == "isolated")
@@ -96,7 +96,7 @@ def test_five_failures_isolate_with_one_alert_and_one_good_cycle_restores(demo_f
 
         fault.times = fault.hits  # the credentials are fixed
         assert run(instance, resource).success
-        assert not resource.report_store(instance).health(IN_SYNC_FABRIC).isolated
+        assert not resource.state_store(instance).health(IN_SYNC_FABRIC).isolated
         assert [a["kind"] for a in webhook].count("restored") == 1
         assert latest_report_metadata(instance, IN_SYNC_FABRIC)["isolated"] is False
         # the other fabrics were never touched by this one's trouble

@@ -14,7 +14,7 @@ def write_inventory(path, names, disabled=(), extra=()):
     entries = [{"name": n, "enabled": n not in disabled, "git": {"url": f"https://git.example/{n}.git"}}
                for n in names]
     path.write_text(yaml.safe_dump({"fabrics": entries + list(extra)}))
-    return FleetResource(inventory_path=str(path), state_dir=str(path.parent / "state"))
+    return FleetResource(inventory_path=str(path))
 
 
 def discover(instance, fleet):
@@ -63,7 +63,7 @@ def test_an_invalid_entry_keeps_its_partition_and_an_unreadable_file_deletes_not
 def test_schedule_batches_every_enabled_fabric_into_few_runs(tmp_path):
     names = [f"fab-{i:02d}" for i in range(7)]
     fleet = write_inventory(tmp_path / "fabrics.yaml", names, disabled=["fab-03"])
-    fleet = FleetResource(inventory_path=fleet.inventory_path, state_dir=fleet.state_dir, batch_size=2)
+    fleet = FleetResource(inventory_path=fleet.inventory_path, batch_size=2)
     with instance_for_test() as instance:
         instance.add_dynamic_partitions("fabrics", names)
         with build_schedule_context(instance=instance, resources={"fleet": fleet},
@@ -125,12 +125,12 @@ def test_priorities_decide_membership_run_tags_and_queue_order(tmp_path):
     path = tmp_path / "fabrics.yaml"
     path.write_text(yaml.safe_dump({"fabrics": [
         {"name": n, "priority": p, "git": {"url": f"https://git.example/{n}.git"}} for n, p in zip(names, priorities)]}))
-    fleet = FleetResource(inventory_path=str(path), state_dir=str(tmp_path / "state"))
+    fleet = FleetResource(inventory_path=str(path))
     overrides = {"run_coordinator": {"module": "dagster.core.run_coordinator", "class": "QueuedRunCoordinator",
                                      "config": {"max_concurrent_runs": 10}}}
     with instance_for_test(overrides=overrides) as instance:
         instance.add_dynamic_partitions("fabrics", names)
-        store = fleet.report_store(instance)
+        store = fleet.state_store(instance)
         two_minutes_ago = (now - timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
         for name in names:
             if name != "low-new":  # every fabric but one was checked two minutes ago, and healthy
@@ -175,7 +175,7 @@ def test_escalated_fabrics_scattered_among_their_class_make_one_run_not_one_each
     a_minute_ago = "2026-11-28T11:59:00Z"
     with instance_for_test() as instance:
         instance.add_dynamic_partitions("fabrics", names)
-        store = fleet.report_store(instance)
+        store = fleet.state_store(instance)
         for i, name in enumerate(names):
             sick = i in (3, 9, 15)  # four failed cycles in a row: escalated, not yet isolated
             store.save_health(name, FabricHealthRecord(
@@ -205,7 +205,7 @@ def test_the_schedule_tick_log_says_which_fabrics_it_skipped_and_why(tmp_path):
     now = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
     with instance_for_test() as instance:
         instance.add_dynamic_partitions("fabrics", names)
-        store = fleet.report_store(instance)
+        store = fleet.state_store(instance)
         for name in names[2:]:  # checked 5 s ago: not due
             store.save_health(name, FabricHealthRecord(total_cycles=3, last_cycle_at="2026-11-28T11:59:55Z",
                                                        last_status="in_sync", cluster_reachable=True))
@@ -237,7 +237,7 @@ def test_a_quiet_tick_says_why_each_fabric_waits_with_names_bounded(tmp_path):
     with instance_for_test() as instance:
         instance.add_dynamic_partitions("fabrics", names)
         for name in names:
-            fleet.report_store(instance).save_health(name, FabricHealthRecord(
+            fleet.state_store(instance).save_health(name, FabricHealthRecord(
                 total_cycles=3, last_cycle_at="2026-11-28T11:59:55Z", last_status="in_sync", cluster_reachable=True))
         log_key = ["hedgehog_sync_tests", "schedule", "quiet"]
         with ScheduleEvaluationContext(instance.get_ref(), datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc),

@@ -25,6 +25,7 @@ from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatu
 from dagster._core.instance.ref import InstanceRef
 from psycopg2 import sql
 
+from hedgehog_sync.defs.schedules import IN_FLIGHT  # the product's own in-flight statuses
 from hedgehog_sync.devlab.demo import DEMO_FABRICS, DRIFTED_FABRIC, WORKSPACE_YAML
 from hedgehog_sync_tests.deploy import chart
 
@@ -33,8 +34,6 @@ pytestmark = pytest.mark.slow
 PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
 FIRST_REPORTS_WITHIN = 240.0   # seconds; the demo's own test allows 180 on an idle machine
 NEXT_RUN_WITHIN = 240.0
-IN_FLIGHT = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
-             DagsterRunStatus.STARTED]
 
 
 @pytest.fixture
@@ -172,8 +171,7 @@ def test_production_instance_on_postgres_syncs_and_survives_a_restart(demo_fleet
     for name, value in pg_env.items():
         monkeypatch.setenv(name, value)  # this process reads the same instance
     home = production_home(tmp_path / "dagster_home")
-    env = {**os.environ, **pg_env, "DAGSTER_HOME": str(home), "HEDGEHOG_SYNC_INVENTORY": str(fleet.inventory),
-           "HEDGEHOG_SYNC_STATE_DIR": str(tmp_path / "state"), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, **pg_env, "DAGSTER_HOME": str(home), "HEDGEHOG_SYNC_INVENTORY": str(fleet.inventory), "PYTHONUNBUFFERED": "1"}
     logs = tmp_path / "logs"
     logs.mkdir()
     deployment = Deployment(home, env, logs, free_port())

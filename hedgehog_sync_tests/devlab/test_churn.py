@@ -10,7 +10,7 @@ from hedgehog_sync.connectors.git import GitRepoCache
 from hedgehog_sync.cycle import FabricReader, sync_fabric
 from hedgehog_sync.devlab.churn import ACTIONS, CHURN_FABRIC, CHURN_FILE, CHURN_VPC, Churner, apply_step, plan
 from hedgehog_sync.domain.inventory import load_inventory
-from hedgehog_sync.store import ReportStore
+from hedgehog_sync.state import StateStore
 
 # What the sync after each step of the cycle reports for fab-east: (status, {(kind, name, state)}).
 EXPECTED = [
@@ -29,7 +29,7 @@ def check_fabric(demo_fleet, tmp_path):
     fleet, _ = demo_fleet
     cfg = load_inventory(str(fleet.inventory)).by_name()[CHURN_FABRIC]
     reader = FabricReader(GitRepoCache(tmp_path / "git-cache"))
-    store = ReportStore(tmp_path / "reports")
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
     clock = [datetime(2026, 11, 28, 12, tzinfo=timezone.utc)]
 
     def check():

@@ -94,7 +94,7 @@ def editor(tmp_path: Path, path: list[str], value: Any) -> dict[str, str]:
 def check(fleet: DemoFleet, fabric: str) -> tuple[int, dict[str, Any]]:
     """The installed console script, as the demo's banner tells the user to run it."""
     env = {k: v for k, v in os.environ.items()
-           if k not in ("HEDGEHOG_SYNC_INVENTORY", "KUBECONFIG", "HEDGEHOG_SYNC_STATE_DIR", "DAGSTER_HOME")}
+           if k not in ("HEDGEHOG_SYNC_INVENTORY", "KUBECONFIG", "HEDGEHOG_SYNC_GIT_SCRATCH", "DAGSTER_HOME")}
     done = subprocess.run([str(CONSOLE_SCRIPT), "check", "--inventory", str(fleet.inventory), "--fabric", fabric,
                            "--format", "json"], capture_output=True, text=True, timeout=120, env=env)
     return done.returncode, json.loads(done.stdout)

@@ -40,7 +40,7 @@ from hedgehog_sync.domain.diff import is_controller_generated
 from hedgehog_sync.domain.inventory import load_inventory
 from hedgehog_sync.domain.kinds import kind_for, split_api_version
 from hedgehog_sync.domain.plan import Plan
-from hedgehog_sync.store import ReportStore
+from hedgehog_sync.state import StateStore
 from hedgehog_sync_tests.fuzz.conftest import FUZZ_EXAMPLES, fuzz_settings
 from hedgehog_sync_tests.debian import debian_tools
 from hedgehog_sync_tests.leaks import assert_no_leak
@@ -138,7 +138,7 @@ def make_fabric(server: ApiServerHandle, root: Path, extra_git: dict[str, str] |
 
 def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items()
-            if k not in ("HEDGEHOG_SYNC_INVENTORY", "KUBECONFIG", "HEDGEHOG_SYNC_STATE_DIR", "DAGSTER_HOME")}
+            if k not in ("HEDGEHOG_SYNC_INVENTORY", "KUBECONFIG", "HEDGEHOG_SYNC_GIT_SCRATCH", "DAGSTER_HOME")}
 
 
 def hedgehog_sync(fabric: Fabric, *args: str) -> subprocess.CompletedProcess:
@@ -287,7 +287,7 @@ def apply_through_the_store(fabric: Fabric, plan: Plan) -> None:
 
 def sync(fabric: Fabric, reader: FabricReader) -> Any:
     cfg = load_inventory(str(fabric.inventory)).by_name()[fabric.name]
-    return sync_fabric(cfg, reader, ReportStore(fabric.root / "reports"))
+    return sync_fabric(cfg, reader, StateStore.in_memory())
 
 
 _EDITS = st.sampled_from(["delete", "label", "annotate", "spec", "vlan", "extra"])

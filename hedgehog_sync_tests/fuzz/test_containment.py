@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import tempfile
 
 from hypothesis import given, strategies as st
 
@@ -19,7 +18,7 @@ from hedgehog_sync.cycle import SideRead, compare_fabric, contained_outcome
 from hedgehog_sync.defs.assets import _links, _report_metadata
 from hedgehog_sync.domain.inventory import FabricConfig
 from hedgehog_sync.domain.model import DesiredState, LiveState
-from hedgehog_sync.store import ReportStore
+from hedgehog_sync.state import FabricWrite, StateStore
 from hedgehog_sync_tests.fuzz.conftest import fuzz_settings
 
 KINDS = [("vpc.githedgehog.com/v1beta1", "VPC"), ("wiring.githedgehog.com/v1beta1", "Switch"),
@@ -48,6 +47,16 @@ def objects(draw):
     return obj
 
 
+_STORES: list[StateStore] = []
+
+
+def _store() -> StateStore:
+    """One in-memory store for all examples: each example's report replaces the last one."""
+    if not _STORES:
+        _STORES.append(StateStore.in_memory())
+    return _STORES[0]
+
+
 CFG = FabricConfig(name="fab-fuzz", git={"url": "https://git.example.com/netops/fabrics.git"})
 
 
@@ -57,19 +66,20 @@ def test_any_values_end_in_a_report_that_can_be_recorded(desired, live):
     git = SideRead(DesiredState("c0ffee", "main", desired, [("fabric.yaml", i + 1) for i in range(len(desired))]),
                    version="g")
     cluster = SideRead(LiveState("https://127.0.0.1:6443", live), version="l")
-    with tempfile.TemporaryDirectory() as tmp:
-        store = ReportStore(tmp)
-        outcome = compare_fabric(CFG, git, cluster, store)  # never raises
-        assert outcome.report["status"] in ("in_sync", "drifted", "unknown")
-        assert store.latest_report(CFG.name) is not None
-        try:
-            metadata = _report_metadata(outcome, _links(CFG))
-        except Exception as exc:  # what the compare step does: the fabric's report turns unknown
-            outcome = contained_outcome(outcome, exc, store, "recording")
-            metadata = _report_metadata(outcome, _links(CFG))
-            assert outcome.report["status"] == "unknown"
-        assert metadata["status"].value == outcome.report["status"]
-        if outcome.compare_error is not None:
-            (error,) = [e for e in outcome.report["errors"] if e.get("error_class") == "CompareError"]
-            assert error["message"].split(":", 1)[0] in ("comparing failed", "recording failed")
-            json.dumps(outcome.report, allow_nan=False)  # the contained report is plain, strict JSON
+    store = _store()
+    outcome = compare_fabric(CFG, git, cluster, store.load([CFG.name])[CFG.name])  # never raises
+    assert outcome.report["status"] in ("in_sync", "drifted", "unknown")
+    try:
+        metadata = _report_metadata(outcome, _links(CFG))
+    except Exception as exc:  # what the compare step does: the fabric's report turns unknown
+        outcome = contained_outcome(outcome, exc, "recording")
+        metadata = _report_metadata(outcome, _links(CFG))
+        assert outcome.report["status"] == "unknown"
+    store.commit([FabricWrite(CFG.name, report=outcome.report, versions=outcome.versions)])
+    kept = json.dumps(store.latest_report(CFG.name), sort_keys=True)  # as text: NaN is not equal to itself
+    assert kept == json.dumps(json.loads(json.dumps(outcome.report, default=str)), sort_keys=True)
+    assert metadata["status"].value == outcome.report["status"]
+    if outcome.compare_error is not None:
+        (error,) = [e for e in outcome.report["errors"] if e.get("error_class") == "CompareError"]
+        assert error["message"].split(":", 1)[0] in ("comparing failed", "recording failed")
+        json.dumps(outcome.report, allow_nan=False)  # the contained report is plain, strict JSON

@@ -22,6 +22,7 @@ import pytest
 import yaml
 from dagster import AssetKey, DagsterInstance, materialize
 
+from hedgehog_sync.connectors.git import GitRepoCache, scratch_dir
 from hedgehog_sync.defs.alerts import AlertSink
 from hedgehog_sync.defs.assets import fabric_sync
 from hedgehog_sync.defs.resources import FleetResource
@@ -97,7 +98,13 @@ class FaultLab:
         self.fleet.inventory.write_text(yaml.safe_dump(doc, sort_keys=False))
 
     def cache_dir(self, fabric: str = FAULTED) -> Path:
-        return Path(self.resource.state_root(self.instance)) / "git" / fabric / "repo.git"
+        """The fabric's clone in this process's Git scratch directory (the runs are in-process)."""
+        return GitRepoCache().repo_dir(fabric)
+
+    def state_paths(self) -> list[Path]:
+        """Everything the syncs keep on disk: the instance (its SQLite files, our state tables
+        included) and this process's Git scratch."""
+        return [self.root / "dagster_home", scratch_dir()]
 
     # -- running --
     def sync(self, fabrics: tuple[str, ...] = DEMO_FABRICS) -> Any:
@@ -114,7 +121,7 @@ class FaultLab:
     # -- reading what was recorded --
     @property
     def store(self):
-        return self.resource.report_store(self.instance)
+        return self.resource.state_store(self.instance)
 
     def report(self, fabric: str = FAULTED) -> dict[str, Any]:
         report = self.store.latest_report(fabric)
@@ -195,7 +202,6 @@ def assert_recovered(lab: FaultLab, before: Snapshot) -> None:
 def _start_lab(root: Path, monkeypatch: pytest.MonkeyPatch) -> FaultLab:
     monkeypatch.setenv("HEDGEHOG_SYNC_GIT_TIMEOUT_SECONDS", str(GIT_TIMEOUT_S))
     monkeypatch.setenv("HEDGEHOG_SYNC_KUBERNETES_TIMEOUT_SECONDS", str(KUBERNETES_TIMEOUT_S))
-    monkeypatch.delenv("HEDGEHOG_SYNC_STATE_DIR", raising=False)
     fleet = build_demo_fleet(root / "devlab")
     apiserver = serve_demo_fleet(fleet)
     token = "ghs_" + secrets.token_urlsafe(24)
@@ -212,7 +218,7 @@ def _start_lab(root: Path, monkeypatch: pytest.MonkeyPatch) -> FaultLab:
     (root / "dagster_home").mkdir()
     instance = DagsterInstance.local_temp(str(root / "dagster_home"))
     instance.add_dynamic_partitions("fabrics", list(DEMO_FABRICS))
-    resource = FleetResource(inventory_path=str(fleet.inventory), state_dir=str(root / "state"))
+    resource = FleetResource(inventory_path=str(fleet.inventory))
     lab = FaultLab(root, fleet, apiserver, gitserver, instance, resource, token, monkeypatch)
     lab.pristine = {p: p.read_bytes() for p in [fleet.inventory, *sorted((fleet.root / "kube").glob("*"))]}
     lab.initial_commits = {f: lab.work_repo(f).head.commit.hexsha for f in DEMO_FABRICS}

@@ -264,8 +264,9 @@ def run_check(fabric: Fabric, env: dict[str, str]) -> Checked:
             if not k.startswith("HEDGEHOG_SYNC_") and k not in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST")}
     wrapper = subprocess.Popen(
         [sys.executable, "-c", WRAPPER, str(CONSOLE_SCRIPT), "check", "--inventory", str(fabric.inventory),
-         "--fabric", FABRIC, "--format", "json", "--state-dir", str(fabric.state)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**base, **env}, cwd=fabric.root,
+         "--fabric", FABRIC, "--format", "json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**base, "HEDGEHOG_SYNC_GIT_SCRATCH": str(fabric.state), **env}, cwd=fabric.root,
         start_new_session=True)
     try:
         out, err = wrapper.communicate(timeout=360)

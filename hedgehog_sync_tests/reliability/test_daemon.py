@@ -42,8 +42,7 @@ def deployment(request, module_lab, tmp_path_factory):
 @pytest.fixture
 def daemon_lab(lab, deployment):
     """The fleet seen through the daemon's instance and state."""
-    resource = FleetResource(inventory_path=str(lab.fleet.inventory),
-                             state_dir=deployment.env["HEDGEHOG_SYNC_STATE_DIR"])
+    resource = FleetResource(inventory_path=str(lab.fleet.inventory))  # its state: in the daemon's instance
     return dataclasses.replace(lab, instance=deployment.instance, resource=resource, results=[])
 
 

@@ -56,7 +56,6 @@ def shipped(tmp_path_factory):
     lab.instance = instance
     # The shipped Definitions configure FleetResource from the environment, as a deployment does.
     monkeypatch.setenv("HEDGEHOG_SYNC_INVENTORY", str(lab.fleet.inventory))
-    monkeypatch.setenv("HEDGEHOG_SYNC_STATE_DIR", str(lab.resource.state_root(instance)))
     try:
         yield lab
     finally:
@@ -297,7 +296,7 @@ def test_the_daemon_retries_neither_a_run_with_an_unread_fabric_nor_a_step_failu
     finally:
         (lab.fleet.root / "kube" / f"{FAULTED}.kubeconfig").write_bytes(original)
     assert dep.status(run_id) == DagsterRunStatus.SUCCESS
-    store = FleetResource(state_dir=dep.env["HEDGEHOG_SYNC_STATE_DIR"]).report_store(dep.instance)
+    store = FleetResource().state_store(dep.instance)
     assert store.latest_report(FAULTED)["status"] == "unknown"
     assert all(store.latest_report(f) is not None for f in OTHERS)  # the rest of the batch was recorded
 

@@ -30,7 +30,6 @@ from hedgehog_sync.domain.errors import (
     BudgetExceededError, GitAuthError, GitRefError, GitTimeoutError, GitUnreachableError, GitUrlRefused,
 )
 from hedgehog_sync.domain.inventory import FabricConfig, GitSettings
-from hedgehog_sync.store import ReportStore
 from hedgehog_sync_tests.leaks import assert_no_leak
 
 CLI = str(Path(sys.executable).with_name("hedgehog-sync"))
@@ -131,11 +130,12 @@ def write_inventory(tmp_path: Path, git: dict) -> Path:
 
 def run_check(tmp_path: Path, inventory: Path, env: dict[str, str] | None = None,
               timeout: float = DEADLINE_S + MARGIN_S) -> tuple[subprocess.CompletedProcess, float, dict]:
-    state = tmp_path / "state"
+    scratch = tmp_path / "state"  # the check's private Git scratch goes under it (removed when it exits)
     started = time.monotonic()
-    proc = subprocess.run([CLI, "check", "--inventory", str(inventory), "--fabric", "fab-east", "--format", "json",
-                           "--state-dir", str(state)], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "HEDGEHOG_SYNC_GIT_TIMEOUT_SECONDS": str(DEADLINE_S), **(env or {})})
+    proc = subprocess.run([CLI, "check", "--inventory", str(inventory), "--fabric", "fab-east", "--format", "json"],
+                          capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "HEDGEHOG_SYNC_GIT_TIMEOUT_SECONDS": str(DEADLINE_S),
+                               "HEDGEHOG_SYNC_GIT_SCRATCH": str(scratch), **(env or {})})
     elapsed = time.monotonic() - started
     report = json.loads(proc.stdout) if proc.stdout.strip().startswith("{") else {}
     return proc, elapsed, report
@@ -185,7 +185,7 @@ def test_the_fast_path_sensor_tick_ends_at_the_deadline_with_no_orphan(tmp_path,
     doc = yaml.safe_load(inventory.read_text())
     doc["fabrics"][0]["priority"] = "critical"
     inventory.write_text(yaml.safe_dump(doc))
-    fleet = FleetResource(inventory_path=str(inventory), state_dir=str(tmp_path / "state"))
+    fleet = FleetResource(inventory_path=str(inventory))
     with instance_for_test() as instance:
         instance.add_dynamic_partitions("fabrics", ["fab-east"])
         started = time.monotonic()
@@ -244,12 +244,12 @@ def test_one_8_mb_blob_at_300_paths_is_read_once_and_parsed_once(tmp_path, monke
     assert len(duplicates) == 299 and duplicates[0].source == "d001/vpc.yaml"
 
     # The parse kept between runs holds the blob once, not once per path.
-    store = ReportStore(tmp_path / "reports")
-    reader = FabricReader(GitRepoCache(tmp_path / "cache"), parses=PersistentParses(store))
+    reader = FabricReader(GitRepoCache(tmp_path / "cache"), parses=PersistentParses())
     calls.clear()
     assert len(reader.read_desired(FabricConfig(name="fab-east", git=settings)).objects) == 1
     assert len(calls) == 1
-    stored = sum(p.stat().st_size for p in (tmp_path / "reports").rglob("*") if p.is_file())
+    (doc,) = reader.parses.take_saved().values()  # what the batch writes to the state store
+    stored = len(json.dumps(doc))
     assert stored < 2 * len(data)
 
 
@@ -262,8 +262,9 @@ def test_check_of_one_8_mb_blob_at_300_paths_stays_small(tmp_path):
                "sys.stdout.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) + '\\n' + "
                "p.stdout.decode()); sys.exit(p.returncode)")
     proc = subprocess.run([sys.executable, "-c", measure, CLI, "check", "--inventory", str(inventory), "--fabric",
-                           "fab-east", "--format", "json", "--state-dir", str(tmp_path / "state")],
-                          capture_output=True, text=True, timeout=120)
+                           "fab-east", "--format", "json"],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "HEDGEHOG_SYNC_GIT_SCRATCH": str(tmp_path / "state")})
     peak_kib, _, out = proc.stdout.partition("\n")
     report = json.loads(out)
     assert proc.returncode == 2  # duplicates, and no cluster
@@ -434,14 +435,20 @@ def test_ssh_failures_are_named_from_the_whole_stderr_not_its_last_line(case):
 # --- finding 6 and the low ones: tokens -------------------------------------------------------------
 
 
-def test_a_token_with_a_trailing_newline_works_and_never_leaves_the_process(tmp_path, served):
+def test_a_token_with_a_trailing_newline_works_and_never_leaves_the_process(tmp_path, served, monkeypatch):
     inventory = write_inventory(tmp_path, {"url": served.url("fab-east"), "path": "fabrics/east",
                                            "token_env": TOKEN_ENV, "allow_local": True})
     proc, _, report = run_check(tmp_path, inventory, env={TOKEN_ENV: TOKEN + "\n"})  # as `echo` writes it
     assert report["git"]["resources"] == 1, report["errors"]
-    config = (tmp_path / "state" / "git" / "fab-east" / "repo.git" / "config").read_text()
-    assert "url" not in config and "extraheader" not in config.lower()
     assert_no_leak(TOKEN, texts=[proc.stdout, proc.stderr], paths=[tmp_path / "state"])
+    # The clone itself, read here in this process so it can be looked at: no URL, no header in its config.
+    settings = GitSettings(url=served.url("fab-east"), path="fabrics/east", token_env=TOKEN_ENV, allow_local=True)
+    monkeypatch.setenv(TOKEN_ENV, TOKEN + "\n")
+    cache = GitRepoCache(tmp_path / "clone")
+    assert cache.read("fab-east", settings).files
+    config = (cache.repo_dir("fab-east") / "config").read_text()
+    assert "url" not in config and "extraheader" not in config.lower()
+    assert_no_leak(TOKEN, paths=[tmp_path / "clone"])
 
 
 def test_a_wrong_token_is_an_auth_error_that_shows_no_token(tmp_path, served):
@@ -475,9 +482,8 @@ def test_the_connector_refuses_what_the_inventory_refuses_before_git_runs(tmp_pa
 def test_a_token_in_a_url_query_string_is_refused_and_never_echoed(tmp_path, served, command):
     inventory = write_inventory(tmp_path, {"url": served.url("fab-east") + "?private_token=" + TOKEN,
                                            "allow_local": True})
-    proc = subprocess.run([CLI, *command, "--inventory", str(inventory), *(
-        ["--state-dir", str(tmp_path / "state")] if command[0] == "check" else [])],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([CLI, *command, "--inventory", str(inventory)], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "HEDGEHOG_SYNC_GIT_SCRATCH": str(tmp_path / "state")})
     assert proc.returncode == (2 if command[0] == "check" else 1)
     assert "query string" in proc.stderr
     assert_no_leak(TOKEN, texts=[proc.stdout, proc.stderr], paths=[tmp_path / "state"])

@@ -12,13 +12,13 @@ import pytest
 import yaml
 from dagster import DagsterInstance, materialize
 
-from hedgehog_sync.connectors.git import GitRepoCache
+from hedgehog_sync.connectors.git import GitRepoCache, scratch_dir
 from hedgehog_sync.connectors.kubernetes import api_client_for
 from hedgehog_sync.defs.alerts import AlertSink
 from hedgehog_sync.defs.assets import fabric_sync
 from hedgehog_sync.domain.errors import ClusterConfigError, GitUrlRefused, InventoryError
 from hedgehog_sync.domain.inventory import GitSettings, load_inventory, parse_inventory
-from hedgehog_sync.store import ReportStore
+from hedgehog_sync.state import StateStore
 from hedgehog_sync_tests.reliability.conftest import (
     FAULTED, _comparable, assert_contained, assert_nothing_lost, assert_recovered,
 )
@@ -111,7 +111,7 @@ def test_bad_partition_keys_are_refused_by_name_and_build_no_path(tmp_path, key)
     assert [f.name for f in inv.fabrics] == ["fab-ok"]
     (problem,) = inv.problems
     assert problem.entry == 1 and "DNS label" in problem.message
-    for build in (lambda: ReportStore(tmp_path / "r").save_report(key, {"status": "in_sync"}),
+    for build in (lambda: StateStore(f"sqlite:///{tmp_path / 'state.db'}").save_report(key, {"status": "in_sync"}),
                   lambda: GitRepoCache(tmp_path / "g").repo_dir(key)):
         with pytest.raises(ValueError, match="invalid fabric name"):
             build()
@@ -122,16 +122,17 @@ def test_a_run_for_a_partition_key_outside_the_inventory_touches_nothing(lab):
     keys = ["../../escape", "a,b", "fab east", "fäb"]
     added = [k for k in keys if _try_add_partition(lab.instance, k)]
     before = lab.snapshot()
-    state = Path(lab.resource.state_root(lab.instance))
-    files_before = sorted(str(p) for p in state.rglob("*"))
+    scratch = scratch_dir()  # this process's Git clones (the runs are in-process)
+    files_before = sorted(str(p) for p in scratch.rglob("*"))
+    fabrics_before = lab.store.fabrics()
     for key in added:
         result = materialize([fabric_sync], partition_key=key, instance=lab.instance, raise_on_error=False,
                              resources={"fleet": lab.resource, "alerts": AlertSink()})
         assert result.success
         assert any(f"fabric {key} is not (validly) in" in m for m in lab.run_messages(result))
-    assert not (state.parent / "escape").exists() and not (state / "a,b").exists()
-    assert sorted(str(p) for p in state.rglob("*") if "metrics" not in p.name and "fleet-rows" not in p.name) == \
-        [p for p in files_before if "metrics" not in p and "fleet-rows" not in p]
+    assert not (scratch.parent / "escape").exists() and not (scratch / "a,b").exists()
+    assert sorted(str(p) for p in scratch.rglob("*")) == files_before
+    assert lab.store.fabrics() == fabrics_before  # no state row for a key outside the inventory
     assert_nothing_lost(before, lab.snapshot())
     for key in added:
         lab.instance.delete_dynamic_partition("fabrics", key)

@@ -198,4 +198,4 @@ def test_in_a_dagster_run_a_block_token_syncs_and_a_hostile_server_is_contained_
     assert "kubernetes.content_encoding" in report["errors"][0]["message"]
     messages = [m for result in lab.results for m in lab.run_messages(result) if m]
     assert_no_leak(token, texts=messages + [json.dumps(report)],
-                   paths=[lab.root / "dagster_home", lab.resource.state_root(lab.instance)])
+                   paths=lab.state_paths())

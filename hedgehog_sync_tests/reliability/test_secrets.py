@@ -73,7 +73,7 @@ def test_no_token_or_secret_value_reaches_anything_recorded(lab, capfd, caplog):
 
     # 3. Search everything recorded.
     haystacks: dict[str, bytes] = {}
-    for root in (lab.root / "dagster_home", Path(lab.resource.state_root(lab.instance))):
+    for root in lab.state_paths():
         for file in root.rglob("*"):
             if file.is_file():
                 haystacks[str(file)] = file.read_bytes()
@@ -92,9 +92,9 @@ def test_no_token_or_secret_value_reaches_anything_recorded(lab, capfd, caplog):
     haystacks["stdout"], haystacks["stderr"] = out.encode(), err.encode()
     haystacks["python logging"] = caplog.text.encode()
     assert len(haystacks) > 10 and any(b"GitAuthError" in h for h in haystacks.values())
-    # The desired state itself (the git cache and its parsed copy, private 0600 files next to it) holds
-    # what Git holds; a Secret-like value may be there, masked everywhere it is shown.
-    state_copies = ("parsed.json", "/git/")
+    # The desired state itself (the Git scratch clone and its parses in the state database, private
+    # 0600 / 0700) holds what Git holds; a Secret-like value may be there, masked everywhere it is shown.
+    state_copies = ("hedgehog_sync.db", "/hedgehog-sync-git-")
     leaks = [(name, what) for what, value in values.items() for name, hay in haystacks.items()
              if value.encode() in hay
              and not (what.startswith("Secret-like") and any(c in name for c in state_copies))]

@@ -21,7 +21,7 @@ from hedgehog_sync.cycle import FabricReader, sync_fabric_with_retries
 from hedgehog_sync.devlab.demo import DEMO_FABRICS, EXTRA_VPC
 from hedgehog_sync.devlab.apiserver import new_object
 from hedgehog_sync.domain.inventory import load_inventory
-from hedgehog_sync.store import ReportStore
+from hedgehog_sync.state import StateStore
 from hedgehog_sync_tests.reliability.conftest import (
     FAULTED, FAULTED_VPCS, _comparable, assert_nothing_lost,
 )
@@ -79,8 +79,7 @@ def test_storage_briefly_unavailable_mid_run_loses_nothing(lab, pg_database, tmp
     try:
         instance.add_dynamic_partitions("fabrics", list(DEMO_FABRICS))
         pg = dataclasses.replace(lab, instance=instance, results=[],
-                                 resource=FleetResource(inventory_path=str(lab.fleet.inventory),
-                                                        state_dir=str(tmp_path / "state")))
+                                 resource=FleetResource(inventory_path=str(lab.fleet.inventory)))
         assert pg.sync().success
         before = pg.snapshot()
         refused: list[str] = []
@@ -118,7 +117,7 @@ def test_a_list_that_changes_between_pages_is_read_again_consistently(lab, tmp_p
     continue token gets 410 Expired. The reader starts the list again and reports the new state."""
     cfg = load_inventory(str(lab.fleet.inventory)).by_name()[FAULTED]
     reader = FabricReader(GitRepoCache(tmp_path / "git"), page_size=2)  # many pages
-    store = ReportStore(tmp_path / "reports")
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
     assert sync_fabric_with_retries(cfg, reader, store).report["status"] == "in_sync"
 
     def someone_adds_a_vpc() -> None:

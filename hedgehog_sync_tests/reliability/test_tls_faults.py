@@ -96,7 +96,7 @@ def check(repo: tuple[Path, list[dict]], tls: ServerTLS, trusted: bytes,
             "kubernetes": {"kubeconfig": str(kubeconfig), "context": FABRIC},
         }]}))
         env = {k: v for k, v in os.environ.items()
-               if k not in ("HEDGEHOG_SYNC_INVENTORY", "KUBECONFIG", "HEDGEHOG_SYNC_STATE_DIR", "DAGSTER_HOME")}
+               if k not in ("HEDGEHOG_SYNC_INVENTORY", "KUBECONFIG", "HEDGEHOG_SYNC_GIT_SCRATCH", "DAGSTER_HOME")}
         done = subprocess.run([str(CONSOLE_SCRIPT), "check", "--inventory", str(inventory), "--fabric", FABRIC,
                                "--format", "json"], capture_output=True, text=True, timeout=180, env=env,
                               cwd=tmp_path)

@@ -17,7 +17,7 @@ import yaml
 from hedgehog_sync.devlab.churn import CHURN_FABRIC, CHURN_VPC
 from hedgehog_sync.devlab.demo import BROKEN_FABRIC, DEMO_FABRICS, DRIFTED_FABRIC, EXTRA_VPC, IN_SYNC_FABRIC
 from hedgehog_sync.domain.health import parse_time
-from hedgehog_sync.store import ReportStore
+from hedgehog_sync.state import StateStore
 from hedgehog_sync_tests.ui.conftest import CHURN_EVERY, WINDOW, wait_for
 from hedgehog_sync_tests.ui.graphql import (
     ASSET_NODES, RESET_SCHEDULE, SCHEDULE_SELECTOR, START_SCHEDULE, STOP_SCHEDULE, partition_statuses,
@@ -282,8 +282,9 @@ def launch_materialize(browser, demo, path: str, button: str, launch: str) -> fl
     return clicked
 
 
-def fabric_store(demo) -> ReportStore:
-    return ReportStore(demo.root / "dagster_home" / "storage" / "hedgehog_sync" / "reports")
+def fabric_store(demo) -> StateStore:
+    """The demo's state store, opened as another process would (the demo's SQLite file)."""
+    return StateStore(f"sqlite:///{demo.root / 'dagster_home' / 'storage' / 'hedgehog_sync.db'}")
 
 
 def wait_for_cycle_recorded(demo, fabrics, since: float, runs_of: str) -> list[dict]:
