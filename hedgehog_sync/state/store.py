@@ -170,6 +170,16 @@ def display_url(url: str | sa.URL) -> str:
     return shown.render_as_string(hide_password=True)
 
 
+def _private_file(path: Path) -> None:
+    """The SQLite file readable by its owner only (SQLite gives its -wal and -shm files the same
+    mode): the Git parses in it hold what Git holds, Secret-like values included."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        os.chmod(path, 0o600)
+    except OSError:  # a read-only mount, another owner: SQLite says what is wrong when it opens it
+        pass
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str)
 
@@ -223,6 +233,7 @@ class StateStore:
         if not url:
             directory = Path(instance.storage_directory())
             directory.mkdir(parents=True, exist_ok=True)
+            _private_file(directory / DB_FILE)
             url = f"sqlite:///{directory / DB_FILE}"
         key = (os.getpid(), url)
         with _CACHE_LOCK:
