@@ -134,8 +134,8 @@ def _running(home: Path, env: dict[str, str]) -> Iterator[Deployment]:
 
 @contextmanager
 def demo_daemon(fleet: DemoFleet, env: dict[str, str]) -> Iterator[Deployment]:
-    """The demo's daemon: DAGSTER_HOME and its dagster.yaml made by the demo's own `dagster_env`, the
-    fleet's state in the home's `state` folder; `env` adds to the demo's environment."""
+    """The demo's daemon: DAGSTER_HOME and its dagster.yaml made by the demo's own `dagster_env` (the
+    fleet's state lives in that instance's database); `env` adds to the demo's environment."""
     demo_env = dagster_env(fleet)
     home = Path(demo_env["DAGSTER_HOME"])
     with _running(home, {**demo_env, **env}) as dep:
