@@ -22,11 +22,14 @@ COPY hedgehog_sync ./hedgehog_sync
 # The package and its pinned dependencies (setup.cfg), without the test extras.
 RUN pip install --no-cache-dir .
 
-# A fixed numeric uid, so Kubernetes can check runAsNonRoot and fsGroup can match it.
+# A fixed numeric uid, so Kubernetes can check runAsNonRoot and fsGroup can match it. The fleet's
+# state is in the instance's database (docs/state.md): the image keeps none. Git clones are scratch
+# under $HEDGEHOG_SYNC_GIT_SCRATCH (an emptyDir mounted at /var/cache/hedgehog-sync in Kubernetes;
+# the mount point is the user's, so the same setting also works without the mount), else /tmp.
 RUN groupadd --gid 10001 hedgehog \
     && useradd --uid 10001 --gid 10001 --create-home --shell /usr/sbin/nologin hedgehog \
-    && mkdir -p /opt/dagster/dagster_home /var/lib/hedgehog-sync \
-    && chown hedgehog:hedgehog /opt/dagster/dagster_home /var/lib/hedgehog-sync
+    && mkdir -p /opt/dagster/dagster_home /var/cache/hedgehog-sync \
+    && chown hedgehog:hedgehog /opt/dagster/dagster_home /var/cache/hedgehog-sync
 USER 10001:10001
 WORKDIR /home/hedgehog
 

@@ -86,7 +86,7 @@ def _source_digest(*modules: Any) -> str:
 PARSER_VERSION = _source_digest(parsing_module, yamljson_module, kinds_module)
 ENGINE_VERSION = _source_digest(parsing_module, yamljson_module, kinds_module, defaults_module, normalize_module,
                                 diff_module, report_module, plan_module)
-INPUTS, INPUTS_REPORT = "inputs", "inputs_report"  # versions.json keys of the last comparison
+INPUTS, INPUTS_REPORT = "inputs", "inputs_report"  # data-version keys of the last comparison
 
 
 def _finding(f: dict[str, Any]) -> Finding:

@@ -2,7 +2,7 @@
 and the Dagster instance, so a scrape costs a few small reads and never a run.
 
 Per fabric the rows are exactly the fleet summary's (defs/fleet.fleet_now), so the two agree; the
-report counts and ages come from the report store and health records; per fleet the scheduler
+report counts and ages come from the stored reports and health records; per fleet the scheduler
 metrics the sync runs keep (in the state store) and the queue of sync_fleet runs from the instance.
 """
 

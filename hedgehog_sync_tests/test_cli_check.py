@@ -27,7 +27,7 @@ from hedgehog_sync.state import StateStore
 from hedgehog_sync_tests.domain.test_fidelity import stored
 
 CONSOLE_SCRIPT = Path(sys.executable).with_name("hedgehog-sync")
-# DESIGN section 6: the report's keys, stable for scripts and CI.
+# docs/contracts.md#the-report-json: the report's keys, stable for scripts and CI.
 REPORT_KEYS = {"fabric", "status", "generated_at", "git", "cluster", "summary", "score", "severity",
                "drift_since", "resources", "errors"}
 SPEC = FabricSpec(seed=21)

@@ -1,6 +1,6 @@
 """Read a fabric's live Hedgehog resources from its Kubernetes API server with the official client.
 
-An API server, and whatever sits between it and us, is untrusted input (DESIGN section 9). Every
+An API server, and whatever sits between it and us, is untrusted input (docs/contracts.md#untrusted-input). Every
 list is read under budgets enforced while reading, never after: bytes per response and per fabric,
 pages per kind, objects per fabric, no continue token twice, and a total deadline per request (from
 connect through TLS, headers and the last body byte) and per fabric read. The body is read raw in

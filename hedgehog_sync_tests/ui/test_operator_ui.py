@@ -33,7 +33,7 @@ query ($partitions: [String!]) { assetOrError(assetKey: {path: ["drift_report"]}
 """
 FIRST_CYCLE_S = 420  # about 90 s on an idle machine; generous for a busy shared one
 REPORT_KEYS = {"fabric", "status", "generated_at", "git", "cluster", "summary", "score", "severity",
-               "drift_since", "resources", "errors"}  # DESIGN section 6
+               "drift_since", "resources", "errors"}  # docs/contracts.md#the-report-json
 
 
 @pytest.fixture(scope="module")
