@@ -99,6 +99,10 @@ def test_no_token_or_secret_value_reaches_anything_recorded(lab, capfd, caplog):
              if value.encode() in hay
              and not (what.startswith("Secret-like") and any(c in name for c in state_copies))]
     assert leaks == []
+    # The copies of what Git holds are their owner's only: the state file, and the scratch clones
+    # inside a private (0700) directory.
     for name in haystacks:
-        if name.endswith("parsed.json"):
+        if "hedgehog_sync.db" in name:
             assert Path(name).stat().st_mode & 0o077 == 0, f"{name} is readable by others"
+    scratch = lab.state_paths()[-1]
+    assert scratch.name.startswith("hedgehog-sync-git-") and scratch.stat().st_mode & 0o077 == 0
