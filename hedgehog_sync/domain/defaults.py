@@ -507,13 +507,17 @@ def _default_gateway_peering(obj: Obj) -> None:
 
 def _default_idle_timeout(nat_mode: Obj) -> None:
     # A metav1.Duration is stored as Go's Duration.String(): "120s" comes back as "2m0s".
+    # Absent or null (the API server prunes nulls: the schema is not nullable) decodes to 0, which
+    # Default() replaces; so does any string that parses to 0 ("0", "-0", "0s").
     value = nat_mode.get("idleTimeout")
     if value is None:
         nat_mode["idleTimeout"] = DEFAULT_NAT_IDLE_TIMEOUT
         return
     nanoseconds = _parse_go_duration(value) if isinstance(value, str) else None
     if nanoseconds is None:
-        return  # the Go decoder rejects it
+        # The Go decoder rejects it, "" included: metav1.Duration.UnmarshalJSON fails on
+        # time.ParseDuration(""), so the webhook denies the write before Default() runs.
+        return
     nat_mode["idleTimeout"] = DEFAULT_NAT_IDLE_TIMEOUT if nanoseconds == 0 else _format_go_duration(nanoseconds)
 
 
