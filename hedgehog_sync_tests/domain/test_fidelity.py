@@ -144,7 +144,15 @@ def derived_labels(obj: dict) -> dict[str, str]:
 # the `Default()` method it names in githedgehog/fabric at commit 78827debafabbd0fafc6f6abd154a89da7fb69da
 # (api/wiring/v1beta1, api/vpc/v1beta1, api/gateway/v1alpha1, with api/meta/vlan.go and
 # pkg/util/iputil/ip.go), literally: Go's encoding (omitempty, ...) is applied afterwards by _go_encoded.
-# Input the Go decoder would reject is left as written (no live object could result from it).
+# Input the Go decoder would reject is left as written (no live object could result from it), except
+# where writing it back would not be what was written: a Duration that does not decode raises
+# WebhookDenies, as _go_encoded would drop `idleTimeout: ""` and so make it a field left out, which
+# Default() does fill.
+
+
+class WebhookDenies(Exception):
+    """The mutating webhook refuses the object (its decoder fails): the cluster stores nothing of it."""
+
 
 _FABRIC_LABEL = "fabric.githedgehog.com/"
 
@@ -309,23 +317,41 @@ def _go_gateway(obj: dict, spec: dict) -> None:  # Gateway.Default(), gateway_ty
         spec["groups"] = [{"name": "default", "priority": 0}]
 
 
-_GO_DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_GO_ZERO_DURATION = re.compile(r"[-+]?0")  # time.ParseDuration's special case: a bare "0" (after the sign)
+_GO_NO_UNIT = re.compile(r"[-+]?[0-9.]*")  # "", "5", "1.5", "-": rejected by time.ParseDuration
+_GO_DURATION = re.compile(r"([-+]?)(?=\d)(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 
 
-def _go_duration(text: Any) -> Any:
-    """metav1.Duration as stored (time.Duration.String()) for whole h/m/s values; zero is the default."""
-    match = _GO_DURATION.fullmatch(text) if isinstance(text, str) else None
-    if text in (None, "", "0") or (match and text and not any(match.groups())):
-        return "2m0s"  # DefaultMasqueradeIdleTimeout = DefaultPortForwardIdleTimeout = 2 minutes
-    if not match:
-        return text  # not a form this reference knows: as written
-    h, m, s = (int(g or 0) for g in match.groups())
+def _go_duration(value: Any) -> Any:
+    """A metav1.Duration field (`IdleTimeout kmetav1.Duration`) as the webhook stores it.
+
+    Absent, or null (which the API server prunes, as the CRD schema is not nullable), decodes to 0.
+    A string goes through metav1.Duration.UnmarshalJSON, i.e. time.ParseDuration: "" fails there ("time:
+    invalid duration"), as do a number without a unit ("missing unit") and any value that is not a string,
+    so the webhook's decoder denies the write before Default() runs: WebhookDenies. Default() replaces a
+    zero Duration ("0", "-0", "0s", "0h0m0s" parse to 0) with 2 minutes; anything else is stored as
+    Duration.String() spells it. This reference spells only whole h/m/s values; other forms are left as
+    written.
+    """
+    if value is None:
+        return "2m0s"  # DefaultMasqueradeIdleTimeout = DefaultPortForwardIdleTimeout = 2 * time.Minute
+    if not isinstance(value, str):
+        raise WebhookDenies(f"idleTimeout: json: cannot unmarshal {type(value).__name__} into a string")
+    if _GO_ZERO_DURATION.fullmatch(value):
+        return "2m0s"
+    if _GO_NO_UNIT.fullmatch(value):
+        raise WebhookDenies(f"idleTimeout: time: invalid duration or missing unit in {value!r}")
+    match = _GO_DURATION.fullmatch(value)
+    if match is None or not any(match.groups()[1:]):
+        return value  # not a form this reference knows: as written
+    sign, h, m, s = match.group(1), *(int(g or 0) for g in match.groups()[1:])
     total = h * 3600 + m * 60 + s
     if total == 0:
         return "2m0s"
     hours, rest = divmod(total, 3600)
     minutes, seconds = divmod(rest, 60)
-    return f"{hours}h{minutes}m{seconds}s" if hours else f"{minutes}m{seconds}s" if minutes else f"{seconds}s"
+    text = f"{hours}h{minutes}m{seconds}s" if hours else f"{minutes}m{seconds}s" if minutes else f"{seconds}s"
+    return f"-{text}" if sign == "-" else text
 
 
 def _go_gateway_peering(obj: dict, spec: dict) -> None:  # GatewayPeering.Default(), gatewaypeering_types.go
@@ -364,7 +390,8 @@ _GO_DEFAULT = {
 
 
 def go_default(obj: dict) -> dict:
-    """A copy of obj as the mutating webhook stores it (before Go's encoding): the reference above."""
+    """A copy of obj as the mutating webhook stores it (before Go's encoding): the reference above.
+    Raises WebhookDenies for an object the webhook refuses."""
     out = copy.deepcopy(obj)
     group, _ = split_api_version(out["apiVersion"])
     meta = out.setdefault("metadata", {})
@@ -680,6 +707,46 @@ def test_change_table(desired: dict, live: dict, expected: list[tuple]) -> None:
 def test_table_covers_every_authored_kind() -> None:
     covered = {(split_api_version(p.values[0]["apiVersion"])[0], p.values[0]["kind"]) for p in TABLE}
     assert covered == {(k.group, k.kind) for k in KINDS if k.authored}
+
+
+# --- a Duration written empty is not a Duration left out ----------------------------------------------
+#
+# GatewayPeering's idleTimeout fields are `IdleTimeout kmetav1.Duration `json:"idleTimeout,omitempty"``
+# (api/gateway/v1alpha1/gatewaypeering_types.go at the commit above). Left out (or null, which the API
+# server prunes), the field decodes to 0 and Default() sets DefaultMasqueradeIdleTimeout = 2 * time.Minute,
+# stored as "2m0s"; "0", "-0" and "0s" parse to 0 and get the same. Written as "", metav1.Duration's
+# UnmarshalJSON calls time.ParseDuration(""), which fails ("time: invalid duration"): controller-runtime's
+# defaulter answers 400 before Default() runs, so `kubectl apply` of that file is refused and the cluster
+# keeps what it had. Expected values written from that Go source, not from the production defaulting.
+
+MASQUERADE = "/spec/peering/vpc-1/expose/0/nat/masquerade"
+
+
+def _masquerade(obj: dict) -> Any:
+    return obj["spec"]["peering"]["vpc-1"]["expose"][0]["nat"]["masquerade"]
+
+
+@pytest.mark.parametrize("written", [_DELETE, None, "0", "-0", "0s", "0h0m0s"],
+                         ids=["absent", "null", "0", "-0", "0s", "0h0m0s"])
+def test_an_absent_or_zero_idle_timeout_is_stored_as_two_minutes_and_is_in_sync(written: Any) -> None:
+    desired = edited(GATEWAY_PEERING, {f"{MASQUERADE}/idleTimeout": written})
+    live = stored(desired)
+    assert _masquerade(live) == {"idleTimeout": "2m0s"}
+    assert changes_of([desired], [live]) == {}
+
+
+def test_an_empty_idle_timeout_in_git_is_drift_from_what_the_cluster_holds() -> None:
+    # The webhook refuses "", so nothing of this file reaches the cluster ...
+    empty = edited(GATEWAY_PEERING, {f"{MASQUERADE}/idleTimeout": ""})
+    with pytest.raises(WebhookDenies):
+        stored(empty)
+    # ... and the cluster still holds the peering as applied before, here without the field: "2m0s".
+    live = stored(edited(GATEWAY_PEERING, {f"{MASQUERADE}/idleTimeout": _DELETE}))
+    assert _masquerade(live) == {"idleTimeout": "2m0s"}
+    # Git cannot be applied as written, so it is not in sync; what differs is that masquerade section.
+    ((state, severity, changes),) = changes_of([empty], [live]).values()
+    assert state == "modified" and severity == "high"
+    assert changes and all(c[1].startswith(MASQUERADE) for c in changes)
 
 
 # --- whole fabrics: the shared Hedgehog samples and the project's generator ---------------------------

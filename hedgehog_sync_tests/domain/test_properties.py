@@ -7,7 +7,7 @@ import json
 import math
 from typing import Any
 
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, given, reject, settings
 from hypothesis import strategies as st
 
 from hedgehog_sync.devlab.generator import FabricSpec, generate_fabric
@@ -181,8 +181,14 @@ def test_defaults_change_no_more_of_spec_than_declared(obj: dict, data) -> None:
 @SETTINGS
 @given(obj=realistic_objects(typed=True))
 def test_realistic_object_is_in_sync_with_its_stored_copy(obj: dict) -> None:
-    """Whatever an operator writes, what the webhook, Go's encoding and the server add is not drift."""
-    live = fidelity.stored(obj)
+    """Whatever an operator writes, what the webhook, Go's encoding and the server add is not drift.
+    An object the webhook refuses has no stored copy (with --randomly-seed=1234 this drew
+    `idleTimeout: ""`, which the reference used to default although Go's decoder rejects it: see
+    test_fidelity.test_an_empty_idle_timeout_in_git_is_drift_from_what_the_cluster_holds)."""
+    try:
+        live = fidelity.stored(obj)
+    except fidelity.WebhookDenies:
+        reject()
     assert compare([obj], [live]).drifts == []
 
 
