@@ -235,13 +235,14 @@ class FabricReader:
         self._kubernetes_slots = threading.BoundedSemaphore(kubernetes_slots)
         self._parse_cache = _ParseCache()
         self._clients: dict[tuple[str | None, str | None], Any] = {}
+        self._heads: dict[tuple[str, str, str | None], str] = {}  # (url, ref, token_env) -> commit
+        self._head_locks: dict[tuple[str, str, str | None], threading.Lock] = {}
         self._lock = threading.Lock()
 
     def read_desired(self, cfg: FabricConfig) -> DesiredState:
         cached = self.parses.load(cfg.name, cfg.git) if self.parses is not None else None
         if cached is not None and cached.complete and cached.commit:
-            with self._git_slots:
-                head = self.git_cache.remote_commit(cfg.name, cfg.git)
+            head = self._remote_head(cfg)
             if head == cached.commit:
                 # A commit's tree never changes: what was read of it last time is what it holds now.
                 snap = GitSnapshot(cached.commit, cached.message, cached.author,
@@ -259,6 +260,21 @@ class FabricReader:
                 {p: b for p, (b, _) in parsed_now.items()} != {p: b for p, (b, _) in known.items()}:
             self.parses.save(cfg.name, cfg.git, snap, parsed_now)
         return desired
+
+    def _remote_head(self, cfg: FabricConfig) -> str:
+        """The commit the fabric's ref points at. Asked once per (URL, ref, credentials) for this
+        reader's life (one step of one run): fabrics that share a repository, as in a fleet monorepo,
+        share one `ls-remote`. Only an answer is shared; a failure is each fabric's own."""
+        key = (cfg.git.url, cfg.git.ref, getattr(cfg.git, "token_env", None))
+        with self._lock:
+            gate = self._head_locks.setdefault(key, threading.Lock())
+        with gate:
+            head = self._heads.get(key)
+            if head is None:
+                with self._git_slots:
+                    head = self.git_cache.remote_commit(cfg.name, cfg.git)
+                self._heads[key] = head
+            return head
 
     def _client(self, cfg: FabricConfig) -> Any:
         key = (cfg.kubernetes.kubeconfig, cfg.kubernetes.context)
