@@ -9,8 +9,10 @@
 # the mutated function. This script adds what the configuration cannot say:
 #   - the scope: every mutant of domain/ and cycle.py, but of connectors/git.py and kubernetes.py only
 #     the budget and redaction functions (SCOPE below: mutmut mutates whole files);
-#   - PYTHONPATH=./mutants, so the processes tests start (`hedgehog-sync check`) import the mutated
-#     code too, never an editable install of another checkout;
+#   - PYTHONPATH=. so that processes the tests start import this worktree's code, not an editable
+#     install of another checkout (mutants are only applied in-process: mutmut's trampolines cannot
+#     run in a child process, so tests that reach the code only through `hedgehog-sync check` do not
+#     count, and are left out of the selection);
 #   - a check that a deliberate mutant is killed (proof the tests import the mutated code);
 #   - the counts over the scope and the list of surviving mutants, in ./mutants/summary.txt and
 #     ./mutants/survivors.txt (`mutmut show <name>` prints one mutant's diff).
@@ -55,7 +57,10 @@ SCOPE=(
 # A mutant that must be killed: presence_severity answering None instead of critical/high.
 PROOF="hedgehog_sync.domain.diff.x_presence_severity__mutmut_*"
 
-export PYTHONPATH="$(pwd)/mutants"
+# Processes the tests start (`hedgehog-sync check`, the devlab servers) import this worktree's
+# unmutated code, never an editable install of another checkout; mutmut itself takes this entry off
+# its own sys.path (it resolves to the working directory) and puts ./mutants first.
+export PYTHONPATH="$(pwd)"
 export CI=true  # the fuzz profile derandomizes under CI; pytest gets --hypothesis-seed=0 (pyproject.toml)
 rm -rf mutants
 started=$(date +%s)
