@@ -380,10 +380,11 @@ def workspace_yaml(naive: bool) -> str:
 # --- the benchmark -------------------------------------------------------------------------------------
 
 
-def _generated_at(report: dict[str, Any] | None) -> float | None:
-    if not report or not report.get("generated_at"):
+def _stored_at(updated_at: str | None) -> float | None:
+    """A state store row's updated_at (ISO-8601 UTC with microseconds, docs/state.md) as time.time()."""
+    if not updated_at:
         return None
-    return datetime.fromisoformat(report["generated_at"].replace("Z", "+00:00")).timestamp()
+    return datetime.fromisoformat(updated_at.replace("Z", "+00:00")).timestamp()
 
 
 class FleetBenchmark:
@@ -521,19 +522,33 @@ class FleetBenchmark:
     def store(self) -> Any:
         from hedgehog_sync.state import StateStore
 
-        return StateStore.for_instance(self.instance)  # the fleet's tables in the instance's PostgreSQL
+        store = StateStore.for_instance(self.instance)  # the fleet's tables in the instance's PostgreSQL
+        store.metrics()  # the tables exist from here on (the first use migrates an empty database)
+        return store
 
     def report(self, fabric: Fabric) -> dict[str, Any] | None:
         return self.store().latest_report(fabric.name)
 
     def report_mtime(self, fabric: Fabric) -> float | None:
-        """When the fabric's latest report was compared (its generated_at; whole seconds)."""
-        return _generated_at(self.report(fabric))
+        """When the fabric's latest report was written (see report_times)."""
+        return self.report_times([fabric])[fabric.name]
 
     def report_times(self, fabrics: list[Fabric]) -> dict[str, float | None]:
-        """report_mtime of many fabrics in one query of the state store."""
-        stored = self.store().load([f.name for f in fabrics])
-        return {name: _generated_at(state.report) for name, state in stored.items()}
+        """When each fabric's latest report was written, in one query: its row's `updated_at` in the state
+        store (microseconds; only a sync run's batch commit writes a fabric's row, report included), what
+        report.json's mtime was before the state moved into the database. Not the report's generated_at:
+        that is whole seconds, and the moment the comparison started rather than when the report was kept."""
+        from sqlalchemy import select
+
+        from hedgehog_sync.state.schema import fabric_table as t
+
+        names = [f.name for f in fabrics]
+        out: dict[str, float | None] = dict.fromkeys(names)
+        with self.store().engine.connect() as conn:
+            rows = conn.execute(select(t.c.fabric, t.c.updated_at)
+                                .where(t.c.fabric.in_(names), t.c.report.is_not(None))).all()
+        out.update({row.fabric: _stored_at(row.updated_at) for row in rows})
+        return out
 
     def check_reports(self) -> dict[str, Any]:
         """Every drifted fabric's report names exactly the injected changes; every other one is in sync,
