@@ -128,7 +128,7 @@ def test_env_vars_named_like_credentials_are_registered(monkeypatch):
     ("ssh://git@host/path", "ssh://host/path"),
     ("https://h:99999/x", "<unparseable URL>"),
     ("http://[bad/x", "<unparseable URL>"),
-])
+], ids=["userinfo", "port-query-fragment", "ipv6-userinfo", "ipv6-loopback", "ssh-user", "bad-port", "bad-ipv6"])
 def test_safe_url_keeps_scheme_host_port_and_path_only(url, shown):
     assert safe_url(url) == shown
 
