@@ -307,6 +307,18 @@ def demo_banner(fleet: DemoFleet, api_url: str, ui_url: str, dagster_home: str,
 EXPORTER_PORT = 9464  # `hedgehog-sync exporter`'s default port; $HEDGEHOG_SYNC_METRICS_PORT overrides it
 
 
+def prepare_storage(home: str) -> None:
+    """Create the instance's storage (Dagster's tables and the fleet's state tables) in this process,
+    before `dagster dev` and the exporter start: two processes creating a fresh SQLite instance at
+    the same moment can both stamp Dagster's schema version, which then refuses to open."""
+    from dagster import DagsterInstance
+
+    from hedgehog_sync.state import StateStore
+
+    with DagsterInstance.from_config(home) as instance:
+        StateStore.for_instance(instance).close()
+
+
 def run_demo(root: Path, host: str = "127.0.0.1", port: int = 3000, apiserver_port: int = 0,
              churn_every: float | None = None) -> int:
     """Build or reopen the fleet, serve it, and run `dagster dev` until interrupted; with churn_every,
@@ -321,6 +333,7 @@ def run_demo(root: Path, host: str = "127.0.0.1", port: int = 3000, apiserver_po
         print(line, flush=True)
     workspace = Path(env["DAGSTER_HOME"]) / "workspace.yaml"
     workspace.write_text(WORKSPACE_YAML)
+    prepare_storage(env["DAGSTER_HOME"])
     cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(workspace), "-h", host, "-p", str(port)]
     # Started in the background of a script, this process inherits SIGINT ignored, and so would
     # `dagster dev` and its webserver and daemon, which then never stop. Ctrl-C must always work.
