@@ -226,10 +226,11 @@ class FabricReader:
 
     def __init__(self, git_cache: GitRepoCache, page_size: int = 500,
                  git_slots: int = GIT_SLOTS, kubernetes_slots: int = KUBERNETES_SLOTS,
-                 parses: PersistentParses | None = None):
+                 parses: PersistentParses | None = None, share_remote_heads: bool = False):
         self.git_cache = git_cache
         self.page_size = page_size
         self.parses = parses
+        self.share_remote_heads = share_remote_heads
         # The old queue sizes, per process: at most this many reads of each API at once.
         self._git_slots = threading.BoundedSemaphore(git_slots)
         self._kubernetes_slots = threading.BoundedSemaphore(kubernetes_slots)
@@ -262,9 +263,13 @@ class FabricReader:
         return desired
 
     def _remote_head(self, cfg: FabricConfig) -> str:
-        """The commit the fabric's ref points at. Asked once per (URL, ref, credentials) for this
-        reader's life (one step of one run): fabrics that share a repository, as in a fleet monorepo,
-        share one `ls-remote`. Only an answer is shared; a failure is each fabric's own."""
+        """The commit the fabric's ref points at. With share_remote_heads (a reader that lives for one
+        step of one run), asked once per (URL, ref, credentials): fabrics that share a repository, as
+        in a fleet monorepo, share one `ls-remote`. Only an answer is shared; a failure is each
+        fabric's own. A reader kept across cycles must not share: it would never see a ref move."""
+        if not self.share_remote_heads:
+            with self._git_slots:
+                return self.git_cache.remote_commit(cfg.name, cfg.git)
         key = (cfg.git.url, cfg.git.ref, getattr(cfg.git, "token_env", None))
         with self._lock:
             gate = self._head_locks.setdefault(key, threading.Lock())

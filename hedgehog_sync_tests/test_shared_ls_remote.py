@@ -29,7 +29,8 @@ def test_fabrics_of_one_repository_share_one_ls_remote_and_all_see_a_moved_ref(t
 
     def step(counter=None):
         """One read_git step: a new reader (a new run), primed from the store, parses kept after."""
-        reader = FabricReader(GitRepoCache(tmp_path / "scratch"), parses=PersistentParses(store))
+        reader = FabricReader(GitRepoCache(tmp_path / "scratch"), parses=PersistentParses(store),
+                              share_remote_heads=True)  # as FleetResource.reader builds it for a step
         reader.parses.prime(store.load_parses(FABRICS), FABRICS)
         if counter is not None:
             counter.clear()

@@ -60,4 +60,5 @@ class FleetResource(ConfigurableResource):
     def reader(self, instance: DagsterInstance, store: StateStore | None = None) -> FabricReader:
         """Reads both sides; Git clones go to this process's scratch directory (a cache: the commit
         and parses that let a steady cycle skip work come from the state store)."""
-        return FabricReader(GitRepoCache(), parses=PersistentParses(store or self.state_store(instance)))
+        return FabricReader(GitRepoCache(), parses=PersistentParses(store or self.state_store(instance)),
+                            share_remote_heads=True)  # one reader per step: one ls-remote per repository
