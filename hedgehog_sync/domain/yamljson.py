@@ -158,7 +158,10 @@ def resolve(tag: str, value: str) -> tuple[str, Any]:
     if tag in ("", rtag, STR):
         return rtag, out
     if tag == FLOAT and rtag == INT:
-        return FLOAT, float(out)
+        try:
+            return FLOAT, float(out)
+        except OverflowError:  # beyond any float64 (go-yaml cannot hold it as an int either)
+            pass
     raise ValueError(f"cannot decode !!{rtag.rpartition(':')[2]} `{_short(value)}` as a !!{tag.rpartition(':')[2]}")
 
 

@@ -20,7 +20,7 @@ import json
 import math
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from hedgehog_sync.domain.parsing import parse_file
 from hedgehog_sync.domain.yamljson import Budget, DocumentError, go_float32_key, load_documents
@@ -187,3 +187,17 @@ def _same_numbers(a, b) -> bool:
     if isinstance(a, list):
         return len(a) == len(b) and all(_same_numbers(x, y) for x, y in zip(a, b))
     return a == b or (isinstance(a, float) and math.isclose(a, b))
+
+
+@settings(max_examples=200, deadline=None)
+@example(digits="9" * 400, sign="", tag="!!float")  # the case found
+@example(digits="9" * 400, sign="-", tag="")
+@given(digits=st.text("0123456789", min_size=1, max_size=1200), sign=st.sampled_from(["", "-", "+"]),
+       tag=st.sampled_from(["!!float", "!!int", ""]))
+def test_a_number_of_any_size_under_any_tag_is_a_value_or_a_finding_never_a_crash(digits, sign, tag) -> None:
+    """A 400-digit `!!float` raised OverflowError out of the parser (found by mutation testing):
+    whatever the size, a number is decoded or named in a finding for its file."""
+    data = (b"apiVersion: vpc.githedgehog.com/v1beta1\nkind: VPC\nmetadata: {name: x}\n"
+            + f"spec: {{v: {tag} {sign}{digits}}}\n".encode())
+    parsed = parse_file("vpcs/x.yaml", data)
+    assert parsed.objects or [f for f in parsed.findings if f.source == "vpcs/x.yaml"]
