@@ -77,11 +77,28 @@ from pathlib import Path
 seconds, proof, scope = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
 from mutmut.stats import status_by_exit_code  # mutmut's own verdict per exit code
 
+# Equivalent mutants, each read and written down with its reason: one "name<TAB>reason" a line in
+# benchmarks/mutation-equivalents/*.txt. They leave the score's denominator; one a test kills is an error
+# in the list, and is reported.
+equivalent = {}
+for listing in sorted(Path("benchmarks/mutation-equivalents").glob("*.txt")):
+    for number, line in enumerate(listing.read_text().splitlines(), 1):
+        if line.strip() and not line.startswith("#"):
+            name, _, reason = line.partition("\t")
+            if not reason.strip():
+                sys.exit(f"{listing}:{number}: an equivalent mutant needs its reason after a tab")
+            equivalent[name.strip()] = reason.strip()
+
 results = {}
 for meta in Path("mutants").rglob("*.py.meta"):
     for key, code in json.loads(meta.read_text())["exit_code_by_key"].items():
         if any(fnmatch.fnmatch(key, p) for p in scope):
             results[key] = status_by_exit_code[code]
+wrongly_equivalent = sorted(k for k in equivalent if results.get(k) in ("killed", "timeout"))
+unknown_equivalent = sorted(k for k in equivalent if k not in results)
+for key in equivalent:
+    if results.get(key) in ("survived", "no tests", "suspicious"):
+        results[key] = "equivalent"
 counts = {}
 for verdict in results.values():
     counts[verdict] = counts.get(verdict, 0) + 1
@@ -89,7 +106,8 @@ proved = [k for k, v in results.items() if fnmatch.fnmatch(k, proof) and v == "k
 if not proved:
     sys.exit(f"no mutant of {proof} was killed: the tests did not import the mutated code")
 killed = counts.get("killed", 0) + counts.get("timeout", 0) + counts.get("caught by type check", 0)
-checked = sum(counts.values()) - counts.get("skipped", 0) - counts.get("not checked", 0)
+checked = (sum(counts.values()) - counts.get("skipped", 0) - counts.get("not checked", 0)
+           - counts.get("equivalent", 0))
 by_module = {}
 for key, verdict in results.items():
     module = key.rsplit(".", 1)[0]
@@ -98,7 +116,11 @@ for key, verdict in results.items():
 lines = [f"duration: {seconds // 60} min {seconds % 60} s", f"mutants in scope: {len(results)}",
          *(f"  {v}: {n}" for v, n in sorted(counts.items())),
          f"score (killed + timeout) / checked: {killed}/{checked} = {100 * killed / max(checked, 1):.1f} %",
-         f"proof: {len(proved)} mutants of {proof} killed", "", "per module (survived / no tests / total):"]
+         f"proof: {len(proved)} mutants of {proof} killed",
+         f"equivalent (benchmarks/mutation-equivalents/): {counts.get('equivalent', 0)} left out of the score",
+         *(f"  listed as equivalent but killed (remove from the list): {k}" for k in wrongly_equivalent),
+         *(f"  listed as equivalent but no such mutant in scope: {k}" for k in unknown_equivalent),
+         "", "per module (survived / no tests / total):"]
 for module, row in sorted(by_module.items()):
     lines.append(f"  {module}: {row.get('survived', 0)} / {row.get('no tests', 0)} / {sum(row.values())}")
 Path("mutants/summary.txt").write_text("\n".join(lines) + "\n")
