@@ -15,7 +15,6 @@ import dataclasses
 import json
 import os
 import re
-import secrets
 import signal
 import subprocess
 import sys
@@ -24,16 +23,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-import pytest
 import yaml
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.instance.ref import InstanceRef
 
 from hedgehog_sync.devlab.demo import DEMO_FABRICS, RUN_CREATOR_ENV, WORKSPACE_YAML, DemoFleet, dagster_env
+from hedgehog_sync_tests.pg import dagster_pg_env, throwaway_database
 
 REPO = Path(__file__).resolve().parents[1]
 PRODUCTION_DAGSTER_YAML = REPO / "deploy" / "dagster.yaml"
-PG_HOST, PG_PORT, PG_USER = "127.0.0.1", "5432", "postgres"
 WAIT_S = 180.0  # generous: only ever waited for, never asserted on
 IN_FLIGHT = (DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
              DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING)
@@ -151,36 +149,13 @@ def production_settings() -> dict:
 
 
 @contextmanager
-def throwaway_database(prefix: str) -> Iterator[dict[str, str]]:
-    """A fresh database on the local PostgreSQL, dropped afterwards (with any connection left open);
-    yields the DAGSTER_PG_* variables deploy/dagster.yaml reads to find it."""
-    import psycopg2
-    from psycopg2 import sql
-
-    try:
-        admin = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", connect_timeout=5)
-    except psycopg2.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL at {PG_HOST}:{PG_PORT} for user {PG_USER}: {exc}")
-    admin.autocommit = True
-    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
-    try:
-        with admin.cursor() as cur:
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        yield {"DAGSTER_PG_HOST": PG_HOST, "DAGSTER_PG_PORT": PG_PORT, "DAGSTER_PG_USER": PG_USER,
-               "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": name}
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.close()
-
-
-@contextmanager
 def production_daemon(fleet: DemoFleet, home: Path, env: dict[str, str]) -> Iterator[Deployment]:
     """The daemon on production's settings (`production_settings`) in `home`, on a throwaway
     PostgreSQL database; the environment as the demo sets it (inventory, run creators) plus `env`."""
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text(yaml.safe_dump(production_settings(), sort_keys=False))
-    with throwaway_database("hhsync_daemon") as pg:
+    with throwaway_database("hhsync_daemon") as name:
+        pg = dagster_pg_env(name)
         saved = {k: os.environ.get(k) for k in pg}
         os.environ.update(pg)  # this process opens the instance too
         try:

@@ -30,6 +30,7 @@ from hedgehog_sync.defs.pause import Pause, clear_pause, fabric_pauses, fleet_pa
 from hedgehog_sync.defs.schedules import RANGE_END_TAG, RANGE_START_TAG, fleet_sync_schedule
 from hedgehog_sync.devlab.demo import DEMO_FABRICS, DRIFTED_FABRIC, IN_SYNC_FABRIC
 from hedgehog_sync.devlab.gitrepos import commit_files
+from hedgehog_sync_tests.pg import instance_storage_yaml, throwaway_database
 
 CLI = str(Path(sys.executable).with_name("hedgehog-sync"))
 NOON = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
@@ -295,26 +296,10 @@ def test_the_syncing_status_headline_names_everything_that_holds_syncing(home):
 def test_pauses_live_in_postgresql_storage_as_in_sqlite(tmp_path):
     """Production storage: the same key-value table in PostgreSQL (dagster-postgres upserts where SQLite
     updates after a conflict): set, replace, list and lift, read back by the installed CLI."""
-    import secrets
-
-    psycopg2 = pytest.importorskip("psycopg2")
-    from psycopg2 import sql
-
-    try:
-        admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=5)
-    except psycopg2.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL at 127.0.0.1:5432 for user postgres: {exc}")
-    admin.autocommit = True
-    name = f"hhsync_pause_{os.getpid()}_{secrets.token_hex(4)}"
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     home_dir = tmp_path / "pg_home"
     home_dir.mkdir()
-    (home_dir / "dagster.yaml").write_text(
-        "storage:\n  postgres:\n    postgres_db:\n      hostname: 127.0.0.1\n      port: 5432\n"
-        f"      username: postgres\n      password: ''\n      db_name: {name}\n      scheme: postgresql+psycopg2\n"
-        "telemetry:\n  enabled: false\n")
-    try:
+    with throwaway_database("hhsync_pause") as name:
+        (home_dir / "dagster.yaml").write_text(instance_storage_yaml(name) + "telemetry:\n  enabled: false\n")
         with DagsterInstance.from_ref(InstanceRef.from_dir(str(home_dir))) as instance:
             instance.add_dynamic_partitions("fabrics", list(DEMO_FABRICS))
             set_pause(instance, None, by="alice", reason="first", now=NOON)
@@ -325,7 +310,3 @@ def test_pauses_live_in_postgresql_storage_as_in_sqlite(tmp_path):
             assert "paused by bob" in status and f"{DRIFTED_FABRIC}: paused by carol" in status
             assert clear_pause(instance, None) == second and fleet_pause(instance) is None
             assert "all automatic syncing: running" in cli(home_dir, "pause", "--status").stdout
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.close()

@@ -20,7 +20,8 @@ from hedgehog_sync.defs.pools import POOL_LIMITS, ensure_pool_limits, pool_limit
 from hedgehog_sync.defs.schedules import sync_fleet_job
 from hedgehog_sync.defs.sensors import fabric_discovery
 from hedgehog_sync.devlab.demo import IN_SYNC_FABRIC, LOCAL_DAGSTER_YAML
-from hedgehog_sync_tests.daemon import PRODUCTION_DAGSTER_YAML, throwaway_database
+from hedgehog_sync_tests.daemon import PRODUCTION_DAGSTER_YAML
+from hedgehog_sync_tests.pg import dagster_pg_env, throwaway_database
 
 CLI = str(Path(sys.executable).with_name("hedgehog-sync"))
 
@@ -35,8 +36,8 @@ def production_instance(home: Path, monkeypatch: pytest.MonkeyPatch):
     """An instance made from deploy/dagster.yaml as shipped (copied, not re-typed), its PostgreSQL storage
     pointed through the DAGSTER_PG_* variables that file reads at a throwaway database on the local
     server. Its K8sRunLauncher is only built when a run is launched, which these tests never do."""
-    with throwaway_database("hhsync_pools") as pg:
-        for var, value in pg.items():
+    with throwaway_database("hhsync_pools") as name:
+        for var, value in dagster_pg_env(name).items():
             monkeypatch.setenv(var, value)
         home.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(PRODUCTION_DAGSTER_YAML, home / "dagster.yaml")

@@ -8,7 +8,6 @@ still there and the schedule goes on.
 """
 
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -18,41 +17,26 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg2
 import pytest
 import yaml
 from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.instance.ref import InstanceRef
-from psycopg2 import sql
 
 from hedgehog_sync.defs.schedules import IN_FLIGHT  # the product's own in-flight statuses
 from hedgehog_sync.devlab.demo import DEMO_FABRICS, DRIFTED_FABRIC, WORKSPACE_YAML
 from hedgehog_sync_tests.deploy import chart
+from hedgehog_sync_tests.pg import dagster_pg_env, throwaway_database
 
 pytestmark = pytest.mark.slow
 
-PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
 FIRST_REPORTS_WITHIN = 240.0   # seconds; the demo's own test allows 180 on an idle machine
 NEXT_RUN_WITHIN = 240.0
 
 
 @pytest.fixture
 def pg_database() -> Iterator[str]:
-    """A fresh database on the local PostgreSQL, dropped afterwards (with any connection left open)."""
-    try:
-        admin = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", connect_timeout=5)
-    except psycopg2.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL at {PG_HOST}:{PG_PORT} for user {PG_USER}: {exc}")
-    admin.autocommit = True
-    name = f"hhsync_deploy_{os.getpid()}_{secrets.token_hex(4)}"
-    try:
-        with admin.cursor() as cur:
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    with throwaway_database("hhsync_deploy") as name:
         yield name
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.close()
 
 
 def free_port() -> int:
@@ -166,8 +150,7 @@ def wait_until_quiet(home: Path, deployment: Deployment, timeout: float = 90.0) 
 def test_production_instance_on_postgres_syncs_and_survives_a_restart(demo_fleet, pg_database, tmp_path,
                                                                       monkeypatch):
     fleet, _ = demo_fleet
-    pg_env = {"DAGSTER_PG_HOST": PG_HOST, "DAGSTER_PG_PORT": str(PG_PORT), "DAGSTER_PG_USER": PG_USER,
-              "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": pg_database}
+    pg_env = dagster_pg_env(pg_database)
     for name, value in pg_env.items():
         monkeypatch.setenv(name, value)  # this process reads the same instance
     home = production_home(tmp_path / "dagster_home")

@@ -4,8 +4,6 @@ changes between its pages."""
 from __future__ import annotations
 
 import dataclasses
-import os
-import secrets
 import threading
 from collections.abc import Iterator
 
@@ -22,40 +20,24 @@ from hedgehog_sync.devlab.demo import DEMO_FABRICS, EXTRA_VPC
 from hedgehog_sync.devlab.apiserver import new_object
 from hedgehog_sync.domain.inventory import load_inventory
 from hedgehog_sync.state import StateStore
+from hedgehog_sync_tests.pg import (
+    PG_HOST, PG_PORT, PG_USER, admin_connection, instance_storage_yaml, throwaway_database,
+)
 from hedgehog_sync_tests.reliability.conftest import (
     FAULTED, FAULTED_VPCS, _comparable, assert_nothing_lost,
 )
 
-PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
 OUTAGE_S = 2.0  # within dagster-postgres' connection retries (about 6 s of exponential backoff)
-
-
-def _admin() -> psycopg2.extensions.connection:
-    try:
-        admin = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", connect_timeout=5)
-    except psycopg2.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL at {PG_HOST}:{PG_PORT} for user {PG_USER}: {exc}")
-    admin.autocommit = True
-    return admin
 
 
 @pytest.fixture
 def pg_database() -> Iterator[str]:
-    admin = _admin()
-    name = f"hhsync_reliability_{os.getpid()}_{secrets.token_hex(4)}"
-    try:
-        with admin.cursor() as cur:
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    with throwaway_database("hhsync_reliability") as name:
         yield name
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(sql.Identifier(name)))
-            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.close()
 
 
 def _set_connections(name: str, allowed: bool) -> None:
-    admin = _admin()
+    admin = admin_connection()
     try:
         with admin.cursor() as cur:
             cur.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS {}").format(
@@ -70,11 +52,7 @@ def _set_connections(name: str, allowed: bool) -> None:
 def test_storage_briefly_unavailable_mid_run_loses_nothing(lab, pg_database, tmp_path):
     home = tmp_path / "pg_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text(
-        f"storage:\n  postgres:\n    postgres_db:\n      hostname: {PG_HOST}\n      port: {PG_PORT}\n"
-        f"      username: {PG_USER}\n      password: ''\n      db_name: {pg_database}\n"
-        "      scheme: postgresql+psycopg2\n"
-        "telemetry:\n  enabled: false\n")
+    (home / "dagster.yaml").write_text(instance_storage_yaml(pg_database) + "telemetry:\n  enabled: false\n")
     instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
     try:
         instance.add_dynamic_partitions("fabrics", list(DEMO_FABRICS))
