@@ -391,21 +391,22 @@ def read_kubernetes(context: OpExecutionContext, fleet: FleetResource) -> Iterat
     yield from _read_side(context, fleet, K8S_STATE, False, read_cluster_side, _live_metadata)
 
 
-def _events(context: OpExecutionContext, r: FabricResult) -> list[Any]:
+def _log_fabric(context: OpExecutionContext, r: FabricResult) -> None:
     """The fabric's events: its report (when it is a new point) and its check results, which go
     with each new report and with every failed cycle (a fabric that could not be read or compared
-    has a failing check for its partition, also when its report did not move). Built before any is
-    logged: what fails on the fabric's data fails here, before anything is kept."""
+    has a failing check for its partition, also when its report did not move)."""
     event = _report_event(r)
-    return [event] if event is not None else []
-
-
-def _log_fabric(context: OpExecutionContext, r: FabricResult) -> None:
-    for event in _events(context, r):
+    if event is not None:
         context.log_event(event)
     if r.record_report or r.outcome.failed:
         for check in _checks(r, context):
             context.log_event(check)
+
+
+def batch_configs(git: BatchReads, cluster: BatchReads) -> dict[str, FabricConfig]:
+    """The fabrics either read step took, in the Git step's order: when the inventory changed between
+    the two steps, a fabric only one of them read is named as "not read on both sides", whichever it is."""
+    return {**git.configs, **{name: cfg for name, cfg in cluster.configs.items() if name not in git.configs}}
 
 
 @op(retry_policy=STEP_RETRY, out={DRIFT_REPORT: Out(is_required=False)},
@@ -433,8 +434,8 @@ def compare(context: OpExecutionContext, fleet: FleetResource, alerts: AlertSink
             context.log.info(f"{done}/{total} fabrics compared, {len(batch.failed)} could not be read or compared")
 
     # The whole batch in plain Python: outcomes, health, alerts, checks, rows and the writes.
-    batch = sync_batch(git.configs, git.reads, cluster.reads, stored, policy, cycle, now, fingerprints,
-                       record_every=every, parses=git.parses, progress=progress)
+    batch = sync_batch(batch_configs(git, cluster), git.reads, cluster.reads, stored, policy, cycle, now,
+                       fingerprints, record_every=every, parses=git.parses, progress=progress)
     for name in batch.not_read_on_both_sides:
         context.log.warning(f"fabric {name} was not read on both sides this run; the next cycle syncs it")
     # Events first, then one transaction: a run killed in between leaves the stored state as it was
