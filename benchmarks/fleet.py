@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import random
+import re
 import shlex
 import shutil
 import signal
@@ -65,6 +66,7 @@ class Fabric:
     priority: str
     drifted: bool
     repo: Path
+    folder: str = ""  # the fabric's folder in a shared repository (--monorepo); "" for its own repository
     first_file: str = ""
     head: str = ""
     expected: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, name, state) injected live
@@ -81,16 +83,32 @@ def _git(repo: Path, *args: str) -> str:
                           env=env).stdout.strip()
 
 
-def write_repo(fabric: Fabric, resources: int) -> None:
-    """The fabric's GitOps repository: the generated objects in the usual layout, one commit."""
+def write_files(fabric: Fabric, resources: int) -> None:
+    """The fabric's generated objects in the usual layout, in its folder of its repository's work tree."""
     from hedgehog_sync.devlab.generator import FabricSpec, generate_fabric, split_into_files
 
     files = split_into_files(generate_fabric(fabric.name, FabricSpec.sized(resources, seed=fabric.index)))
     for rel, text in files.items():
-        target = fabric.repo / rel
+        target = fabric.repo / fabric.folder / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
     fabric.first_file = sorted(files)[0]
+
+
+def write_monorepo(fabrics: list[Fabric]) -> None:
+    """One repository for the whole fleet (a fleet monorepo): each fabric's files in its folder, one commit."""
+    repo = fabrics[0].repo
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", f"{len(fabrics)} fabrics: initial wiring and VPCs")
+    head = _git(repo, "rev-parse", "HEAD")
+    for f in fabrics:
+        f.head = head
+
+
+def write_repo(fabric: Fabric, resources: int) -> None:
+    """The fabric's GitOps repository: the generated objects in the usual layout, one commit."""
+    write_files(fabric, resources)
     _git(fabric.repo, "init", "-q", "-b", "main")
     _git(fabric.repo, "add", "-A")
     _git(fabric.repo, "commit", "-q", "-m", f"{fabric.name}: initial wiring and VPCs")
@@ -100,9 +118,9 @@ def write_repo(fabric: Fabric, resources: int) -> None:
 def commit_comment(fabric: Fabric, text: str) -> tuple[str, float]:
     """A commit that changes one blob but not what it declares: a comment appended to a file.
     Returns the new head and the time (time.time()) the commit existed."""
-    with open(fabric.repo / fabric.first_file, "a") as out:
+    with open(fabric.repo / fabric.folder / fabric.first_file, "a") as out:
         out.write(f"# {text}\n")
-    _git(fabric.repo, "commit", "-q", "-a", "-m", text)
+    _git(fabric.repo, "commit", "-q", "-a", "-m", text)  # in a monorepo too: only this fabric's folder changed
     at = time.time()
     fabric.head = _git(fabric.repo, "rev-parse", "HEAD")
     return fabric.head, at
@@ -151,8 +169,140 @@ def classify(cmd: str, root_kind: str) -> str:
         return "daemon"
     if " api grpc" in cmd or "code-server" in cmd or "code_server" in cmd:
         return "code_server"
-    if cmd.startswith("git") or "/git" in cmd.split(" ")[0]:
+    if cmd.startswith("git") or "/git" in cmd.split(" ")[0] or cmd.startswith("/bin/sh -c git-"):
         return "git"
+    return "other"
+
+
+# --- per-process CPU: every process in our trees with its role ---------------------------------------------
+
+# The children a process of one role starts: what its reaped time after the children's last sample is.
+CHILD_ROLE = {"daemon": "code_server", "code_server": "run_worker", "run_worker": "git", "git": "git"}
+RUN_PID_RE = re.compile(r"Started process for run \(pid: (\d+)\)")
+
+# Injected into the Dagster processes by the benchmark only (PYTHONPATH), never by the product: it writes
+# (native thread id, Python thread name, target) when a Python thread starts, so that per-thread CPU from
+# /proc/<pid>/task/<tid>/stat can be named (every Python thread's comm is the interpreter's name).
+THREAD_HOOK = '''"""hedgehog-sync fleet benchmark: name each Python thread's native id (injected by fleet.py)."""
+import os, sys, threading
+
+_dir = os.environ.get("HH_BENCH_THREAD_LOG")
+
+
+def _note(tid, name, what):
+    try:
+        with open(os.path.join(_dir, "%d.tsv" % os.getpid()), "a") as out:
+            out.write("%d\\t%s\\t%s\\n" % (tid, name.replace("\\t", " "), what))
+    except Exception:
+        pass
+
+
+if _dir:
+    _note(threading.get_native_id(), "MainThread", "main")
+    _bootstrap_inner = threading.Thread._bootstrap_inner
+
+    def _named_bootstrap_inner(self):
+        target = getattr(self, "_target", None)
+        what = getattr(target, "__qualname__", None) or type(self).__qualname__
+        _note(threading.get_native_id(), self.name, what)
+        _bootstrap_inner(self)
+
+    threading.Thread._bootstrap_inner = _named_bootstrap_inner
+
+# Chain to a sitecustomize this one shadows, if any.
+try:
+    import importlib.machinery, importlib.util
+    _here = os.path.dirname(os.path.abspath(__file__))
+    _spec = importlib.machinery.PathFinder.find_spec(
+        "sitecustomize", [p for p in sys.path if os.path.abspath(p or ".") != _here])
+    if _spec is not None and _spec.loader is not None:
+        _spec.loader.exec_module(importlib.util.module_from_spec(_spec))
+except Exception:
+    pass
+'''
+
+
+def _argv(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [a.decode(errors="replace") for a in raw.split(b"\0")[:-1]] if raw.endswith(b"\0") else \
+        [a.decode(errors="replace") for a in raw.split(b"\0")]
+
+
+def _threads(pid: int) -> dict[int, tuple[str, float]]:
+    """tid -> (comm, CPU s) of a process's live threads, from /proc/<pid>/task."""
+    out: dict[int, tuple[str, float]] = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            raw = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+        except OSError:
+            continue
+        comm = raw[raw.index("(") + 1:raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2:].split()
+        out[int(tid)] = (comm, (int(fields[11]) + int(fields[12])) / CLK_TCK)
+    return out
+
+
+def git_subcommand(argv: list[str]) -> str:
+    """`fetch` for `git -c a=b fetch ...`, `upload-pack` for `/bin/sh -c git-upload-pack '...'`."""
+    if len(argv) >= 3 and argv[0].endswith("sh") and argv[1] == "-c":
+        first = argv[2].split(" ")[0]
+        return first[4:] if first.startswith("git-") else first
+    takes_value = {"-c", "-C", "--shallow-file", "--git-dir", "--work-tree", "--namespace", "--exec-path"}
+    i = 1
+    while i < len(argv):
+        a = argv[i]
+        if a in takes_value:
+            i += 2
+            continue
+        if a.startswith("-") or not a:
+            i += 1
+            continue
+        return a
+    base = os.path.basename(argv[0]) if argv else ""
+    return base[4:] if base.startswith("git-") else "?"
+
+
+def run_origin(tags: dict[str, str]) -> str:
+    """What asked for a run, from its tags: a retry (the run-retry daemon), a schedule, a sensor, a backfill."""
+    if tags.get("dagster/parent_run_id") or tags.get("dagster/retry_number"):
+        return "retry"
+    if tags.get("dagster/schedule_name"):
+        return f"schedule {tags['dagster/schedule_name']}"
+    if tags.get("dagster/sensor_name"):
+        return f"sensor {tags['dagster/sensor_name']}"
+    if tags.get("dagster/backfill"):
+        return "backfill"
+    return "other (manual or API)"
+
+
+def process_role(kind: str, argv: list[str], location: str | None, run: tuple[str, str] | None) -> str:
+    """A process's role from its command line (kind: classify()'s), its daemon's code location, and the run
+    it executes ((job, origin), from the run's 'Started process for run (pid: N)' engine event)."""
+    cmd = " ".join(argv)
+    if kind == "apiserver":
+        return "apiserver"
+    if kind == "run_worker":
+        if run is None:
+            return "run_worker (run not found)"
+        job, origin = run
+        return f"run_worker {job} ({origin})"
+    if kind == "code_server":
+        return f"code_server {location or '?'}"
+    if kind == "git":
+        return f"git {git_subcommand(argv)}"
+    if kind == "daemon":
+        return "daemon"
+    if "hedgehog-sync" in cmd or "hedgehog_sync.cli" in cmd:
+        return "hedgehog-sync"
+    if "multiprocessing.resource_tracker" in cmd:
+        return "multiprocessing resource_tracker"
     return "other"
 
 
@@ -164,14 +314,17 @@ class ProcessMonitor:
     def __init__(self, interval: float = 0.2):
         self.interval = interval
         self.roots: dict[int, str] = {}  # pid -> "dagster" or "apiserver"
+        self.locations: dict[int, str] = {}  # daemon pid -> the code location of its workspace
         self.seen: dict[tuple[int, int], dict[str, Any]] = {}  # (pid, start) -> {kind, cmd, hwm_kib, first, last}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="process-monitor", daemon=True)
 
-    def add_root(self, pid: int, kind: str) -> None:
+    def add_root(self, pid: int, kind: str, location: str | None = None) -> None:
         with self._lock:
             self.roots[pid] = kind
+            if location:
+                self.locations[pid] = location
 
     def start(self) -> "ProcessMonitor":
         self._thread.start()
@@ -183,6 +336,11 @@ class ProcessMonitor:
 
     def _tree(self) -> dict[tuple[int, int], tuple[str, float, float]]:
         """Live processes under our roots: (pid, start) -> (root kind, own CPU, reaped children's CPU)."""
+        return {key: v[:3] for key, v in self._scan().items()}
+
+    def _scan(self) -> dict[tuple[int, int], tuple[str, float, float, tuple[int, int] | None, int]]:
+        """Live processes under our roots: (pid, start) -> (root kind, own CPU, reaped children's CPU,
+        the parent's key (None for a root), the root's pid)."""
         stats: dict[int, tuple[int, float, float, int]] = {}
         for entry in os.listdir("/proc"):
             if entry.isdigit():
@@ -192,35 +350,75 @@ class ProcessMonitor:
         children: dict[int, list[int]] = {}
         for pid, (ppid, _, _, _) in stats.items():
             children.setdefault(ppid, []).append(pid)
-        out: dict[tuple[int, int], tuple[str, float, float]] = {}
+        out: dict[tuple[int, int], tuple[str, float, float, tuple[int, int] | None, int]] = {}
         with self._lock:
             roots = dict(self.roots)
         for root, kind in roots.items():
             todo = [root] if root in stats else []
             while todo:
                 pid = todo.pop()
-                out[(pid, stats[pid][3])] = (kind, stats[pid][1], stats[pid][2])
+                ppid = stats[pid][0]
+                parent = (ppid, stats[ppid][3]) if pid != root and ppid in stats else None
+                out[(pid, stats[pid][3])] = (kind, stats[pid][1], stats[pid][2], parent, root)
                 todo.extend(children.get(pid, []))
         return out
 
     def sample(self) -> dict[tuple[int, int], tuple[str, float, float]]:
-        tree = self._tree()
+        scan = self._scan()
         now = time.time()
         with self._lock:
-            for key, (root_kind, _, _) in tree.items():
+            for key, (root_kind, own, reaped, parent, root) in scan.items():
                 pid = key[0]
                 info = self.seen.get(key)
                 if info is None:
-                    cmd = _cmdline(pid)
+                    argv = _argv(pid)
+                    cmd = " ".join(argv).strip()
                     if not cmd:
                         continue  # already a zombie: its time shows in its parent's reaped time
                     info = self.seen[key] = {"kind": classify(cmd, root_kind), "cmd": cmd[:200], "hwm_kib": 0,
-                                             "first": now, "last": now}
+                                             "first": now, "last": now, "argv": argv, "parent": parent,
+                                             "location": self.locations.get(root), "own": own, "reaped": reaped,
+                                             "threads": {}}
                 hwm = _hwm_kib(pid)
                 if hwm:
                     info["hwm_kib"] = max(info["hwm_kib"], hwm)
-                info["last"] = now
-        return tree
+                info["last"], info["own"], info["reaped"] = now, own, reaped
+                if info["kind"] in ("daemon", "code_server"):
+                    for tid, (comm, cpu) in _threads(pid).items():
+                        info["threads"][tid] = (comm, cpu)
+        return {key: v[:3] for key, v in scan.items()}
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every live process's (own CPU, reaped CPU) and its threads' CPU now: one end of a window for
+        cpu_by_process."""
+        scan = self.sample()
+        with self._lock:
+            return {"t": time.time(),
+                    "procs": {key: (own, reaped) for key, (_, own, reaped) in scan.items()},
+                    "threads": {key: {tid: cpu for tid, (_, cpu) in self.seen[key]["threads"].items()}
+                                for key in scan if key in self.seen and self.seen[key]["threads"]}}
+
+    def window(self, s0: dict[str, Any], s1: dict[str, Any]) -> dict[tuple[int, int], dict[str, Any]]:
+        """Each process alive in the window between two snapshots: its CPU in the window (own), and
+        `tail`: what it reaped in the window beyond the last samples of the children that ended in it (the
+        CPU of children after their last sample, or of children never sampled, e.g. a git command shorter
+        than the sampling interval). The sum of own + tail over the processes is the trees' exact CPU."""
+        out: dict[tuple[int, int], dict[str, Any]] = {}
+        with self._lock:
+            keys = [k for k, info in self.seen.items() if k in s0["procs"] or s0["t"] < info["first"] <= s1["t"]]
+            for key in keys:
+                info = self.seen[key]
+                own0, reaped0 = s0["procs"].get(key, (0.0, 0.0))
+                own1, reaped1 = s1["procs"].get(key, (info["own"], info["reaped"]))
+                out[key] = {"info": info, "own": own1 - own0, "reaped": reaped1 - reaped0, "tail": reaped1 - reaped0,
+                            "started": key not in s0["procs"], "ended": key not in s1["procs"],
+                            "own0": own0, "reaped0": reaped0}
+            for key, w in out.items():
+                parent = w["info"]["parent"]
+                if w["ended"] and parent in out:
+                    # the parent reaped this child's whole life: less what the child's samples account for
+                    out[parent]["tail"] -= w["info"]["own"] + w["info"]["reaped"]
+        return out
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
@@ -267,6 +465,79 @@ class ProcessMonitor:
         tree = self.sample()
         with self._lock:
             return [(key[0], self.seen[key]["kind"] if key in self.seen else "other") for key in tree]
+
+
+def _thread_label(name: str) -> str:
+    """Threads of one pool under one label: sensor_daemon_worker_3 -> sensor_daemon_worker_N."""
+    return re.sub(r"(?<=[_-])\d+$", "N", re.sub(r"-\d+_\d+$", "-N_N", name))
+
+
+def cpu_by_process(window: dict[tuple[int, int], dict[str, Any]], runs_by_pid: dict[int, tuple[str, str]],
+                   thread_names: dict[int, dict[int, str]], s0: dict[str, Any], s1: dict[str, Any]) -> dict[str, Any]:
+    """The window's CPU per role (process_role), each process that is not git, the daemon's and the code
+    servers' threads (named by the injected thread hook; native threads by their comm), and what the
+    roles' sampled processes leave unexplained (the reaped time after children's last samples)."""
+    roles: dict[str, dict[str, Any]] = {}
+    processes: list[dict[str, Any]] = []
+    threads: list[dict[str, Any]] = []
+
+    def role_entry(role: str) -> dict[str, Any]:
+        return roles.setdefault(role, {"cpu_s": 0.0, "processes_seen": 0, "started_in_window": 0,
+                                       "ended_in_window": 0, "unsampled_s": 0.0})
+
+    for key, w in window.items():
+        info = w["info"]
+        role = process_role(info["kind"], info["argv"], info["location"], runs_by_pid.get(key[0]))
+        w["role"] = role
+        entry = role_entry(role)
+        entry["cpu_s"] += w["own"]
+        entry["processes_seen"] += 1
+        entry["started_in_window"] += w["started"]
+        entry["ended_in_window"] += w["ended"]
+    for key, w in window.items():
+        if abs(w["tail"]) < 1e-9:
+            continue
+        parent_kind = w["info"]["kind"]
+        kids = {x["role"] for x in window.values() if x["info"]["parent"] == key}
+        if parent_kind == "code_server" and len(kids) == 1:
+            label = kids.pop()  # one run (or none seen): its worker's time after its last sample
+        else:
+            label = f"{CHILD_ROLE.get(parent_kind, 'other')} (after the last sample, or never sampled)"
+        role_entry(label)["unsampled_s"] += w["tail"]
+    for key, w in sorted(window.items(), key=lambda kv: -kv[1]["own"]):
+        info = w["info"]
+        if info["kind"] == "git":
+            continue
+        processes.append({"pid": key[0], "role": w["role"], "cpu_s": round(w["own"], 2),
+                          "reaped_unsampled_s": round(w["tail"], 2), "started_in_window": w["started"],
+                          "ended_in_window": w["ended"], "cmd": info["cmd"][:160]})
+        if info["kind"] in ("daemon", "code_server"):
+            t0 = s0["threads"].get(key, {})
+            t1 = s1["threads"].get(key) or {tid: c for tid, (_, c) in info["threads"].items()}
+            names = thread_names.get(key[0], {})
+            by: dict[str, dict[str, Any]] = {}
+            for tid, cpu in (t1 or {}).items():
+                comm = info["threads"].get(tid, ("?", 0.0))[0]
+                name = names.get(tid)
+                label = _thread_label(name) if name else f"native thread '{comm}'"
+                e = by.setdefault(label, {"threads": 0, "cpu_s": 0.0})
+                e["threads"] += 1
+                e["cpu_s"] += cpu - t0.get(tid, 0.0)
+            explained = sum(e["cpu_s"] for e in by.values())
+            threads.append({"pid": key[0], "role": w["role"], "cpu_s": round(w["own"], 2),
+                            "named_by_hook": bool(names),
+                            "threads_ended_or_unsampled_s": round(w["own"] - explained, 2),
+                            "by_thread": {k: {"threads": v["threads"], "cpu_s": round(v["cpu_s"], 2)}
+                                          for k, v in sorted(by.items(), key=lambda kv: -kv[1]["cpu_s"])
+                                          if v["cpu_s"] >= 0.005}})
+    for entry in roles.values():
+        entry["total_s"] = round(entry["cpu_s"] + entry["unsampled_s"], 2)
+        entry["cpu_s"], entry["unsampled_s"] = round(entry["cpu_s"], 2), round(entry["unsampled_s"], 2)
+    total = sum(w["own"] + w["tail"] for w in window.values())
+    return {"total_s": round(total, 2),
+            "total_ours_s": round(total - sum(e["total_s"] for r, e in roles.items() if r == "apiserver"), 2),
+            "by_role": dict(sorted(roles.items(), key=lambda kv: -kv[1]["total_s"])),
+            "processes": processes, "threads": threads}
 
 
 def _median(values: Iterable[float]) -> float | None:
@@ -412,13 +683,19 @@ class FleetBenchmark:
         drifted = drifted_indexes(a.fabrics, a.drifted)
         for i in range(a.fabrics):
             priority = CRITICAL if i < a.critical else MEDIUM
-            self.fabrics.append(Fabric(i, f"fab-{i:04d}", priority, i in drifted and i not in self.latency_indexes(),
-                                       self.root / "git" / f"fab-{i:04d}"))
+            name = f"fab-{i:04d}"
+            # --monorepo: one repository, a folder per fabric (the inventory's git.path, docs/contracts.md)
+            repo, folder = (self.root / "git" / "fleet", f"fabrics/{name}") if a.monorepo else (self.root / "git" / name, "")
+            self.fabrics.append(Fabric(i, name, priority, i in drifted and i not in self.latency_indexes(), repo, folder))
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=4) as pool:
-            list(pool.map(lambda f: write_repo(f, a.resources), self.fabrics))
+            list(pool.map(lambda f: write_files(f, a.resources) if a.monorepo else write_repo(f, a.resources),
+                          self.fabrics))
+        if a.monorepo:
+            write_monorepo(self.fabrics)
         git_s = time.monotonic() - started
-        log(f"{a.fabrics} Git repositories written in {git_s:.1f} s")
+        log(f"{a.fabrics} fabrics written to {'one Git repository' if a.monorepo else 'their Git repositories'} "
+            f"in {git_s:.1f} s")
         self.start_apiservers()
         self.write_inventory()
         self.result["setup"] = {"git_repos_s": round(git_s, 1), "apiservers_s": round(time.monotonic() - started - git_s, 1)}
@@ -459,7 +736,8 @@ class FleetBenchmark:
 
     def write_inventory(self) -> None:
         entries = [{"name": f.name, "priority": f.priority,
-                    "git": {"url": f"file://{f.repo}", "ref": "main", "allow_local": True},
+                    "git": {"url": f"file://{f.repo}", "ref": "main", **({"path": f.folder} if f.folder else {}),
+                            "allow_local": True},
                     "kubernetes": {"kubeconfig": str(self.root / "kube" / f"{f.name}.kubeconfig"), "context": f.name}}
                    for f in self.fabrics]
         (self.root / "fabrics.yaml").write_text(yaml.safe_dump({"fabrics": entries}, sort_keys=False))
@@ -474,6 +752,14 @@ class FleetBenchmark:
         # The daemon's environment as shipped (deploy/k8s/env-configmap.yaml), unless --env overrides.
         self.env = {**os.environ, **RUN_CREATOR_ENV, **extra, **self.pg.env(), "DAGSTER_HOME": str(self.home),
                     "HEDGEHOG_SYNC_INVENTORY": str(self.root / "fabrics.yaml")}
+        if not self.args.no_thread_names:
+            # the benchmark's own sitecustomize (THREAD_HOOK): names native thread ids, changes nothing else
+            hook = self.root / "thread-hook"
+            hook.mkdir()
+            (hook / "sitecustomize.py").write_text(THREAD_HOOK)
+            (self.root / "threads").mkdir()
+            self.env["PYTHONPATH"] = os.pathsep.join(p for p in (str(hook), self.env.get("PYTHONPATH", "")) if p)
+            self.env["HH_BENCH_THREAD_LOG"] = str(self.root / "threads")
         os.environ.update({k: self.env[k] for k in ("DAGSTER_HOME", *self.pg.env())})
         from dagster import DagsterInstance
 
@@ -487,7 +773,7 @@ class FleetBenchmark:
         self.daemon = subprocess.Popen([str(daemon), "run", "-w", str(workspace)], env=self.env, cwd=self.root,
                                        start_new_session=True, stdout=open(self.root / f"daemon-{name}.log", "w"),
                                        stderr=subprocess.STDOUT)
-        self.monitor.add_root(self.daemon.pid, "dagster")
+        self.monitor.add_root(self.daemon.pid, "dagster", location="hedgehog_sync_naive" if naive else "hedgehog_sync")
         log(f"dagster-daemon ({name}) started, pid {self.daemon.pid}")
 
     def stop_daemon(self) -> None:
@@ -564,8 +850,9 @@ class FleetBenchmark:
             problems = []
             if r.get("errors"):
                 problems.append(f"errors {r['errors']}")
-            if (r.get("git") or {}).get("commit") != f.head:
-                problems.append(f"commit {(r.get('git') or {}).get('commit')} is not head {f.head}")
+            commit = (r.get("git") or {}).get("commit")
+            if commit != f.head and not (f.folder and self.same_folder(f, commit)):
+                problems.append(f"commit {commit} is not head {f.head}")
             if f.drifted and (r["status"] != "drifted" or got != f.expected):
                 problems.append(f"status {r['status']}, changes {got}, injected {f.expected}")
             if not f.drifted and (r["status"] != "in_sync" or got):
@@ -579,6 +866,67 @@ class FleetBenchmark:
         return {"ok": not bad, "fabrics": len(self.fabrics), "drifted_correct": drifted_ok,
                 "drifted_expected": sum(f.drifted for f in self.fabrics), "in_sync_correct": in_sync_ok,
                 "problems": bad[:20], "problem_count": len(bad)}
+
+    def same_folder(self, fabric: Fabric, commit: str | None) -> bool:
+        """In a monorepo, a commit to another fabric's folder moves every fabric's head: a report at an
+        earlier commit is still right if the fabric's folder is the same tree at both."""
+        try:
+            return bool(commit) and _git(fabric.repo, "rev-parse", f"{commit}:{fabric.folder}") == \
+                _git(fabric.repo, "rev-parse", f"{fabric.head}:{fabric.folder}")
+        except subprocess.CalledProcessError:
+            return False
+
+    # -- CPU per process --
+    def runs_by_pid(self) -> dict[int, tuple[str, str]]:
+        """pid -> (job, what asked for the run) of every run worker, from the engine event each run logs
+        when its process starts ('Started process for run (pid: N).', dagster/_grpc/impl.py)."""
+        from dagster import RunsFilter
+
+        with self.pg.conn.cursor() as cur:
+            cur.execute("SELECT run_id, event FROM event_logs WHERE dagster_event_type = 'ENGINE_EVENT' "
+                        "AND event LIKE %s ORDER BY id", ("%Started process for run (pid:%",))
+            rows = cur.fetchall()
+        pids = {}
+        for run_id, event in rows:
+            m = RUN_PID_RE.search(event or "")
+            if m:
+                pids[int(m.group(1))] = run_id  # a later run on a reused pid wins: runs are in id order
+        records = {r.dagster_run.run_id: r.dagster_run for r in
+                   self.instance.get_run_records(RunsFilter(run_ids=sorted(set(pids.values()))))} if pids else {}
+        return {pid: (records[rid].job_name, run_origin(records[rid].tags)) for pid, rid in pids.items() if rid in records}
+
+    def thread_names(self) -> dict[int, dict[int, str]]:
+        """pid -> tid -> Python thread name, from the injected thread hook's files."""
+        out: dict[int, dict[int, str]] = {}
+        for path in (self.root / "threads").glob("*.tsv") if (self.root / "threads").exists() else []:
+            names = out.setdefault(int(path.stem), {})
+            for line in path.read_text(errors="replace").splitlines():
+                parts = line.split("\t")
+                if len(parts) >= 2 and parts[0].isdigit():
+                    names[int(parts[0])] = parts[1]
+        return out
+
+    def runs_created(self, t0: float, t1: float) -> dict[str, Any]:
+        """Runs of every job created in [t0, t1], by job and by what asked for them (schedule, sensor,
+        retry); every run is launched by the daemon's run queue (QueuedRunCoordinator) through the code
+        server (the default run launcher)."""
+        from dagster import RunsFilter
+
+        records = self.instance.get_run_records(RunsFilter(created_after=datetime.fromtimestamp(t0, timezone.utc),
+                                                           created_before=datetime.fromtimestamp(t1, timezone.utc)))
+        out: dict[str, dict[str, int]] = {}
+        for r in records:
+            e = out.setdefault(f"{r.dagster_run.job_name} ({run_origin(r.dagster_run.tags)})",
+                               {"created": 0, "started": 0, "succeeded": 0})
+            e["created"] += 1
+            e["started"] += r.start_time is not None
+            e["succeeded"] += r.dagster_run.status.value == "SUCCESS"
+        return dict(sorted(out.items()))
+
+    def process_cpu(self, s0: dict[str, Any], s1: dict[str, Any]) -> dict[str, Any]:
+        out = cpu_by_process(self.monitor.window(s0, s1), self.runs_by_pid(), self.thread_names(), s0, s1)
+        out["runs_created"] = self.runs_created(s0["t"], s1["t"])
+        return out
 
     # -- waiting for ticks --
     @staticmethod
@@ -647,6 +995,7 @@ class FleetBenchmark:
         self.wait_partitions()
         log(f"discovery added {len(self.fabrics)} partitions in {time.time() - t0:.1f} s")
         cpu0, ev0 = self.monitor.cpu(), self.pg.last_event_id()
+        snap0 = self.monitor.snapshot()
         deadline = time.time() + self.args.cold_timeout + 60
         missing = list(self.fabrics)
         while missing and time.time() < deadline:
@@ -665,6 +1014,7 @@ class FleetBenchmark:
         while self.in_flight() and time.time() < deadline:
             time.sleep(0.5)
         cpu1, ev1 = self.monitor.cpu(), self.pg.last_event_id()
+        snap1 = self.monitor.snapshot()
         check = self.check_reports()
         wall = last_report - first
         cpu = cpu_delta(cpu1, cpu0)
@@ -674,6 +1024,7 @@ class FleetBenchmark:
             "fabrics_per_minute": round(len(self.fabrics) / wall * 60, 1) if wall > 0 else None,
             "cpu_s": cpu, "cpu_ours_s": ours(cpu), "events": sum(self.pg.events_between(ev0, ev1).values()),
             "events_by_type": self.pg.events_between(ev0, ev1), "correct": check,
+            "cpu_by_process": self.process_cpu(snap0, snap1),
         }
         log(f"cold cycle: {wall:.1f} s for {len(self.fabrics)} fabrics in {len(runs)} runs; "
             f"correctness {'ok' if check['ok'] else 'FAILED: ' + str(check['problems'][:3])}")
@@ -688,15 +1039,18 @@ class FleetBenchmark:
         b0 = self.next_boundary(max(time.time() + 2, last + 31))
         self.wait_until(b0 - 0.5)
         cpu0, ev0 = self.monitor.cpu(), self.pg.last_event_id()
+        snap0 = self.monitor.snapshot()
         backlog = self.in_flight()
         runs, end = self.tick_runs(b0, timeout=self.args.cold_timeout)
         cpu1, ev1 = self.monitor.cpu(), self.pg.last_event_id()
+        snap1 = self.monitor.snapshot()
         b1 = b0 + 60
-        minute = None
+        minute = by_process_minute = None
         if time.time() < b1 - 0.5:
             self.wait_until(b1 - 0.5)
             cpu2 = self.monitor.cpu()
             minute = cpu_delta(cpu2, cpu0)
+            by_process_minute = self.process_cpu(snap0, self.monitor.snapshot())
         events = self.pg.events_between(ev0, ev1)
         wall = end - b0
         cpu = cpu_delta(cpu1, cpu0)
@@ -717,6 +1071,8 @@ class FleetBenchmark:
             "events_per_run": round(sum(events.values()) / len(runs), 1) if runs else None,
             "run_durations_s": sorted(round(r.end_time - r.start_time, 2) for r in runs if r.end_time and r.start_time),
             "queue_waits_s": sorted(round(r.start_time - r.create_timestamp.timestamp(), 2) for r in runs if r.start_time),
+            "cpu_by_process": self.process_cpu(snap0, snap1),
+            "cpu_by_process_minute": by_process_minute,
         }
         log(f"steady cycle: {wall:.1f} s, {synced} fabrics in {len(runs)} runs, {sum(events.values())} events, "
             f"CPU ours {ours(cpu):.1f} s, API servers {cpu.get('apiserver', 0.0):.1f} s")
@@ -757,6 +1113,12 @@ class FleetBenchmark:
                 moment += 0 if key == CRITICAL else a.latency_spacing / 2
                 self.wait_until(moment)
                 head, at = commit_comment(subjects[key], f"benchmark commit {k}")
+                if self.args.monorepo:  # every fabric of the repository is at the new head now
+                    for f in self.fabrics:
+                        f.head = head
+                    # a report of the other subject at this commit is at that subject's latest commit too
+                    other = MEDIUM if key == CRITICAL else CRITICAL
+                    order[other][head] = max(order[other].values(), default=-1)
                 order[key][head] = k
                 commits[key].append((k, at))
         deadline = time.time() + 150
@@ -986,6 +1348,37 @@ def print_table(r: dict[str, Any], fabrics: int, resources: int) -> None:
         print(f"{name:<36} {str(value):>20}  {target}")
 
 
+def print_cpu_by_process(r: dict[str, Any]) -> None:
+    """The CPU of each role in the cold and the steady cycle, the daemon's and code servers' threads, and
+    the runs created in each window by what asked for them."""
+    windows = {k: (r.get(k) or {}).get("cpu_by_process") for k in ("cold", "steady")}
+    windows = {k: v for k, v in windows.items() if v}
+    if not windows:
+        return
+    roles: list[str] = []
+    for w in windows.values():
+        roles += [x for x in w["by_role"] if x not in roles]
+    heads = "".join(f" {k + ' CPU s':>12} {'(started)':>9}" for k in windows)
+    print(f"\nCPU by process role{'':<50}{heads}")
+    for role in roles:
+        cells = ""
+        for w in windows.values():
+            e = w["by_role"].get(role)
+            cells += f" {e['total_s']:>12.2f} {e['started_in_window']:>9}" if e else f" {'':>12} {'':>9}"
+        print(f"{role[:69]:<69}{cells}")
+    print(f"{'total (ours, without API servers)':<69}" + "".join(f" {w['total_ours_s']:>12.2f} {'':>9}" for w in windows.values()))
+    for name, w in windows.items():
+        for t in w["threads"]:
+            top = list(t["by_thread"].items())[:8]
+            print(f"\n{name}: {t['role']} pid {t['pid']}: {t['cpu_s']} CPU s; threads"
+                  f"{'' if t['named_by_hook'] else ' (no names: hook off)'}; ended or unsampled threads "
+                  f"{t['threads_ended_or_unsampled_s']} s")
+            for label, v in top:
+                print(f"    {label[:60]:<60} x{v['threads']:<3} {v['cpu_s']:>8.2f}")
+        print(f"{name}: runs created: " + "; ".join(f"{k}: {v['created']} ({v['started']} started)"
+                                                    for k, v in w["runs_created"].items()))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fabrics", type=int, default=100, help="N: fabrics in the fleet")
@@ -1009,6 +1402,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="the production instance settings to start from (its run_launcher is dropped)")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="an environment variable for the Dagster processes (repeatable), e.g. to try a setting")
+    parser.add_argument("--monorepo", action="store_true",
+                        help="all fabrics in ONE Git repository, a folder each (the inventory's git.path)")
+    parser.add_argument("--no-thread-names", action="store_true",
+                        help="do not inject the thread-naming sitecustomize into the Dagster processes")
     parser.add_argument("--workdir", default=None, help="parent of the temporary folder (default: the system's)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (repos, logs, reports)")
     parser.add_argument("--no-write", action="store_true", help="print only; do not write a result file")
@@ -1042,12 +1439,14 @@ def main(argv: list[str] | None = None) -> int:
         "input": {"fabrics": args.fabrics, "resources_per_fabric": args.resources, "drifted_share": args.drifted,
                   "drifted_fabrics": sum(f.drifted for f in bench.fabrics),
                   "injected_per_drifted_fabric": "a VPC's VLAN edited (modified), a VPCAttachment deleted (missing), a VPC created (extra)",
+                  "git_layout": "one repository, a folder per fabric (git.path)" if args.monorepo else "one repository per fabric",
                   "env": args.env, "priorities": {"critical": args.critical, "medium": args.fabrics - args.critical}, "phases": sorted(args.phases)},
         **result,
         "targets": TARGETS,
     }
     out["verdicts"] = verdicts(out)
     print_table(out, args.fabrics, args.resources)
+    print_cpu_by_process(out)
     if not args.no_write:
         target = args.output or RESULTS / f"fleet-{now:%Y-%m-%d}-n{args.fabrics}{'-' + args.label if args.label else ''}.json"
         target.parent.mkdir(parents=True, exist_ok=True)

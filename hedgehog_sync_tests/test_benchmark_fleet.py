@@ -13,26 +13,36 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+import yaml
 
 pytestmark = pytest.mark.slow
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_fleet_benchmark_runs_end_to_end(tmp_path: Path) -> None:
+def _needs_postgres() -> None:
     try:
         psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=5).close()
     except psycopg2.OperationalError as exc:
         pytest.skip(f"no PostgreSQL at 127.0.0.1:5432 for user postgres: {exc}")
+
+
+def _run_fleet(tmp_path: Path, *extra: str) -> dict:
+    """fleet.py at 3 fabrics, all critical, half drifted; the result file it wrote. The timeout leaves room
+    for a loaded machine (a tick, the discovery sensor and a run's process start are each seconds)."""
     out = tmp_path / "fleet.json"
     proc = subprocess.run(
         [sys.executable, str(REPO_ROOT / "benchmarks" / "fleet.py"), "--fabrics", "3", "--resources", "20",
-         "--critical", "3", "--drifted", "0.5", "--phases", "cold,engine", "--engine-fabrics", "2",
-         "--engine-runs", "1", "--workdir", str(tmp_path), "--output", str(out)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=170,
+         "--critical", "3", "--drifted", "0.5", *extra, "--workdir", str(tmp_path), "--output", str(out)],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    result = json.loads(out.read_text())
+    return json.loads(out.read_text())
+
+
+def test_fleet_benchmark_runs_end_to_end(tmp_path: Path) -> None:
+    _needs_postgres()
+    result = _run_fleet(tmp_path, "--phases", "cold,engine", "--engine-fabrics", "2", "--engine-runs", "1")
 
     check = result["final_check"]
     assert check["ok"], check["problems"]
@@ -46,3 +56,34 @@ def test_fleet_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     assert result["engine"]["engine_resources_per_s"] > 0 and result["engine"]["yaml_c_loader_resources_per_s"] > 0
     assert result["machine"]["nproc"] and result["date"] and "load_at_start" in result
     assert not list(tmp_path.glob("hh-fleet-*")), "the benchmark's temporary folder was left behind"
+
+    # the cold cycle's CPU by process: every role named, the sync run's worker found by its pid
+    by_process = cold["cpu_by_process"]
+    roles = by_process["by_role"]
+    assert {"daemon", "code_server hedgehog_sync", "apiserver"} <= set(roles)
+    assert any(role.startswith("run_worker sync_fleet (") for role in roles)
+    assert by_process["total_s"] > 0 and by_process["runs_created"]
+    daemon = next(t for t in by_process["threads"] if t["role"] == "daemon")
+    assert daemon["named_by_hook"] and "MainThread" in daemon["by_thread"]
+
+
+def test_fleet_benchmark_monorepo(tmp_path: Path) -> None:
+    """--monorepo: the 3 fabrics in one repository, a folder each; every report still exactly right."""
+    _needs_postgres()
+    result = _run_fleet(tmp_path, "--monorepo", "--phases", "cold", "--keep")
+    assert result["input"]["git_layout"].startswith("one repository, a folder per fabric")
+
+    check = result["final_check"]
+    assert check["ok"], check["problems"]
+    assert check["drifted_expected"] >= 1 and check["drifted_correct"] == check["drifted_expected"]
+    assert check["drifted_correct"] + check["in_sync_correct"] == 3
+    assert result["cold"]["complete"]
+
+    kept = list(tmp_path.glob("hh-fleet-*"))
+    assert len(kept) == 1
+    repos = [p.parent for p in (kept[0] / "git").glob("*/.git")]
+    assert [p.name for p in repos] == ["fleet"]
+    assert sorted(p.name for p in (repos[0] / "fabrics").iterdir()) == ["fab-0000", "fab-0001", "fab-0002"]
+    inventory = yaml.safe_load((kept[0] / "fabrics.yaml").read_text())
+    assert [(f["git"]["url"], f["git"]["path"]) for f in inventory["fabrics"]] == \
+        [(f"file://{repos[0]}", f"fabrics/fab-000{i}") for i in range(3)]
