@@ -84,7 +84,13 @@ def _fleet_previous_report(fabric: str) -> dict | None:
         from hedgehog_sync.state import StateStore
 
         with DagsterInstance.from_ref(InstanceRef.from_dir(str(Path(home).resolve()))) as instance:
-            previous = StateStore.for_instance(instance).latest_report(fabric)
+            store = StateStore.read_only_for_instance(instance)  # creates, migrates, imports nothing
+            if store is None:
+                return None
+            try:
+                previous = store.latest_report(fabric)
+            finally:
+                store.close()
     except Exception:
         return None
     return previous if isinstance(previous, dict) else None

@@ -212,6 +212,7 @@ class StateStore:
         self.dialect = self.engine.dialect.name
         self._schema_ready = False
         self._schema_lock = threading.Lock()
+        self._read_only = False  # read_only_for_instance: never creates or migrates the schema
 
     def __repr__(self) -> str:
         return f"StateStore({self.display_url})"
@@ -247,6 +248,24 @@ class StateStore:
             return _STORES.setdefault(key, store)
 
     @classmethod
+    def read_only_for_instance(cls, instance: "DagsterInstance") -> "StateStore | None":
+        """The instance's store for reading only (`hedgehog-sync check` beside a fleet): it never
+        creates the database file or the tables, never migrates and never imports a legacy state
+        directory; a SQLite file is opened read-only. None when the fleet has stored nothing yet.
+        Reading a database whose schema is not the current one raises StateStoreError."""
+        storage = instance.run_storage
+        url = getattr(storage, "postgres_url", None)
+        token_provider = getattr(storage, "_token_provider", None) if url else None
+        if not url:
+            path = Path(instance.storage_directory()) / DB_FILE
+            if not path.is_file():
+                return None
+            url = sa.URL.create("sqlite", database=f"file:{path}", query={"mode": "ro", "uri": "true"})
+        store = cls(create_state_engine(url, token_provider))
+        store._read_only = True
+        return store
+
+    @classmethod
     def in_memory(cls) -> "StateStore":
         """A private SQLite database in memory (for `hedgehog-sync check`): gone when dropped."""
         return cls(create_state_engine("sqlite://"))
@@ -262,6 +281,10 @@ class StateStore:
                 with conn.begin():
                     found = schema.stored_version(conn)
             schema.check_version(found, self.display_url)
+            if found < schema.CURRENT_VERSION and self._read_only:
+                raise StateStoreError(f"state database {self.display_url}: schema version {found}, not "
+                                      f"{schema.CURRENT_VERSION}; a reader does not migrate it (the fleet's "
+                                      "next run does)")
             if found < schema.CURRENT_VERSION:
                 with self._errors(), self.engine.begin() as conn:
                     # concurrent openers: one migrates, the others wait for it and then find nothing to do
