@@ -371,7 +371,7 @@ def test_the_request_deadline_holds_against_one_byte_a_second(tmp_path):
             started = time.monotonic()
             with pytest.raises(ClusterTimeoutError, match="request_deadline_seconds = 1.5 s") as caught:
                 read_live(client, kinds=[VPC], timeout_seconds=1.5)
-            assert time.monotonic() - started < 1.5 + 5
+            assert time.monotonic() - started < 1.5 + MARGIN_S  # ended by the deadline, not the server
             assert caught.value.transient and caught.value.budget == "kubernetes.request_deadline_seconds"
     finally:
         server.stop()
@@ -436,7 +436,7 @@ def test_a_kubeconfig_that_never_ends_is_refused_quickly(tmp_path):
         started = time.monotonic()
         with pytest.raises(ClusterConfigError, match=message) as caught:
             api_client_for(path, FABRIC)
-        assert time.monotonic() - started < 10
+        assert time.monotonic() - started < MARGIN_S  # refused without reading on
         assert path in str(caught.value)
     with pytest.raises(ClusterConfigError, match=BUDGETS["max_kubeconfig_bytes"].env):
         api_client_for(str(huge), FABRIC)
@@ -487,7 +487,7 @@ def test_the_request_deadline_holds_against_a_tls_handshake_at_one_byte_a_second
             started = time.monotonic()
             with pytest.raises(ClusterTimeoutError, match="request_deadline_seconds = 1.5 s"):
                 read_live(client, kinds=[VPC], timeout_seconds=1.5)
-            assert time.monotonic() - started < 1.5 + 5
+            assert time.monotonic() - started < 1.5 + MARGIN_S  # ended by the deadline, not the server
     finally:
         stopped.set()
         listener.close()

@@ -36,7 +36,9 @@ CLI = str(Path(sys.executable).with_name("hedgehog-sync"))
 TOKEN_ENV = "HEDGEHOG_SYNC_BUDGETS_GIT_TOKEN"
 TOKEN = "ghs_budgets_" + "Zq7" * 8
 DEADLINE_S = 3
-# The CLI imports Dagster-free code but still takes seconds to start on a busy 2-core machine.
+# The CLI imports Dagster-free code but still takes seconds to start on a busy 2-core machine. Deadline
+# tests bound an operation that never ends by itself (a server trickling one byte a second): ending at all,
+# with the deadline's own error, is the behaviour; the margin keeps a busy machine from failing them.
 MARGIN_S = 30
 
 VPC = """apiVersion: vpc.githedgehog.com/v1beta1
@@ -167,7 +169,7 @@ def test_ls_remote_and_fetch_from_a_stalling_server_end_at_the_deadline_with_no_
     started = time.monotonic()
     with pytest.raises(GitTimeoutError, match="longer than 2 s"):
         getattr(cache, operation)("fab-east", http_settings(served))
-    assert time.monotonic() - started < 2 + 2  # the deadline, plus the kill margin
+    assert time.monotonic() - started < 2 + MARGIN_S  # ended by its deadline: the server never stops trickling
     assert wait_no_orphans(served.url("fab-east")) == []
 
 
@@ -190,7 +192,7 @@ def test_the_fast_path_sensor_tick_ends_at_the_deadline_with_no_orphan(tmp_path,
         instance.add_dynamic_partitions("fabrics", ["fab-east"])
         started = time.monotonic()
         result = urgent_git_changes(build_sensor_context(instance=instance, resources={"fleet": fleet}))
-        assert time.monotonic() - started < 2 + 5
+        assert time.monotonic() - started < 2 + MARGIN_S  # ended by its deadline, not the server
     assert isinstance(result, SkipReason)
     assert wait_no_orphans(served.url("fab-east")) == []
 
