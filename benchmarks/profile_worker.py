@@ -57,6 +57,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -502,10 +503,16 @@ class Profiler:
         backends = Backends(pg.db)
         backends.start()
         p0, t0 = postgres_cpu_s(), time.monotonic()
-        background_rate = (p0 - b0) / (t0 - bt0)
+        background_rate = (p0 - b0) / (t0 - bt0) if t0 - bt0 >= 0.5 else 0.0
         proc = subprocess.Popen(command, env=worker_env, cwd=self.root, stdout=subprocess.DEVNULL,
                                 stderr=open(self.root / f"worker-{label}.log", "w"))
-        _, status, rusage = os.wait4(proc.pid, 0)
+        try:
+            _, status, rusage = os.wait4(proc.pid, 0)
+        except BaseException:  # stopped (SIGTERM, Ctrl-C): no worker left behind
+            proc.kill()
+            proc.wait()
+            backends.finish()
+            raise
         proc.returncode = os.waitstatus_to_exitcode(status)
         t1 = time.monotonic()
         p1 = postgres_cpu_s()
@@ -576,6 +583,11 @@ class Profiler:
                 finally:
                     instance.dispose()
                     pg.drop()
+        except SystemExit as exc:  # SIGTERM: keep the pairs measured so far
+            if not result["pairs"]:
+                raise
+            result["stopped"] = f"{exc} after {len(result['pairs'])} of {self.args.runs} pairs"
+            fleet.log(result["stopped"])
         finally:
             for proc in self.bench.apiservers:
                 fleet.stop_process(proc, grace=10)
@@ -637,6 +649,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.fabrics < 2 or args.runs < 1:
         parser.error("--fabrics must be at least 2 and --runs at least 1")
+    def _terminated(signum: int, frame: Any) -> None:
+        raise SystemExit(f"stopped by signal {signum}")  # runs the clean-up: worker, API servers, databases
+
+    signal.signal(signal.SIGTERM, _terminated)
     now = datetime.now(timezone.utc)
     load_start = os.getloadavg()
     result = Profiler(args).run()
@@ -650,9 +666,9 @@ def main(argv: list[str] | None = None) -> int:
                   "drifted_share": args.drifted, "fabrics_per_run": args.fabrics},
         "load_at_start": load_start, "load_at_end": os.getloadavg(),
         "unit": "CPU-ms per fabric; medians over the pairs; samples = signals that charged a bucket",
-        "summary": summary, "pairs": result["pairs"],
+        "stopped": result.get("stopped"), "summary": summary, "pairs": result["pairs"],
     }
-    print_table(summary, args.fabrics, args.runs)
+    print_table(summary, args.fabrics, len(result["pairs"]))
     print(f"load average at start {load_start}, at end {out['load_at_end']}")
     bad = [f"pair {i} {ph}" for i, p in enumerate(result["pairs"]) for ph in ("cold", "steady") if not p[ph]["reports"]["ok"]]
     if bad:
