@@ -931,3 +931,24 @@ def test_sync_with_retries_waits_as_told_and_keeps_the_outcome(lab, tmp_path):
             good.report["generated_at"].replace("Z", "+00:00"))).total_seconds()) < 24 * 3600
     finally:
         reader.close()
+
+
+def test_source_digests_are_the_first_16_hex_digits_of_the_sha256_of_the_modules_in_order():
+    assert cycle._source_digest() == hashlib.sha256(b"").hexdigest()[:16]
+    both = hashlib.sha256(Path(kinds_module.__file__).read_bytes() + Path(parsing_module.__file__).read_bytes())
+    assert cycle._source_digest(kinds_module, parsing_module) == both.hexdigest()[:16]
+
+
+def test_the_bounds_a_reader_starts_with(tmp_path):
+    from hedgehog_sync.domain.limits import GIT_SLOTS, KUBERNETES_SLOTS
+
+    assert (GIT_SLOTS, KUBERNETES_SLOTS) == (4, 3)
+    cache = cycle._ParseCache()
+    assert (cache._capacity, cache._max_source_bytes) == (50_000, 64 * 1024 * 1024)
+    reader = FabricReader(GitRepoCache(tmp_path / "git"))
+    assert reader.page_size == 500 and reader.parses is None and reader.share_remote_heads is False
+    for slots, count in ((reader._git_slots, 4), (reader._kubernetes_slots, 3)):
+        for _ in range(count):
+            assert slots.acquire(blocking=False)
+        assert not slots.acquire(blocking=False)
+    assert cycle.ONE_ATTEMPT.max_attempts == 1
