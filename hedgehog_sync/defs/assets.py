@@ -29,6 +29,7 @@ from hedgehog_sync.defs.partitions import fabrics
 from hedgehog_sync.domain.limits import GIT_POOL, KUBERNETES_POOL
 from hedgehog_sync.defs.resources import FleetResource
 from hedgehog_sync.defs.tables import CHANGED_RESOURCE_COLUMNS, changed_resources_frame, table_metadata
+from hedgehog_sync.defs.worker import tune_run_worker
 from hedgehog_sync.domain.errors import InventoryError
 from hedgehog_sync.domain.inventory import FabricConfig
 from hedgehog_sync.domain.metrics import RunStats, roll_up
@@ -325,6 +326,7 @@ def _read_batch(context: OpExecutionContext, fleet: FleetResource, asset: str, a
     """Read one side of every fabric of the batch, in parallel within the pool's slots; record the
     asset for each fabric whose data version moved. A fabric that cannot be read is a result (its
     report will say unknown), never an exception."""
+    tune_run_worker(context.instance)  # once per run worker process (defs/worker.py)
     todo = _batch(context, fleet, announce)
     names = [cfg.name for cfg in todo]
     store = fleet.state_store(context.instance)
@@ -416,6 +418,7 @@ def batch_configs(git: BatchReads, cluster: BatchReads) -> dict[str, FabricConfi
 def compare(context: OpExecutionContext, fleet: FleetResource, alerts: AlertSink,
             git: Optional[BatchReads], cluster: Optional[BatchReads]) -> Iterator[Output]:
     started = time.monotonic()
+    tune_run_worker(context.instance)
     if git is None or cluster is None:
         context.log.info("the read steps' snapshots are not in this process (a re-execution, or another "
                          "executor): reading them here")
