@@ -521,3 +521,16 @@ def test_the_credential_is_registered_and_never_sent_in_clear():
                                      "it cannot be sent as an HTTP header")
         assert redact(f"{secret}{bad}x") == "***"  # registered before it was refused
     kc._check_authorization(configuration("https://k", "Bearer " + fresh_secret("ok") + "~ x"), "w")
+
+
+def test_a_client_key_that_is_not_utf8_is_registered_as_decoded_with_replacement():
+    key = fresh_secret("raw-key")
+    data = base64.b64encode(b"\xff\xfe" + key.encode()).decode()
+    kc._register_credentials(ConfigNode("k", {"users": [{"name": "a", "user": {"client-key-data": data}}]}))
+    assert redact(f"\ufffd\ufffd{key}") == "***"
+
+
+def test_only_the_word_before_the_first_space_is_the_scheme():
+    secret = fresh_secret("spaced") + " tail-part"
+    kc._check_authorization(configuration("https://k", f"Bearer {secret}"), "w")
+    assert redact(secret) == "***"
