@@ -254,6 +254,9 @@ def git_subcommand(argv: list[str]) -> str:
     if len(argv) >= 3 and argv[0].endswith("sh") and argv[1] == "-c":
         first = argv[2].split(" ")[0]
         return first[4:] if first.startswith("git-") else first
+    base = os.path.basename(argv[0]) if argv else ""
+    if base.startswith("git-"):  # git-upload-pack '/path/to/repo', started by the shell above
+        return base[4:]
     takes_value = {"-c", "-C", "--shallow-file", "--git-dir", "--work-tree", "--namespace", "--exec-path"}
     i = 1
     while i < len(argv):
@@ -265,8 +268,7 @@ def git_subcommand(argv: list[str]) -> str:
             i += 1
             continue
         return a
-    base = os.path.basename(argv[0]) if argv else ""
-    return base[4:] if base.startswith("git-") else "?"
+    return "?"
 
 
 def run_origin(tags: dict[str, str]) -> str:
