@@ -42,7 +42,7 @@ def test_profile_worker_runs_end_to_end(tmp_path: Path) -> None:
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        stdout, stderr = proc.communicate(timeout=480)  # about 40 s on an idle 2-core machine; 290 s at load 50
+        stdout, stderr = proc.communicate(timeout=480)  # 290 s measured at load 50 on 2 cores; far less idle
     except subprocess.TimeoutExpired:
         proc.terminate()  # SIGTERM: the benchmark stops its worker and API server and drops its database
         stdout, stderr = proc.communicate(timeout=60)
