@@ -88,6 +88,14 @@ def test_backoff_from_another_base_and_a_huge_attempt():
     assert retry_delay(E.TransientError("t"), 10 ** 5, policy) == 10.0  # no overflow: 2 ** 99999 is never built
 
 
+def test_without_an_upper_bound_the_backoff_stops_doubling_at_2_to_the_64():
+    """max_delay may be infinite: the exponent is capped so the delay stays a finite float (no OverflowError)."""
+    policy = RecoveryPolicy(base_delay=1.0, max_delay=math.inf, max_attempts=10 ** 6, jitter=0.0)
+    assert retry_delay(E.TransientError("t"), 65, policy) == 2.0 ** 64
+    assert retry_delay(E.TransientError("t"), 66, policy) == 2.0 ** 64
+    assert retry_delay(E.TransientError("t"), 5000, policy) == 18446744073709551616.0
+
+
 def test_jitter_takes_off_a_random_fraction_of_the_delay():
     # random.Random(0).random() is 0.8444218515250481: the first delay loses 0.5 x 0.844... of itself
     delay = retry_delay(E.TransientError("t"), 2, RecoveryPolicy(jitter=0.5), random.Random(0))
