@@ -117,7 +117,7 @@ def change_lines(resource: dict[str, Any], limit: int = 3, width: int = 30, *, i
         lines.append(f"{md_text(c.get('op'), 10)} {md_code(c.get('path'), 60, in_table=in_table)}: "
                      f"{md_code(_json_text(c.get('desired')), width, in_table=in_table)} → "
                      f"{md_code(_json_text(c.get('actual')), width, in_table=in_table)}")
-    more = len(changes) - limit + int(resource.get("changes_omitted") or 0)
+    more = max(len(changes) - limit, 0) + int(resource.get("changes_omitted") or 0)
     if more > 0:
         lines.append(f"… and {more} more")
     return lines
@@ -131,7 +131,7 @@ def terminal_change_lines(resource: dict[str, Any], limit: int = 50, width: int 
     changes = resource.get("changes") or []
     lines = [f"{visible(c.get('op'), 10)} `{visible(c.get('path'), 80)}`: {visible(_plain(c.get('desired')), width)} → "
              f"{visible(_plain(c.get('actual')), width)}" for c in changes[:limit]]
-    more = len(changes) - limit + int(resource.get("changes_omitted") or 0)
+    more = max(len(changes) - limit, 0) + int(resource.get("changes_omitted") or 0)
     if more > 0:
         lines.append(f"… and {more} more")
     return lines
@@ -195,7 +195,8 @@ def _problem_rows(report: dict[str, Any], max_rows: int) -> list[str]:
     for e in problems[:max_rows]:
         where = str(e.get("source")) + (f" (document {e['document']})" if e.get("document") else "")
         out.append(f"| {md_text(e.get('level'), 10)} | {md_code(where, 60)} | {md_text(e.get('message'), 200)} |")
-    more = len(problems) - max_rows + int(report.get("errors_omitted") or 0) + int(report.get("warnings_omitted") or 0)
+    more = (max(len(problems) - max_rows, 0) + int(report.get("errors_omitted") or 0)
+            + int(report.get("warnings_omitted") or 0))
     if more > 0:
         out.append(f"\n… {more} more in the report JSON.")
     return out
@@ -253,7 +254,7 @@ def report_markdown(report: DriftReport | dict[str, Any], max_rows: int = 20, *,
             if where != "—":
                 out.append(f"  - in Git {where}")
             out += [f"  - {line}" for line in change_lines(r, in_table=False)]
-        more = len(ordered) - max_rows + int(report.get("resources_omitted") or 0)
+        more = max(len(ordered) - max_rows, 0) + int(report.get("resources_omitted") or 0)
         if more > 0:
             out.append(f"\n… {more} more drifted resources in the report JSON.")
     if report["status"] != UNKNOWN:

@@ -171,6 +171,7 @@ def test_change_lines_for_a_terminal():
         "add `/c`: null → 1.5",
         "remove-so… `/d`: " + "x" * 39 + '… → "2026-01-02"',
         "replace `/e`: 1 → 2",
+        "… and 2 more",  # the report left out 2
     ]
     assert terminal_change_lines(FOUR_CHANGES, limit=2, width=3) == [
         "replace `/a|b`: é → {\"…", "add `/c`: nu… → 1.5", "… and 4 more"]
@@ -652,3 +653,27 @@ def test_every_text_in_the_terminal_table_is_cut_to_its_width():
     assert lines[6] == f"error: {'Q' * 119}…: {'E' * 999}…"
     assert lines[7] == f"warning: {'q' * 119}…: {'e' * 999}…"
     assert len(lines) == 8
+
+
+def test_what_the_report_left_out_is_counted_even_when_fewer_than_the_limit_are_listed():
+    """A report over its byte budget drops a resource's changes (changes: [], changes_omitted: N), and a
+    report keeps fewer resources than the markdown's 20 when the rest did not fit: the text must say all
+    N were left out, not N minus the rows it had room for (it said "… and 1 more" for 4)."""
+    assert change_lines({"state": "modified", "changes": [], "changes_omitted": 4}) == ["… and 4 more"]
+    assert change_lines({"state": "modified", "changes": [], "changes_omitted": 2}) == ["… and 2 more"]
+    one = [{"op": "add", "path": "/a", "desired": 1, "actual": 2}]
+    assert change_lines({"state": "modified", "changes": one, "changes_omitted": 1}) == [
+        "add `/a`: `1` → `2`", "… and 1 more"]
+    assert terminal_change_lines({"state": "modified", "changes": [], "changes_omitted": 4}) == ["… and 4 more"]
+    assert terminal_change_lines({"state": "modified", "changes": one, "changes_omitted": 49}) == [
+        "add `/a`: 1 → 2", "… and 49 more"]
+    report = {"fabric": "f", "status": "drifted", "git": {}, "cluster": {}, "score": 1, "severity": "low",
+              "summary": {"in_sync": 0, "modified": 0, "missing": 0, "extra": 5},
+              "resources": [{"kind": "VPC", "name": "a", "state": "extra", "severity": "low"},
+                            {"kind": "VPC", "name": "b", "state": "extra", "severity": "low"}],
+              "resources_omitted": 3,
+              "warnings": [{"source": "w.yaml", "level": "warning", "message": "m"}], "warnings_omitted": 2,
+              "errors_omitted": 1}
+    md = report_markdown(report)
+    assert "\n\n… 3 more drifted resources in the report JSON.\n" in md
+    assert md.endswith("| warning | `w.yaml` | m |\n\n… 3 more in the report JSON.")
