@@ -140,9 +140,9 @@ def test_a_resource_line_escapes_what_slack_would_read() -> None:
 
 def test_changed_resources_are_worst_first_bounded_and_counted() -> None:
     rep = {"resources_omitted": 10, "resources": [
+        {"kind": "A", "name": "odd", "state": "extra", "severity": "bogus"},  # an unknown severity ranks lowest
         {"kind": "A", "name": "low", "state": "modified", "severity": "low",
          "changes": [{"path": f"/p{i}", "desired": i, "actual": None} for i in range(5)], "changes_omitted": 6},
-        {"kind": "A", "name": "odd", "state": "extra", "severity": "bogus"},
         {"kind": "A", "name": "crit", "namespace": "ns", "state": "missing", "severity": "critical",
          "changes": [{"path": "/q"}], "changes_omitted": None},
         {"kind": "A", "name": "med", "state": "modified", "severity": "medium", "changes": None},
@@ -235,6 +235,7 @@ DAY = 24 * 3600.0
     (Notified("drifted", "high", ago(10)), "drifted", "low", DAY, None),
     (Notified("drifted", "bogus", ago(10)), "drifted", "low", DAY, SEVERITY_ROSE),  # unknown ranks as none
     (Notified("drifted", "low", ago(10)), "drifted", "bogus", DAY, None),
+    (Notified("drifted", "none", ago(10)), "drifted", "bogus", DAY, None),
     (Notified("drifted", "low", ago(DAY)), "drifted", "low", DAY, REMINDER),  # exactly due
     (Notified("drifted", "low", ago(DAY - 1)), "drifted", "low", DAY, None),
     (Notified("drifted", "low", ago(DAY * 9)), "drifted", "low", 0.0, None),
@@ -419,6 +420,9 @@ def test_the_default_settings() -> None:
     assert (route.format, route.url_file, route.priorities, route.fabrics) == ("json", None, (), ())
     assert parse_settings({}) == NotifySettings()
     assert NotifySettings(reminder_hours=0.5).reminder_seconds == 1800.0
+    fields = NotifySettings.model_fields  # what the settings' JSON schema tells a person writing them
+    assert fields["reminder_hours"].description == "0 = no reminders"
+    assert fields["retry_seconds"].description == "first retry delay, doubled per attempt"
 
 
 @pytest.mark.parametrize("raw", [

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
+import sys
 from typing import Any
 
 import pytest
@@ -227,6 +228,15 @@ def test_a_value_under_a_secret_like_key_anywhere(value, holds) -> None:
 
 
 def test_an_object_deeper_than_any_hedgehog_object_is_held_back() -> None:
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 10_000))  # mutmut's trampolines add frames to every call
+    try:
+        _deep_objects()
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def _deep_objects() -> None:
     deep: Any = "x"
     for _ in range(200):
         deep = {"a": deep}
@@ -388,10 +398,10 @@ def test_the_files_have_their_header_then_one_document_per_object() -> None:
 
 def test_long_lines_wrap_at_120_columns() -> None:
     words = " ".join(["word"] * 40)  # 199 characters
-    plan = Plan("f", "c", apply=[{"d": words}])
+    plan = Plan("f", "c", apply=[{"d": words, "a": 1}])
     body = apply_yaml(plan).split("\n", 1)[1]
-    # PyYAML breaks at the first space past column 120 (the default would be 80)
-    assert body == "---\nd: " + " ".join(["word"] * 24) + "\n  " + " ".join(["word"] * 16) + "\n"
+    # PyYAML breaks at the first space past column 120 (the default would be 80); keys stay as written
+    assert body == "---\nd: " + " ".join(["word"] * 24) + "\n  " + " ".join(["word"] * 16) + "\na: 1\n"
 
 
 @pytest.mark.parametrize("kubeconfig, context, apply_file, delete_file, expected", [
@@ -511,6 +521,8 @@ def test_the_markdown_bounds_held_lines_notes_names_and_commands() -> None:
     assert f"--fabric {'f' * 62}… --output DIR" in text
     assert f"- held back: `K` `{'n' * 79}…`: {'r' * 199}… (Git: `{'s' * 119}…`)" in text
     assert "- note" not in text
+    long_note = Plan("f", "c", held=[Held("K", "default", "n", "r")], notes=["x" * 301])
+    assert f"- note: {'x' * 299}…" in plan_markdown(long_note).split("\n")
 
 
 def test_the_markdown_cuts_long_commands_to_600_characters() -> None:
