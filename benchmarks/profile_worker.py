@@ -266,6 +266,17 @@ if _os.environ.get("HH_PROFILE_WORKER_OUT"):
             signal.signal(signal.SIGPROF, on_prof)
             signal.setitimer(signal.ITIMER_PROF, interval, interval)
 
+        # SIGPROF from ITIMER_PROF goes to the thread that was running, and only the main thread runs
+        # Python handlers: a worker thread's signal would wait until the main thread next woke (a future
+        # done: a biased moment). Every other thread blocks it, so the kernel wakes the main thread.
+        bootstrap = threading.Thread._bootstrap_inner
+
+        def _bootstrap_inner(self):
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGPROF})
+            bootstrap(self)
+
+        threading.Thread._bootstrap_inner = _bootstrap_inner
+
         target = "dagster._core.execution.plan.execute_plan"
 
         class Hook(importlib.abc.MetaPathFinder):
