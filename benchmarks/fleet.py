@@ -1233,6 +1233,9 @@ class FleetBenchmark:
                 log(f"aborted: {self.result['aborted']}; writing what was measured")
                 phases = [p for p in phases if p == "engine" and not isinstance(exc, (KeyboardInterrupt, SystemExit))]
         finally:
+            if threading.current_thread() is threading.main_thread():
+                # a SIGTERM now would cut the clean-up short and lose what was measured: finish both
+                signal.signal(signal.SIGTERM, lambda signum, frame: log("stopping already: cleaning up"))
             self.stop_daemon()
             for proc in self.apiservers:
                 stop_process(proc, grace=10)

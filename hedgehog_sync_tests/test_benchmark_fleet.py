@@ -31,12 +31,18 @@ def _run_fleet(tmp_path: Path, *extra: str) -> dict:
     """fleet.py at 3 fabrics, all critical, half drifted; the result file it wrote. The timeout leaves room
     for a loaded machine (a tick, the discovery sensor and a run's process start are each seconds)."""
     out = tmp_path / "fleet.json"
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         [sys.executable, str(REPO_ROOT / "benchmarks" / "fleet.py"), "--fabrics", "3", "--resources", "20",
          "--critical", "3", "--drifted", "0.5", *extra, "--workdir", str(tmp_path), "--output", str(out)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    try:
+        stdout, stderr = proc.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        proc.terminate()  # SIGTERM: fleet.py stops its daemon and API servers and drops its database
+        stdout, stderr = proc.communicate(timeout=120)
+        pytest.fail("fleet.py took more than 300 s\n" + stdout[-3000:] + stderr[-3000:])
+    assert proc.returncode == 0, stdout[-3000:] + stderr[-3000:]
     return json.loads(out.read_text())
 
 
