@@ -657,6 +657,7 @@ def test_unknown_report_names_the_error_and_carries_drift_or_starts_afresh():
         {"source": "compare", "level": "error", "message": "recording failed: boom", "error_class": "CompareError"}]
     afresh = unknown_report(cfg, T, "not a report", error, GitRefError("no ref"))
     assert afresh["status"] == "unknown" and afresh["drift_since"] is None and afresh["generated_at"] == T_ISO
+    assert afresh["fabric"] == "fab-a"
     assert [e["source"] for e in afresh["errors"]] == ["git", "compare"] and afresh["git"]["ref"] == "main"
 
 
@@ -669,6 +670,7 @@ def test_a_contained_outcome_keeps_the_reads_and_drops_the_inputs():
     contained = contained_outcome(compared, ValueError(f"disk full {SECRET}"), "rendering", now=T)
     assert contained.fabric == "fab-a" and contained.desired is desired and contained.live is live
     assert contained.report["status"] == "unknown" and contained.report["git"]["ref"] == "release"
+    assert contained.report["fabric"] == "fab-a"
     assert contained.report["generated_at"] == T_ISO and contained.report["drift_since"] is None
     assert type(contained.compare_error) is CompareError
     assert str(contained.compare_error) == "rendering failed: ValueError: disk full ***"
@@ -952,3 +954,27 @@ def test_the_bounds_a_reader_starts_with(tmp_path):
             assert slots.acquire(blocking=False)
         assert not slots.acquire(blocking=False)
     assert cycle.ONE_ATTEMPT.max_attempts == 1
+
+
+def test_sync_with_retries_retries_the_cluster_side_with_the_same_policy(lab, tmp_path):
+    cfg, _, _, _ = lab
+    store = state(tmp_path)
+    kube = tmp_path / "down.kubeconfig"
+    kube.write_text("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'http://127.0.0.1:9'}}]\n"
+                    "users: [{name: u, user: {}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
+                    "current-context: x\n")
+    down = cfg.model_copy(update={"kubernetes": cfg.kubernetes.model_copy(update={"kubeconfig": str(kube),
+                                                                                    "context": "x"})})
+    reader = FabricReader(GitRepoCache(tmp_path / "cache"))
+    jittered = RecoveryPolicy(max_attempts=2, base_delay=2.0, max_delay=60.0, jitter=0.5)
+    try:
+        waits = []
+        outcome = sync_fabric_with_retries(down, reader, store, jittered, sleep=waits.append, rng=random.Random(9))
+        assert waits == [2.0 * (1.0 - 0.5 * random.Random(9).random())]
+        assert outcome.attempts == 2 and isinstance(outcome.cluster_error, TransientError)
+        assert outcome.git_error is None and outcome.report["status"] == "unknown"
+        waits.clear()
+        late = sync_fabric_with_retries(down, reader, store, jittered, time.monotonic() - 1.0, sleep=waits.append)
+        assert late.attempts == 1 and waits == []
+    finally:
+        reader.close()
