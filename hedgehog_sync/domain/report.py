@@ -215,7 +215,8 @@ def _bounded_value(change: dict[str, Any], side: str, bounds: ReportBounds) -> N
         return
     value = change[side]
     if isinstance(value, (str, int, float, bool)) or value is None:
-        if not isinstance(value, str) or len(value) * 4 <= bounds.value_bytes:
+        # A character serializes to at most 6 bytes (a control character as \u00XX), plus the quotes.
+        if not isinstance(value, str) or len(value) * 6 + 2 <= bounds.value_bytes:
             return  # small for sure: no need to serialize it to know
     text = json.dumps(value, allow_nan=False, ensure_ascii=False, sort_keys=True, default=str)
     raw = text.encode()  # the value's own size and digest: UTF-8, as it is stored

@@ -803,3 +803,54 @@ def test_absent_is_one_falsy_marker_that_survives_pickling_and_copies() -> None:
     again = pickle.loads(pickle.dumps(typed))
     assert again == typed and again.warnings is ABSENT and again.to_json() == typed.to_json()
     assert drift_report.ABSENT is ABSENT
+
+
+# --- more of the same contract (survivors of the first screen) -------------------------------------------------
+
+def test_utc_iso_does_not_depend_on_the_local_zone() -> None:
+    import os
+    import time
+
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "IST-5:30"  # POSIX form: no zone database needed
+    time.tzset()
+    try:
+        assert utc_iso(dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)) == "2026-01-02T03:04:05Z"
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+
+
+def test_the_users_rules_decide_what_is_drift() -> None:
+    rules = NormalizeRules((IgnoreRule(kind="VPC", pointer="/spec/subnets/default/vlan"),))
+    args = ("f", desired(vpc("vpc-1")), live(vpc("vpc-1", 1002)))
+    assert build_report(*args, now=NOW, ref="main", rules=rules)["status"] == "in_sync"
+    assert build_drift_report(*args, now=NOW, ref="main", rules=rules).is_in_sync
+    assert build_report(*args, now=NOW, ref="main")["status"] == "drifted"
+
+
+def test_a_git_warning_alone_leaves_the_git_side_complete() -> None:
+    r = build_report("f", desired(vpc("vpc-1"), findings=[Finding("odd.yaml", "kind skipped", level="warning")]),
+                     live(vpc("vpc-1"), vpc("vpc-9")), now=NOW, ref="main")
+    assert r["status"] == "drifted" and r["summary"]["extra"] == 1 and "unchecked_drift" not in r
+    assert r["warnings"] == [{"source": "odd.yaml", "level": "warning", "message": "kind skipped"}]
+    assert r["errors"] == []
+
+
+def test_a_value_of_control_characters_or_emoji_is_bounded_by_its_serialized_bytes() -> None:
+    # Regression: a string was taken as small when 4 bytes a character fit, but a control character
+    # serializes to 6 bytes (\u00XX) and the quotes add 2: 1,024 NULs made a 6 KB value under a 4 KB bound.
+    nuls = "\x00" * 3  # '"\u0000\u0000\u0000"': 20 bytes
+    assert _change(ReportBounds(value_bytes=20, preview_chars=4), nuls)["actual"] == nuls
+    same_json(_change(ReportBounds(value_bytes=19, preview_chars=4), nuls), {
+        "op": "replace", "path": "/metadata/labels/note", "desired": "w", "actual": '"\\u0…', "severity": "medium",
+        "actual_truncated": _digest_of('"\\u0000\\u0000\\u0000"')})
+    assert _change(ReportBounds(value_bytes=17, preview_chars=4), nuls)["actual_truncated"]["bytes"] == 20
+    emoji = "\U0001F600" * 4  # 16 bytes of UTF-8, 18 with the quotes
+    assert _change(ReportBounds(value_bytes=18), emoji)["actual"] == emoji
+    assert _change(ReportBounds(value_bytes=17, preview_chars=2), emoji)["actual_truncated"] == _digest_of(f'"{emoji}"')
+    default = _change(ReportBounds(), "\x00" * 1024)
+    assert default["actual_truncated"]["bytes"] == 6 * 1024 + 2 and len(default["actual"]) == 257
