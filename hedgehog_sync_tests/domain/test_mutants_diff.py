@@ -167,7 +167,7 @@ class Exploding:
 @pytest.mark.parametrize("length,text", [
     (286, "RuntimeError: " + "x" * 286), (287, "RuntimeError: " + "x" * 285 + "…"),
     (1000, "RuntimeError: " + "x" * 285 + "…"),
-])
+], ids=["kept-at-300", "cut-at-301", "cut-at-1014"])
 def test_an_object_that_cannot_be_compared_is_its_own_finding_cut_to_300_characters(length, text):
     odd = obj("wiring.githedgehog.com/v1beta1", "SwitchProfile", "p", meta={"labels": Exploding("x" * length)})
     result = compare([], [odd])

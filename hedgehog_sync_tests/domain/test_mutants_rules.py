@@ -484,7 +484,7 @@ def test_the_weights_sum_to_one():
 @pytest.mark.parametrize("value,moment", [
     (None, None), ("2026-11-28T12:00:00Z", NOW), ("2026-11-28T12:00:00", NOW),
     ("2026-11-28T13:00:00+01:00", NOW),
-])
+], ids=["none", "utc-z", "naive", "offset"])
 def test_parse_time(value, moment):
     assert parse_time(value) == moment
     if moment is not None:
