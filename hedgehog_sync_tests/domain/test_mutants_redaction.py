@@ -156,3 +156,14 @@ def test_redact_takes_credentials_and_queries_out_of_every_url(text, out):
 
 def test_redact_of_none_like_text_is_itself():
     assert redact("") == "" and redact(None) is None
+
+
+def test_a_base64_fragment_of_exactly_eight_characters_is_masked():
+    """Nine bytes one byte into a base64 text cover exactly two whole quanta (8 characters): still masked."""
+    secret = "Qz7vK2pW9"
+    register_secret(secret)
+    one_before = base64.b64encode(b"u" + secret.encode()).decode()  # 'u' + secret: 10 bytes
+    fragment = base64.b64encode(b"\0" + secret.encode()).decode()[4:12]  # the 8 characters only the secret decides
+    assert fragment in one_before
+    out = redact(f"Basic {one_before}")
+    assert fragment not in out and MASK in out

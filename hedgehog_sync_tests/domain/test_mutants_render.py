@@ -677,3 +677,10 @@ def test_what_the_report_left_out_is_counted_even_when_fewer_than_the_limit_are_
     md = report_markdown(report)
     assert "\n\n… 3 more drifted resources in the report JSON.\n" in md
     assert md.endswith("| warning | `w.yaml` | m |\n\n… 3 more in the report JSON.")
+
+
+def test_values_are_json_with_their_own_characters():
+    resource = {"state": "modified", "changes": [
+        {"op": "add", "path": "/l", "desired": {"k": "é", "b": datetime.date(2026, 1, 2)}, "actual": ["ü", 1.0]}]}
+    assert change_lines(resource, width=40) == ['add `/l`: `{"b": "2026-01-02", "k": "é"}` → `["ü", 1.0]`']
+    assert terminal_change_lines(resource) == ['add `/l`: {"b": "2026-01-02", "k": "é"} → ["ü", 1.0]']
