@@ -552,3 +552,146 @@ def test_resolve_refuses_with_the_tags_named() -> None:
         resolve("tag:yaml.org,2002:int", "abc")
     with pytest.raises(ValueError, match=r"^cannot decode !!null `` as a !!bool$"):
         resolve("tag:yaml.org,2002:bool", "")
+
+
+# --- normalize: the form both sides are compared in -------------------------------------------------------
+
+from hedgehog_sync.domain import normalize as n  # noqa: E402
+
+VPC_API = "vpc.githedgehog.com/v1beta1"
+
+
+def test_split_pointer_and_sort_key() -> None:
+    assert n.split_pointer("") == [] and n.split_pointer("/") == []
+    assert n.split_pointer("/a/b") == ["a", "b"]
+    assert n.split_pointer("/a~1b/~0c/~01") == ["a/b", "~c", "~1"]
+    assert n.sort_key({"b": 1, "a": [2]}) == '{"a": [2], "b": 1}'
+    assert n.sort_key("x") == '"x"'
+
+
+@params(("key", "system"), [
+    ("fabric.githedgehog.com/vpc", True), ("vpc.fabric.githedgehog.com/v", True),
+    ("kubectl.kubernetes.io/last-applied-configuration", True), ("hnp.githedgehog.com/id", True),
+    ("fabric.githedgehog.com/p2p-link", False), ("fabric.githedgehog.com/route-summ", False),
+    ("team", False), ("githedgehog.com/x", False), ("fabric.githedgehog.com", False),
+])
+def test_is_system_key(key: str, system: bool) -> None:
+    assert n.is_system_key(key) is system
+
+
+@params(("value", "zero"), [
+    (None, True), (False, True), ("", True), ({}, True), ([], True), (0, True), (0.0, True),
+    (True, False), ("x", False), ({"a": None}, False), ([None], False), (1, False), (0.5, False), ("0", False),
+])
+def test_is_zero(value: Any, zero: bool) -> None:
+    assert n._is_zero(value) is zero
+
+
+def test_ignore_rules_match_kind_and_group() -> None:
+    assert n.IgnoreRule("VPC", "/spec/x").matches("g", "VPC")
+    assert not n.IgnoreRule("VPC", "/spec/x").matches("g", "Switch")
+    assert n.IgnoreRule("*", "/spec/x").matches("g", "Switch")
+    assert n.IgnoreRule("VPC", "/spec/x", group="g").matches("g", "VPC")
+    assert not n.IgnoreRule("VPC", "/spec/x", group="g").matches("h", "VPC")
+    rules = n.NormalizeRules(ignore=(n.IgnoreRule("VPC", "/a"), n.IgnoreRule("*", "/b"), n.IgnoreRule("Switch", "/c")))
+    assert rules.pointers_for("vpc.githedgehog.com", "VPC") == ["/a", "/b"]
+
+
+def test_canonical_prunes_zero_values_and_numbers_by_value() -> None:
+    value = {"a": None, "b": False, "c": "", "d": 0, "e": 0.0, "f": {}, "g": [], "h": {"i": None}, "j": 2.0,
+             "k": 2.5, "l": [0, None, 1.0, {"m": 0}], "n": True, 3: "x"}
+    assert n._canonical(value) == {"j": 2, "k": 2.5, "l": [0, None, 1, {}], "n": True, "3": "x"}
+    assert n._canonical(4.0) == 4 and type(n._canonical(4.0)) is int
+    assert n._canonical(4.5) == 4.5 and n._canonical("s") == "s"
+
+    class D(dict):
+        pass
+
+    assert n._canonical(D(a=1, b=0)) == {"a": 1}
+
+
+def test_normalize_drops_bookkeeping_and_keeps_what_operators_write() -> None:
+    obj = {
+        "apiVersion": VPC_API, "kind": "IPv4Namespace", "status": {"x": 1},
+        "metadata": {"name": "ns", "uid": "u", "resourceVersion": "1", "generation": 2, "creationTimestamp": "t",
+                     "managedFields": [1], "selfLink": "s", "deletionGracePeriodSeconds": 3, "deletionTimestamp": "d",
+                     "ownerReferences": [1], "finalizers": ["f"],
+                     "labels": {"fabric.githedgehog.com/p2p-link": "y", "fabric.githedgehog.com/x": "1",
+                                "tier": "", "hnp.githedgehog.com/a": "b"},
+                     "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}", "note": "n"}},
+        "spec": {"subnets": ["10.2.0.0/16", "10.1.0.0/16"], "zero": 0, "empty": {}},
+    }
+    assert n.normalize(obj) == {
+        "apiVersion": VPC_API, "kind": "IPv4Namespace",
+        # IPv4Namespace.Default() runs CleanupFabricLabels, which takes p2p-link too; `tier: ""` is a label
+        "metadata": {"name": "ns", "namespace": "default", "labels": {"tier": ""}, "annotations": {"note": "n"}},
+        "spec": {"subnets": ["10.1.0.0/16", "10.2.0.0/16"]},
+    }
+
+
+def test_normalize_keeps_explicit_zeros_keyed_maps_and_present_pointers() -> None:
+    vpc = {"apiVersion": VPC_API, "kind": "VPC", "metadata": {"name": "v", "namespace": "n"},
+           "spec": {"ipv4Namespace": "a", "vlanNamespace": "b",
+                    "subnets": {"s": {"subnet": "10.0.0.0/24", "gateway": "10.0.0.9", "isolated": False, "vlan": 0},
+                                "e": {}}}}
+    assert n.normalize(vpc)["spec"] == {
+        "ipv4Namespace": "a", "vlanNamespace": "b",
+        "subnets": {"s": {"subnet": "10.0.0.0/24", "gateway": "10.0.0.9", "isolated": False}, "e": {}}}
+    ext = {"apiVersion": VPC_API, "kind": "External", "metadata": {"name": "e"},
+           "spec": {"ipv4Namespace": "a", "static": {}, "other": {}}}
+    assert n.normalize(ext)["spec"] == {"ipv4Namespace": "a", "static": {}}
+    attach = {"apiVersion": VPC_API, "kind": "ExternalAttachment", "metadata": {"name": "a"},
+              "spec": {"inboundACL": {}, "static": {"proxy": True}}}
+    assert n.normalize(attach)["spec"] == {"inboundACL": {}, "static": {"proxy": True}}
+    attach["spec"]["static"]["proxy"] = 1
+    assert n.normalize(attach)["spec"] == {"static": {"proxy": 1}}
+    assert n.normalize(attach, also_present=frozenset({"/spec/inboundACL"}))["spec"] == {
+        "inboundACL": {}, "static": {"proxy": 1}}
+    assert n.presence_pointers(attach) == frozenset({"/spec/static"})
+    attach["spec"]["static"]["proxy"] = True
+    assert n.presence_pointers(attach) == frozenset({"/spec/static", "/spec/inboundACL"})
+    assert n.presence_pointers({"apiVersion": VPC_API, "kind": "VPC"}) == frozenset()
+
+
+def test_operator_keys_stay_where_default_keeps_labels() -> None:
+    gw = {"apiVersion": "gateway.githedgehog.com/v1alpha1", "kind": "GatewayGroup",
+          "metadata": {"name": "g", "labels": {"fabric.githedgehog.com/route-summ": "y", "fabric.githedgehog.com/x": "1"}}}
+    assert n.normalize(gw)["metadata"] == {"name": "g", "namespace": "default",
+                                           "labels": {"fabric.githedgehog.com/route-summ": "y"}}
+
+
+def test_normalize_ignores_what_the_rules_say() -> None:
+    rules = n.NormalizeRules(ignore=(n.IgnoreRule("IPv4Namespace", "/spec/subnets/1"),
+                                     n.IgnoreRule("*", "/metadata/annotations/note")))
+    obj = {"apiVersion": VPC_API, "kind": "IPv4Namespace", "metadata": {"name": "ns", "annotations": {"note": "n"}},
+           "spec": {"subnets": ["a", "b", "c"]}}
+    assert n.normalize(obj, rules) == {"apiVersion": VPC_API, "kind": "IPv4Namespace",
+                                       "metadata": {"name": "ns", "namespace": "default"},
+                                       "spec": {"subnets": ["a", "c"]}}
+
+
+def test_value_at() -> None:
+    obj = {"a": [{"b": 1}, 2], "c": None}
+    assert n._value_at(obj, ["a", "0", "b"]) == 1
+    assert n._value_at(obj, ["a", "1"]) == 2
+    assert n._value_at(obj, ["a", "2"]) is None
+    assert n._value_at(obj, ["a", "x"]) is None
+    assert n._value_at(obj, ["c", "d"]) is None
+    assert n._value_at(obj, []) is obj
+    assert n._holds(True, True) and not n._holds(1, True) and not n._holds(False, True)
+
+
+def test_positions_of_set_elements_as_written() -> None:
+    obj = {"apiVersion": VPC_API, "kind": "IPv4Namespace", "metadata": {"name": "ns"},
+           "spec": {"subnets": ["c", "a", "b"]}}
+    out, positions = n.normalize_with_positions(obj)
+    assert out["spec"]["subnets"] == ["a", "b", "c"]
+    assert positions[id(out["spec"]["subnets"])] == [1, 2, 0]
+    gw = {"apiVersion": "gateway.githedgehog.com/v1alpha1", "kind": "Gateway", "metadata": {"name": "g"},
+          "spec": {"workers": 1, "logs": {"default": "x", "tags": {"a": "b"}},
+                   "groups": [{"name": "z"}, {"name": "b"}], "neighbors": [{"ip": "2"}, {"ip": "1"}]}}
+    out, positions = n.normalize_with_positions(gw)
+    assert out["spec"]["groups"] == [{"name": "b"}, {"name": "z"}]
+    assert positions[id(out["spec"]["groups"])] == [1, 0]
+    assert out["spec"]["neighbors"] == [{"ip": "1"}, {"ip": "2"}]
+    assert positions[id(out["spec"]["neighbors"])] == [1, 0]
