@@ -548,10 +548,10 @@ isolated: `fab-c`, `fab-e` · report older than 3 cycles: `fab-c`, `fab-e`
 
 def test_a_small_fleet():
     assert fleet_markdown([]) == "### Fleet: 0 fabrics · none yet"
-    assert fleet_markdown([{"fabric": "a|b", "status": "in_sync", "health": 1, "fresh": False}]) == """\
+    assert fleet_markdown([{"fabric": "a|b", "status": "in_sync", "health": 1, "fresh": False, "isolated": 1}]) == """\
 ### Fleet: 1 fabric · 1 in sync
 
-report older than 3 cycles: `a|b`
+isolated: `a|b` · report older than 3 cycles: `a|b`
 
 | fabric | status | severity | health | priority | drift since |
 |---|---|---|---|---|---|
@@ -684,3 +684,15 @@ def test_values_are_json_with_their_own_characters():
         {"op": "add", "path": "/l", "desired": {"k": "é", "b": datetime.date(2026, 1, 2)}, "actual": ["ü", 1.0]}]}
     assert change_lines(resource, width=40) == ['add `/l`: `{"b": "2026-01-02", "k": "é"}` → `["ü", 1.0]`']
     assert terminal_change_lines(resource) == ['add `/l`: {"b": "2026-01-02", "k": "é"} → ["ü", 1.0]']
+
+
+def test_outside_tables_a_pipe_is_shown_as_it_is():
+    report = {"fabric": "f", "status": "drifted", "git": {"commit": "abc", "ref": "a|b", "url": "https://h/a|b"},
+              "cluster": {"server": "https://k/a|b"}, "summary": {"in_sync": 0, "modified": 0, "missing": 0, "extra": 1},
+              "score": 1, "severity": "low",
+              "resources": [{"kind": "VPC", "name": "n|m", "state": "extra", "severity": "low", "source": "s|t.yaml#1"}]}
+    assert report_markdown(report, links=SourceLinks(kube_context="c|d")).splitlines()[8:] == [
+        "**Desired** · Git `abc` on `a|b`", "", "Repository `https://h/a|b`", "", "**Live** · `https://k/a|b`", "",
+        "Look: `kubectl --context c|d get <kind>/<name>`", "",
+        "**What differs** (desired → live), worst first, with where Git defines it at `abc`:", "",
+        "- low VPC `n|m` (extra)", "  - in Git `s|t.yaml#1`", "  - in the cluster, not in Git"]
