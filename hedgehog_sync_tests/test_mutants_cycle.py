@@ -420,6 +420,8 @@ def test_errors_are_wrapped_with_exact_redacted_text():
     plain = cycle._as_sync_error(ValueError(f"bad {SECRET}"))
     assert type(plain) is HedgehogSyncError and str(plain) == "unexpected ValueError: bad ***"
     assert plain.__cause__.args == (f"bad {SECRET}",)
+    unnamed_step = cycle._as_sync_error(GitRefError("no ref"), "")  # no step named: our error, as it said
+    assert type(unnamed_step) is HedgehogSyncError and str(unnamed_step) == "no ref: no ref"
     long = cycle._as_sync_error(KeyError("k" * 600))
     assert str(long) == "unexpected KeyError: '" + "k" * 499
 
