@@ -570,9 +570,9 @@ isolated: `x`
 
 def test_the_fleet_cuts_long_names_and_counts_the_rows_left_out():
     row = {"fabric": "F" * 70, "status": "S" * 25, "severity": "V" * 15, "health": 0.5, "priority": "P" * 25,
-           "drift_since": "D" * 35, "isolated": True}
+           "drift_since": "D" * 35, "isolated": True, "fresh": False}
     assert fleet_markdown([row]).splitlines()[2:] == [
-        f"isolated: `{'F' * 62}…`", "", "| fabric | status | severity | health | priority | drift since |",
+        f"isolated: `{'F' * 62}…` · report older than 3 cycles: `{'F' * 62}…`", "", "| fabric | status | severity | health | priority | drift since |",
         "|---|---|---|---|---|---|",
         f"| `{'F' * 62}…` | {'S' * 19}… | {'V' * 9}… | 0.50 | {'P' * 19}… | {'D' * 29}… |"]
     rows = [{"fabric": f"f{i:02}", "status": "in_sync", "health": 1.0} for i in range(51)]
