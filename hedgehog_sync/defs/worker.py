@@ -17,8 +17,7 @@ own and can be cut from inside it, without changing what the run does:
   overflow) with a statement timeout, for the rest of this process's short life. SQLite storage
   ignores it.
 
-Only in a process that executes one run and exits (`dagster api execute_run`, as run launchers start it,
-or `dagster asset materialize` / `dagster job execute`): a test's in-process `materialize()`, a code server
+Only in a process that executes one run and exits (`in_run_worker`): a test's in-process `materialize()`, a code server
 or the daemon keeps its own settings (freezing a long-lived process's heap would keep its garbage cycles
 forever). Set
 HEDGEHOG_SYNC_RUN_WORKER_TUNING=off to leave the worker exactly as Dagster starts it.
@@ -28,6 +27,7 @@ from __future__ import annotations
 
 import atexit
 import gc
+import multiprocessing
 import os
 import sys
 import threading
@@ -37,6 +37,7 @@ ENV = "HEDGEHOG_SYNC_RUN_WORKER_TUNING"
 # Processes that execute one run and exit: what run launchers start (`dagster api execute_run ...`), and
 # the one-shot CLI commands an operator may use (`dagster asset materialize`, `dagster job execute`).
 RUN_WORKER_COMMANDS = (("api", "execute_run"), ("asset", "materialize"), ("job", "execute"))
+CODE_SERVER_COMMAND = ("api", "grpc")  # its multiprocessing children are runs (dagster/_grpc/server.py)
 STATEMENT_TIMEOUT_MS = 120_000  # generous: a worker's statements are small; a stuck one still ends
 POOL_RECYCLE_S = 3_600
 MAX_OVERFLOW = 10  # connections beyond the pooled one, for the worker's other threads
@@ -46,10 +47,15 @@ _frozen = False
 _pooled: set[int] = set()  # id() of instances already switched to pooled connections
 
 
-def in_run_worker(argv: Sequence[str] | None = None) -> bool:
-    """Whether this process executes one run and exits (`dagster api execute_run`, or a one-shot CLI run)."""
+def in_run_worker(argv: Sequence[str] | None = None, spawned: bool | None = None) -> bool:
+    """Whether this process executes one run and exits: `dagster api execute_run` (the Kubernetes run
+    launcher's Job), a one-shot CLI run, or the process a code server (`dagster api grpc`) spawns for
+    each run it is asked to start (the default run launcher's, in the demo: a multiprocessing child,
+    which inherits the server's command line). `spawned`: whether this is a multiprocessing child."""
     argv = sys.argv if argv is None else argv
-    return tuple(argv[1:3]) in RUN_WORKER_COMMANDS  # argv[0]: the `dagster` script, or dagster/__main__.py (-m)
+    spawned = multiprocessing.parent_process() is not None if spawned is None else spawned
+    command = tuple(argv[1:3])  # argv[0]: the `dagster` script, or dagster/__main__.py (python -m)
+    return command in RUN_WORKER_COMMANDS or (spawned and command == CODE_SERVER_COMMAND)
 
 
 def tuning_enabled() -> bool:

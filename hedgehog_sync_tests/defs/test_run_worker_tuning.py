@@ -7,6 +7,7 @@ fleet, the real git binary; the connections are counted by PostgreSQL itself (pg
 
 from __future__ import annotations
 
+import multiprocessing
 import subprocess
 import sys
 import textwrap
@@ -37,7 +38,28 @@ DAGSTER = str(Path(sys.executable).with_name("dagster"))
     (["python"], False),
 ], ids=["launcher", "python-m", "asset-materialize", "job-execute", "code-server", "daemon", "dev", "pytest", "bare"])
 def test_only_a_process_that_executes_one_run_is_a_run_worker(argv, expected):
-    assert in_run_worker(argv) is expected
+    assert in_run_worker(argv, spawned=False) is expected
+
+
+def _answer_in_run_worker(answers) -> None:  # in the spawned child
+    answers.put(in_run_worker())
+
+
+def test_the_process_a_code_server_spawns_for_a_run_is_a_run_worker(monkeypatch):
+    """The default run launcher asks the code server to start the run; the server spawns a
+    multiprocessing child for it (which inherits the server's command line): a run worker. The code
+    server itself, and a child of any other process, are not."""
+    monkeypatch.setattr(sys, "argv", ["/venv/bin/dagster", "api", "grpc", "--port", "4266"])
+    assert not in_run_worker()  # the code server itself lives on
+    spawn = multiprocessing.get_context("spawn")
+    answers = spawn.Queue()
+    child = spawn.Process(target=_answer_in_run_worker, args=(answers,))
+    child.start()
+    try:
+        assert answers.get(timeout=120) is True
+    finally:
+        child.join(timeout=60)
+    assert in_run_worker(["/venv/bin/pytest"], spawned=True) is False
 
 
 def test_outside_a_run_worker_or_switched_off_nothing_is_touched(monkeypatch):
