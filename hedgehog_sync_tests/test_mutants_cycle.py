@@ -980,3 +980,23 @@ def test_sync_with_retries_retries_the_cluster_side_with_the_same_policy(lab, tm
         assert late.attempts == 1 and waits == []
     finally:
         reader.close()
+
+
+def test_sync_fabric_tries_each_side_once(lab, tmp_path):
+    cfg, _, _, _ = lab
+    store = state(tmp_path)
+    kube = tmp_path / "down.kubeconfig"
+    kube.write_text("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'http://127.0.0.1:9'}}]\n"
+                    "users: [{name: u, user: {}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
+                    "current-context: x\n")
+    down = cfg.model_copy(update={
+        "git": cfg.git.model_copy(update={"url": "http://127.0.0.1:9/fabrics.git", "allow_local": False}),
+        "kubernetes": cfg.kubernetes.model_copy(update={"kubeconfig": str(kube), "context": "x"})})
+    reader = FabricReader(GitRepoCache(tmp_path / "cache"))
+    try:
+        outcome = sync_fabric(down, reader, store, now=T)
+    finally:
+        reader.close()
+    assert isinstance(outcome.git_error, GitUnreachableError) and isinstance(outcome.cluster_error, TransientError)
+    assert outcome.attempts == 1 and outcome.waited_s == 0.0 and outcome.report["generated_at"] == T_ISO
+    assert store.latest_report("fab-a")["status"] == "unknown"
