@@ -699,3 +699,9 @@ def test_outside_tables_a_pipe_is_shown_as_it_is():
         "Look: `kubectl --context c|d get <kind>/<name>`", "",
         "**What differs** (desired → live), worst first, with where Git defines it at `abc`:", "",
         "- low VPC `n|m` (extra)", "  - in Git `s|t.yaml#1`", "  - in the cluster, not in Git"]
+
+
+def test_a_pipe_in_a_value_is_escaped_only_inside_a_table():
+    resource = {"state": "modified", "changes": [{"op": "replace", "path": "/p", "desired": "a|b", "actual": {"k": "|"}}]}
+    assert change_lines(resource) == ['replace `/p`: `"a\\|b"` → `{"k": "\\|"}`']
+    assert change_lines(resource, in_table=False) == ['replace `/p`: `"a|b"` → `{"k": "|"}`']
