@@ -285,6 +285,7 @@ CYCLE = ago(30)
     (Notified("drifted", "low", ago(DAY * 3), CYCLE), CYCLE, 60, NotifySettings(reminder_hours=0), False, None,
      False),
     (Notified("in_sync", "none", ago(DAY * 3), CYCLE), CYCLE, 60, NotifySettings(), False, None, False),
+    (Notified("drifted", "low", ago(1), CYCLE), CYCLE, 60, NotifySettings(reminder_hours=0.0001), False, None, True),
 ])
 def test_whether_the_report_is_needed(previous, last_cycle, interval, settings, held, key, needed) -> None:
     assert needs_report(previous, last_cycle, interval, NOW, settings, held, key) is needed

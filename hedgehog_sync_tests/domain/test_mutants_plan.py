@@ -435,6 +435,10 @@ def test_a_fence_no_content_can_close(text, info, expected) -> None:
     assert _fenced(text, info) == expected
 
 
+def test_a_fence_has_no_info_string_by_default() -> None:
+    assert _fenced("x") == "```\nx\n```"
+
+
 # --- the markdown the UI shows -------------------------------------------------------------------------
 
 def test_the_markdown_of_no_plan_and_of_nothing_to_do() -> None:
