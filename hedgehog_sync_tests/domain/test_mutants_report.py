@@ -854,3 +854,41 @@ def test_a_value_of_control_characters_or_emoji_is_bounded_by_its_serialized_byt
     assert _change(ReportBounds(value_bytes=17, preview_chars=2), emoji)["actual_truncated"] == _digest_of(f'"{emoji}"')
     default = _change(ReportBounds(), "\x00" * 1024)
     assert default["actual_truncated"]["bytes"] == 6 * 1024 + 2 and len(default["actual"]) == 257
+
+
+def test_the_byte_bound_counts_every_entry_kept_and_skips_one_too_large_for_smaller_ones() -> None:
+    objs = (vpc("vpc-a"), vpc("vpc-b"), vpc("vpc-c"))
+    size = _entry_bytes(resource("vpc-a", "missing", "critical", source="vpcs.yaml#1"))
+    r = build_report("f", desired(*objs), live(), now=NOW, ref="main", bounds=ReportBounds(resources_bytes=2 * size))
+    assert [x["name"] for x in r["resources"]] == ["vpc-a", "vpc-b"] and r["resources_omitted"] == 1
+    # the worst entry (a critical VPC with a long name) does not fit; the smaller high one after it does
+    big = vpc("vpc-with-a-much-longer-name-than-the-other")
+    small = resource("a", "missing", "high", kind="VPCAttachment", source="vpcs.yaml#2")
+    r = build_report("f", desired(big, attachment("a")), live(), now=NOW, ref="main",
+                     bounds=ReportBounds(resources_bytes=_entry_bytes(small)))
+    same_json(r["resources"], [small])
+    assert r["resources_omitted"] == 1
+
+
+def test_a_core_kind_keeps_its_drift_since_across_versions() -> None:
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm", "namespace": "ops"}, "data": {}}
+    previous = {"resources": [{"apiVersion": "v1beta1", "kind": "ConfigMap", "namespace": "ops", "name": "cm",
+                               "state": "extra", "drift_since": "2026-01-01T00:00:00Z"}]}
+    r = build_report("f", desired(), live(cm), now=NOW, ref="main", previous=previous)
+    same_json(r["resources"], [{"apiVersion": "v1", "kind": "ConfigMap", "namespace": "ops", "name": "cm",
+                                "state": "extra", "severity": "high", "changes": [], "source": None,
+                                "drift_since": "2026-01-01T00:00:00Z"}])
+
+
+def test_drift_since_is_kept_per_kind_namespace_and_name() -> None:
+    def seen(kind: str, ns: str, name: str, day: int) -> dict[str, Any]:
+        return {"apiVersion": VPC_API, "kind": kind, "namespace": ns, "name": name, "state": "missing",
+                "drift_since": f"2026-01-0{day}T00:00:00Z"}
+
+    previous = {"resources": [seen("VPC", "default", "a", 1), seen("VPC", "default", "b", 2),
+                              seen("VPC", "other", "a", 3), seen("VPCAttachment", "default", "a", 4)]}
+    r = build_report("f", desired(vpc("a"), vpc("b"), vpc("a", namespace="other"), attachment("a")), live(),
+                     now=NOW, ref="main", previous=previous)
+    assert [(x["kind"], x["namespace"], x["name"], x["drift_since"]) for x in r["resources"]] == [
+        ("VPC", "default", "a", "2026-01-01T00:00:00Z"), ("VPC", "default", "b", "2026-01-02T00:00:00Z"),
+        ("VPC", "other", "a", "2026-01-03T00:00:00Z"), ("VPCAttachment", "default", "a", "2026-01-04T00:00:00Z")]
