@@ -20,7 +20,7 @@ from hedgehog_sync.domain.parsing import expanded_size
 
 # \Z, not $: "$" also matches before a trailing newline, and "fab\n" must not pass as "fab".
 PARTITION_KEY = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
-ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")  # \Z: "$" would let a trailing newline through
 DEFAULT_INVENTORY = "fabrics.yaml"
 MAX_INVENTORY_BYTES = 4 * 1024 * 1024
 MAX_INVENTORY_BYTES_ENV = "HEDGEHOG_SYNC_INVENTORY_MAX_BYTES"
@@ -68,7 +68,7 @@ class GitSettings(_Strict):
             # https://host/repo.git?private_token=... would be sent, logged and cached with the URL
             raise ValueError("must not carry a query string or fragment (credentials there would be sent "
                              "and shown); put the token in an env var named by token_env")
-        if re.match(r"^[a-z][a-z0-9+.-]*://([^/@]*@)?\[?-", v, re.IGNORECASE) or re.match(r"^[^/:]*@?-[^/]*:", v):
+        if re.match(r"^[a-z][a-z0-9+.-]*://([^/@]*@)?\[?-", v, re.IGNORECASE) or re.match(r"^([^/:@]*@)?-[^/]*:", v):
             # ssh://-oProxyCommand=... : a host (or user) that ssh would read as an option
             raise ValueError("host and user must not start with '-' (ssh would read them as options)")
         return v

@@ -64,6 +64,10 @@ def test_a_refused_git_url_names_the_file_the_entry_and_why(url, why):
     ("HTTPS://h/r.git", "HTTPS://h/r.git"), ("  https://h/r.git \n", "https://h/r.git"),
     ("https://h/a-b/r.git", "https://h/a-b/r.git"), ("ssh://git@h:22/r-x.git", "ssh://git@h:22/r-x.git"),
     ("https://h/a::b", "https://h/a::b"), ("git@h:team/a-b.git", "git@h:team/a-b.git"),
+    # scp-style addresses whose host or user holds a '-' (not at its start) are ordinary
+    ("git@my-host:r.git", "git@my-host:r.git"), ("git@git-server.example.com:team/repo.git",
+                                                  "git@git-server.example.com:team/repo.git"),
+    ("deploy-bot@h:r.git", "deploy-bot@h:r.git"),
 ], ids=plain_id)
 def test_an_accepted_git_url_is_kept_trimmed(url, kept):
     inv = one({"url": url})
@@ -93,7 +97,8 @@ def test_a_path_may_not_leave_the_repository(path):
         "inv.yaml: fabrics[1] (fab-a): field 'git.path' must stay inside the repository (no '..')"]
 
 
-@pytest.mark.parametrize("name", ["ghp_abc-123", "1TOKEN", "A B", "HEDGEHOG_SYNC_X-1", ""], ids=plain_id)
+@pytest.mark.parametrize("name", ["ghp_abc-123", "1TOKEN", "A B", "HEDGEHOG_SYNC_X-1", "", "HEDGEHOG_SYNC_X\n"],
+                         ids=plain_id)
 def test_token_env_must_be_a_variable_name(name, monkeypatch):
     monkeypatch.delenv("HEDGEHOG_SYNC_TOKEN_ENV_PREFIX", raising=False)
     assert problems(one({"url": "https://h/r.git", "token_env": name})) == [
