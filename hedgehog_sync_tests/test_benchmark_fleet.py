@@ -11,9 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import psycopg2
 import pytest
 import yaml
+
+from hedgehog_sync_tests.pg import admin_connection
 
 pytestmark = pytest.mark.slow
 
@@ -21,10 +22,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def _needs_postgres() -> None:
-    try:
-        psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=5).close()
-    except psycopg2.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL at 127.0.0.1:5432 for user postgres: {exc}")
+    admin_connection().close()  # skipped without a local PostgreSQL, failed under CI
 
 
 def _run_fleet(tmp_path: Path, *extra: str) -> dict:
