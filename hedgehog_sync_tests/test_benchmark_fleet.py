@@ -68,7 +68,9 @@ def test_fleet_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     assert any(role.startswith("run_worker sync_fleet (") for role in roles)
     assert by_process["total_s"] > 0 and by_process["runs_created"]
     daemon = next(t for t in by_process["threads"] if t["role"] == "daemon")
-    assert daemon["named_by_hook"] and "MainThread" in daemon["by_thread"]
+    # threads are named by the benchmark's hook; which of them were sampled in a short window varies
+    assert daemon["named_by_hook"] and any(name == "MainThread" or name.startswith("dagster-daemon-")
+                                           for name in daemon["by_thread"])
 
 
 def test_fleet_benchmark_monorepo(tmp_path: Path) -> None:
