@@ -1,0 +1,57 @@
+"""A pytest plugin for the mutation run only (benchmarks/mutation.sh; [tool.mutmut]'s pytest_add_cli_args
+loads it with `-p`). It changes what a mutant costs, not which tests judge it.
+
+mutmut hands each mutant the node ids of every test that reached the mutated function, pytest runs
+them in file order and stops at the first failure (`-x`). A mutant of the parser or the defaulting
+rules is reached by up to 1,300 tests, Hypothesis properties among them, so a killed one waited for
+whatever came first in the file and a surviving one paid every property's full example count. Here:
+
+- the tests run cheapest first, by the call durations mutmut measured in its own stats run (still in
+  memory in the forked worker that runs the mutant): the first failing test is usually a cheap one;
+- each Hypothesis property runs at most HEDGEHOG_SYNC_MUTATION_EXAMPLES examples (default 25; explicit
+  `@example`s always run). The full counts stay with the suite: this plugin is never loaded there.
+
+Both are safe because the suite passes in any order (pytest-randomly) and the properties are
+derandomized under CI=true with --hypothesis-seed=0, so every mutant meets the same examples.
+"""
+
+import os
+
+import pytest
+from hypothesis import settings
+
+MAX_EXAMPLES = int(os.environ.get("HEDGEHOG_SYNC_MUTATION_EXAMPLES") or 25)
+
+
+def _durations():
+    try:
+        from mutmut.state import state
+    except ImportError:  # the plugin outside mutmut: keep pytest's order
+        return {}
+    return state().duration_by_test
+
+
+def cap_examples(function, max_examples=MAX_EXAMPLES):
+    """Cap a Hypothesis test's examples in place; False if `function` is not one."""
+    function = getattr(function, "__func__", function)
+    current = getattr(function, "_hypothesis_internal_use_settings", None)
+    if not getattr(function, "is_hypothesis_test", False) or current is None:
+        return False
+    if current.max_examples > max_examples:
+        function._hypothesis_internal_use_settings = settings(current, max_examples=max_examples)
+    return True
+
+
+def cheapest_first(items, durations):
+    """Items sorted by measured duration; unmeasured ones last, pytest's order kept among equals."""
+    unknown = float("inf")
+    return sorted(items, key=lambda item: durations.get(item.nodeid, unknown))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session, config, items):
+    for item in items:
+        cap_examples(getattr(item, "obj", None))
+    durations = _durations()
+    if durations:
+        items[:] = cheapest_first(items, durations)
