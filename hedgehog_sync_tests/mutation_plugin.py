@@ -1,5 +1,5 @@
 """A pytest plugin for the mutation run only (benchmarks/mutation.sh; [tool.mutmut]'s pytest_add_cli_args
-loads it with `-p`). It changes what a mutant costs, not which tests judge it.
+loads it with `-p`). It makes each mutant cheaper to judge; the suite itself never loads it.
 
 mutmut hands each mutant the node ids of every test that reached the mutated function, pytest runs
 them in file order and stops at the first failure (`-x`). A mutant of the parser or the defaulting
@@ -9,9 +9,12 @@ whatever came first in the file and a surviving one paid every property's full e
 - the tests run cheapest first, by the call durations mutmut measured in its own stats run (still in
   memory in the forked worker that runs the mutant): the first failing test is usually a cheap one;
 - each Hypothesis property runs at most HEDGEHOG_SYNC_MUTATION_EXAMPLES examples (default 25; explicit
-  `@example`s always run). The full counts stay with the suite: this plugin is never loaded there.
+  `@example`s always run; the suite keeps the full counts);
+- tests marked `cli_child` are left out: their verdict comes from a `hedgehog-sync` child process,
+  which imports the unmutated code (mutmut's trampolines act only in-process), so they can kill no
+  mutant and only cost time (the CLI budget tests, up to 45 s each).
 
-Both are safe because the suite passes in any order (pytest-randomly) and the properties are
+The order is safe because the suite passes in any order (pytest-randomly) and the properties are
 derandomized under CI=true with --hypothesis-seed=0, so every mutant meets the same examples.
 """
 
@@ -50,6 +53,10 @@ def cheapest_first(items, durations):
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session, config, items):
+    child = [item for item in items if item.get_closest_marker("cli_child")]
+    if child:
+        config.hook.pytest_deselected(items=child)
+        items[:] = [item for item in items if not item.get_closest_marker("cli_child")]
     for item in items:
         cap_examples(getattr(item, "obj", None))
     durations = _durations()

@@ -59,3 +59,35 @@ def test_cheapest_first_puts_unmeasured_tests_last_in_their_order():
     items = [SimpleNamespace(nodeid=name) for name in ("slow", "new-a", "fast", "middle", "new-b")]
     durations = {"slow": 3.0, "fast": 0.01, "middle": 0.5}
     assert [i.nodeid for i in cheapest_first(items, durations)] == ["fast", "middle", "slow", "new-a", "new-b"]
+
+
+def test_the_plugin_leaves_out_cli_child_tests_and_caps_properties_in_a_real_pytest(tmp_path):
+    """Loaded as mutmut loads it (`-p hedgehog_sync_tests.mutation_plugin`), in a pytest of its own."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "test_sample.py").write_text(
+        "import pytest\n"
+        "from hypothesis import given, settings, strategies as st\n"
+        "CALLS = []\n"
+        "@pytest.mark.cli_child\n"
+        "def test_through_the_cli():\n"
+        "    raise AssertionError('a cli_child test must not run under the plugin')\n"
+        "@settings(max_examples=500, database=None)\n"
+        "@given(st.integers())\n"
+        "def test_property(value):\n"
+        "    CALLS.append(value)\n"
+        "def test_examples_were_capped():\n"
+        "    assert 1 <= len(CALLS) <= 3, len(CALLS)\n")
+    (tmp_path / "conftest.py").write_text(
+        "def pytest_configure(config):\n"
+        "    config.addinivalue_line('markers', 'cli_child: verdict from a child process')\n")
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root), "HEDGEHOG_SYNC_MUTATION_EXAMPLES": "3"}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
+                           "-p", "hedgehog_sync_tests.mutation_plugin", "--rootdir", str(tmp_path), str(tmp_path)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "2 passed, 1 deselected" in proc.stdout, proc.stdout

@@ -146,6 +146,7 @@ def run_check(tmp_path: Path, inventory: Path, env: dict[str, str] | None = None
 # --- finding 5: a slow git server -------------------------------------------------------------------
 
 
+@pytest.mark.cli_child
 def test_check_against_a_one_byte_a_second_git_server_ends_at_its_deadline_with_no_orphan(tmp_path, served):
     served.faults.add(trickle=1.0)
     inventory = write_inventory(tmp_path, {"url": served.url("fab-east"), "path": "fabrics/east",
@@ -255,6 +256,7 @@ def test_one_8_mb_blob_at_300_paths_is_read_once_and_parsed_once(tmp_path, monke
     assert stored < 2 * len(data)
 
 
+@pytest.mark.cli_child
 def test_check_of_one_8_mb_blob_at_300_paths_stays_small(tmp_path):
     one_blob_at_many_paths(tmp_path / "many.git", big_vpc(8_000_000), 300)
     inventory = write_inventory(tmp_path, {"url": f"file://{tmp_path / 'many.git'}", "path": "fabrics/east",
@@ -279,6 +281,7 @@ def test_check_of_one_8_mb_blob_at_300_paths_stays_small(tmp_path):
     ("git.max_files", "HEDGEHOG_SYNC_GIT_MAX_FILES", "100"),
     ("git.max_bytes", "HEDGEHOG_SYNC_GIT_MAX_BYTES", "100000"),
 ])
+@pytest.mark.cli_child
 def test_a_budget_exceeded_makes_the_fabric_unknown_naming_the_budget_and_the_fix(tmp_path, budget, env, value):
     docs = "---\n".join(VPC.format(name=f"vpc-{i}") for i in range(10))  # 10 documents, at 300 paths
     one_blob_at_many_paths(tmp_path / "many.git", docs.encode() if budget != "git.max_bytes" else big_vpc(200_000),
@@ -337,6 +340,7 @@ def test_a_git_path_that_does_not_exist_is_an_error_naming_path_commit_and_fix(t
     assert "'fabrics/East'" in message and head[:12] in message and "fix git.path" in message
 
 
+@pytest.mark.cli_child
 def test_check_with_a_missing_git_path_is_unknown_not_an_empty_in_sync(tmp_path, served):
     inventory = write_inventory(tmp_path, {"url": served.url("fab-east"), "path": "fabrics/nope",
                                            "token_env": TOKEN_ENV, "allow_local": True})
@@ -437,6 +441,7 @@ def test_ssh_failures_are_named_from_the_whole_stderr_not_its_last_line(case):
 # --- finding 6 and the low ones: tokens -------------------------------------------------------------
 
 
+@pytest.mark.cli_child
 def test_a_token_with_a_trailing_newline_works_and_never_leaves_the_process(tmp_path, served, monkeypatch):
     inventory = write_inventory(tmp_path, {"url": served.url("fab-east"), "path": "fabrics/east",
                                            "token_env": TOKEN_ENV, "allow_local": True})
@@ -453,6 +458,7 @@ def test_a_token_with_a_trailing_newline_works_and_never_leaves_the_process(tmp_
     assert_no_leak(TOKEN, paths=[tmp_path / "clone"])
 
 
+@pytest.mark.cli_child
 def test_a_wrong_token_is_an_auth_error_that_shows_no_token(tmp_path, served):
     wrong = "ghs_wrong_" + "Yk2" * 8
     inventory = write_inventory(tmp_path, {"url": served.url("fab-east"), "path": "fabrics/east",
@@ -480,6 +486,7 @@ def test_the_connector_refuses_what_the_inventory_refuses_before_git_runs(tmp_pa
     assert not (tmp_path / "cache" / "fab-east" / "repo.git").exists()  # refused before git ran
 
 
+@pytest.mark.cli_child
 @pytest.mark.parametrize("command", [["check", "--fabric", "fab-east", "--format", "json"], ["inventory", "validate"]])
 def test_a_token_in_a_url_query_string_is_refused_and_never_echoed(tmp_path, served, command):
     inventory = write_inventory(tmp_path, {"url": served.url("fab-east") + "?private_token=" + TOKEN,
@@ -491,6 +498,7 @@ def test_a_token_in_a_url_query_string_is_refused_and_never_echoed(tmp_path, ser
     assert_no_leak(TOKEN, texts=[proc.stdout, proc.stderr], paths=[tmp_path / "state"])
 
 
+@pytest.mark.cli_child
 def test_inventory_validate_warns_about_an_unset_token_env(tmp_path, monkeypatch):
     inventory = write_inventory(tmp_path, {"url": "https://git.example.com/f.git",
                                            "token_env": "HEDGEHOG_SYNC_NOT_SET_TOKEN"})
@@ -505,6 +513,7 @@ def test_inventory_validate_warns_about_an_unset_token_env(tmp_path, monkeypatch
     assert proc.returncode == 0 and "warning" not in proc.stderr
 
 
+@pytest.mark.cli_child
 def test_inventory_validate_refuses_a_token_env_outside_the_prefix_naming_entry_and_fix(tmp_path):
     inventory = write_inventory(tmp_path, {"url": "https://git.example.com/f.git", "token_env": "PGPASSWORD"})
     proc = subprocess.run([CLI, "inventory", "validate", "--inventory", str(inventory)], capture_output=True,
@@ -517,6 +526,7 @@ def test_inventory_validate_refuses_a_token_env_outside_the_prefix_naming_entry_
 # --- low: the inventory size cap reads bytes, not st_size --------------------------------------------
 
 
+@pytest.mark.cli_child
 @pytest.mark.parametrize("command", [["inventory", "validate"], ["check", "--fabric", "fab-east"]])
 @pytest.mark.parametrize("source", ["/dev/zero", "fifo"])
 def test_an_inventory_that_is_a_device_or_a_fifo_is_refused_at_once(tmp_path, command, source):
