@@ -37,6 +37,7 @@ def main(argv=None) -> int:
         path = source_path(name)
         if path not in mutated:
             mutated[path] = mutate_file_contents(str(path), path.read_text()).code
+        print(f"# {name}")
         try:
             print(get_diff_for_mutant(name, source=mutated[path], path=path.relative_to(ROOT)))
         except Exception as exc:  # a name from another commit's source
