@@ -534,3 +534,58 @@ def test_only_the_word_before_the_first_space_is_the_scheme():
     secret = fresh_secret("spaced") + " tail-part"
     kc._check_authorization(configuration("https://k", f"Bearer {secret}"), "w")
     assert redact(secret) == "***"
+
+
+# --- kubernetes: survivors of the mutation run (issue 19) --------------------------------------------
+
+
+def test_a_blank_bearer_token_registers_nothing_not_the_word_bearer():
+    """An exec plugin that prints a blank token leaves the authorization value "Bearer " plus blanks.
+
+    The credential is what follows the first space, and blanks trimmed are nothing to register; taking the
+    word before it instead would make "Bearer" a secret and mask that word in every log line an operator
+    reads (register_secret keeps any value of six characters or more).
+    """
+    for blank in (" ", "   "):
+        kc._check_authorization(configuration("https://k.example.com", "Bearer" + blank), "w")
+        assert redact("Authorization: Bearer <token>") == "Authorization: Bearer <token>"
+
+
+def test_a_relative_token_file_without_a_kubeconfig_path_is_read_from_the_working_folder(clean_env, tmp_path):
+    """A user whose kubeconfig file is unknown resolves a relative tokenFile against the working folder,
+    as the kubernetes client does, never against some other folder."""
+    token = fresh_secret("cwd")
+    (tmp_path / "token").write_text(f"{token}\n")
+    clean_env.chdir(tmp_path)
+    user = {"tokenFile": "token"}
+    kc._normalize_user_token(user, None, "w")
+    assert user == {"token": token} and redact(token) == "***"
+
+
+def test_a_token_file_that_is_not_utf8_is_named_in_the_error(clean_env, tmp_path):
+    """The refusal of a token file that is not text names the kubeconfig, user and file, so the operator
+    knows which file to fix, and carries none of its bytes."""
+    token = fresh_secret("latin")
+    (tmp_path / "bad").write_bytes(token.encode() + b"\xff\xfe")
+    with pytest.raises(ClusterConfigError) as caught:
+        kc._normalize_user_token({"tokenFile": "bad"}, str(tmp_path / "k"), "kubeconfig k, user 'u'")
+    assert str(caught.value) == f"kubeconfig k, user 'u': tokenFile {tmp_path / 'bad'} is not UTF-8 text"
+    assert token not in chain_text(caught.value)
+    (tmp_path / "ctl").write_bytes(b"abc\x01defgh")
+    with pytest.raises(ClusterConfigError) as caught:
+        kc._normalize_user_token({"tokenFile": "ctl"}, str(tmp_path / "k"), "w")
+    assert str(caught.value) == (f"w: tokenFile {tmp_path / 'ctl'}: the token holds a line break or control "
+                                 "character inside it; it cannot be sent as an HTTP header")
+
+
+def test_users_after_one_without_a_user_section_still_have_their_credentials_registered():
+    """A kubeconfig entry with no usable `user:` section is skipped, not the end of the list: every later
+    user's credentials are still masked in all output."""
+    later = {k: fresh_secret(k) for k in ("after-token", "after-password")}
+    users = [{"name": "c", "user": "not a mapping"}, {"name": "d"}, "not an entry",
+             {"name": "e", "user": {"token": later["after-token"]}},
+             ConfigNode("k", {"name": "f", "user": None}),
+             {"name": "g", "user": {"password": later["after-password"]}}]
+    kc._register_credentials(ConfigNode("k", {"users": users}))
+    for value in later.values():
+        assert redact(f"x {value} y") == "x *** y", value
