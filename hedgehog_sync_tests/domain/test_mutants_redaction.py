@@ -167,3 +167,100 @@ def test_a_base64_fragment_of_exactly_eight_characters_is_masked():
     assert fragment in one_before
     out = redact(f"Basic {one_before}")
     assert fragment not in out and MASK in out
+
+
+# --- with a registry of this test's own ------------------------------------------------------------------
+# mutmut runs each mutant in a child forked from the process that ran the whole suite once unmutated, so
+# every secret the tests above register is already known there, with the shapes the unmutated code gave
+# it: registering it again changes nothing and a mutant of the shapes goes unseen. The tests below start
+# from an empty registry (the module's own set and list, swapped for the test), so the shapes they see are
+# the ones the code under test computes now.
+
+@pytest.fixture
+def fresh_registry(monkeypatch):
+    monkeypatch.setattr(redaction, "_secrets", set())
+    monkeypatch.setattr(redaction, "_forms", [])
+
+
+def test_a_secret_inside_base64_at_every_alignment_is_masked_to_the_exact_quanta(fresh_registry):
+    """HTTP Basic auth and Kubernetes Secrets carry a token base64-encoded after other bytes (`user:`):
+    every quantum only the secret decides is masked, the quanta it shares with its neighbours are kept, so
+    an operator reading a log sees `***` exactly where the token was and nothing of it survives."""
+    secret = "hh-align-secret-19b"  # 19 bytes
+    register_secret(secret)
+    raw = secret.encode()
+    one_before = base64.b64encode(b"u" + raw).decode()  # 20 bytes: the secret from byte 1
+    assert redact(f"Basic {one_before}") == f"Basic {one_before[:4]}{MASK}{one_before[24:]}"
+    two_before = base64.b64encode(b"ab" + raw).decode()  # 21 bytes: the secret from byte 2, to the end
+    assert redact(f"Basic {two_before}") == f"Basic {two_before[:4]}{MASK}"
+    with_more = base64.urlsafe_b64encode(b"u" + raw + b"-and-more").decode()
+    assert redact(with_more) == f"{with_more[:4]}{MASK}{with_more[24:]}"
+    aligned = base64.b64encode(raw + b"!!").decode()  # the secret from byte 0, more bytes after
+    assert redact(aligned) == f"{MASK}{aligned[24:]}"
+
+
+def test_a_base64_fragment_of_exactly_eight_characters_is_a_form(fresh_registry):
+    """A 9-byte secret one byte into a base64 text covers exactly two whole quanta, 8 characters: still
+    masked (8 is the shortest fragment kept)."""
+    register_secret("hh-9bytes")
+    text = base64.b64encode(b"u" + b"hh-9bytes").decode()  # 10 bytes, 16 characters
+    assert redact(text) == f"{text[:4]}{MASK}{text[12:]}"
+    text = base64.b64encode(b"ab" + b"hh-9bytes").decode()  # 11 bytes: characters 4 to 12 again
+    assert redact(text) == f"{text[:4]}{MASK}{text[12:]}"
+
+
+def test_unpadded_base64_of_either_alphabet_is_masked_whole(fresh_registry):
+    """A token base64-encoded without its `=` padding (JWT style, URL parameters) is masked to its last
+    character, in the standard and in the URL-safe alphabet (which differ here: `/` and `_`)."""
+    secret = "hh?sec>0"  # 8 bytes: base64 aGg/c2VjPjA= and aGg_c2VjPjA=
+    register_secret(secret)
+    assert base64.b64encode(secret.encode()).decode() == "aGg/c2VjPjA="
+    assert redact("t=aGg/c2VjPjA.") == f"t={MASK}."
+    assert redact("t=aGg_c2VjPjA.") == f"t={MASK}."
+    assert redact("t=aGg/c2VjPjA=.") == f"t={MASK}=."
+
+
+def test_only_padding_is_stripped_from_the_base64_forms(fresh_registry):
+    """The base64 of a secret whose last character is X (a secret ending in W, 9 bytes, no padding) is
+    masked whole, and a text that only shares it up to that X (another value) is left as it is."""
+    secret = "hh-sec-XW"
+    register_secret(secret)
+    encoded = base64.b64encode(secret.encode()).decode()
+    assert encoded == "aGgtc2VjLVhX"
+    assert redact(f"<{encoded}>") == f"<{MASK}>"
+    assert redact("<aGgtc2VjLVhY>") == "<aGgtc2VjLVhY>"
+
+
+def test_url_encoded_forms_encode_the_slash_and_both_space_forms(fresh_registry):
+    """A secret with `/` and a space, URL-encoded by a client (`%2F`, and `%20` or `+`), is masked in
+    both encodings."""
+    register_secret("hh/se cret")
+    assert redact("p=hh%2Fse%20cret&x") == f"p={MASK}&x"
+    assert redact("p=hh%2Fse+cret&x") == f"p={MASK}&x"
+    assert redact("p=hh/se cret&x") == f"p={MASK}&x"
+
+
+def test_a_form_of_exactly_six_characters_is_masked(fresh_registry):
+    """Six characters is the shortest credential: its plain form is masked, not only its base64."""
+    register_secret("zq9x7w")
+    assert redact("key=zq9x7w.") == f"key={MASK}."
+
+
+def test_env_credentials_are_registered_by_value(fresh_registry, monkeypatch):
+    """A credential env var's value is what gets masked (the instance's database password in a log)."""
+    monkeypatch.setenv("HH_MUTANT_TOKEN", "hh-env-value-1")
+    register_secret_env()
+    assert redact("<hh-env-value-1>") == f"<{MASK}>"
+    assert "hh-env-value-1" in redaction._secrets
+
+
+@pytest.mark.parametrize("text,out", [
+    ("see https://h.example.com now", "see https://h.example.com now"),
+    ("see https://u:p@h.example.com now", f"see https://{MASK}@h.example.com now"),
+    ("GET https://h.example.com/p?a=1?b=2 x", f"GET https://h.example.com/p?{MASK} x"),
+    ("GET https://h.example.com?a=1?b=2 x", f"GET https://h.example.com?{MASK} x"),
+], ids=["no-path-no-query", "no-path-userinfo", "path-two-queries", "no-path-two-queries"])
+def test_a_query_is_cut_at_its_first_question_mark_and_only_when_there_is_one(text, out):
+    """Everything after the first `?` may hold a token (a second `?` is part of the query); a URL
+    without a query keeps its host and gets no `?***` added."""
+    assert redact(text) == out
