@@ -1000,3 +1000,233 @@ def test_sync_fabric_tries_each_side_once(lab, tmp_path):
     assert isinstance(outcome.git_error, GitUnreachableError) and isinstance(outcome.cluster_error, TransientError)
     assert outcome.attempts == 1 and outcome.waited_s == 0.0 and outcome.report["generated_at"] == T_ISO
     assert store.latest_report("fab-a")["status"] == "unknown"
+
+
+# --- issue 19: survivors of the mutation run ------------------------------------------------------------
+
+import os  # noqa: E402
+import threading  # noqa: E402
+import types  # noqa: E402
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
+
+from hedgehog_sync.domain.errors import GitUrlRefused  # noqa: E402
+
+DRIFTED_BEFORE = {"fabric": "fab-a", "status": "drifted", "drift_since": "2025-12-01T00:00:00Z", "errors": [],
+                  "resources": [{"apiVersion": "vpc.githedgehog.com/v1beta1", "kind": "VPC", "namespace": "default",
+                                 "name": "v", "state": "missing", "drift_since": "2025-12-01T00:00:00Z"}]}
+
+
+def test_a_compare_error_report_names_the_failed_side_and_the_cause_and_carries_the_drift_seen_before():
+    """A fabric whose comparison failed while one side could not be read either: its unknown report names
+    the side's own error under that side, the comparison's cause (class and text, not "None") under
+    `compare`, and keeps the drift seen before as unchecked, so the operator sees all three."""
+    cfg = fabric()
+    git_error, cluster_error = GitRefError("ref 'main' is gone"), ClusterConfigError("no kubeconfig")
+    no_git = compare_fabric(cfg, SideRead(None, git_error), SideRead(object(), version="k1"),
+                            Stored(DRIFTED_BEFORE, {}), now=T)
+    no_cluster = compare_fabric(cfg, SideRead(object(), version="g1"), SideRead(None, cluster_error),
+                                Stored(DRIFTED_BEFORE, {}), now=T)
+    for outcome, side, error in ((no_git, "git", git_error), (no_cluster, "cluster", cluster_error)):
+        report = outcome.report
+        assert report["status"] == "unknown" and report["drift_since"] == "2025-12-01T00:00:00Z"
+        assert [(e["source"], e["message"], e["error_class"]) for e in report["errors"]] == [
+            (side, str(error), type(error).__name__),
+            ("compare", str(outcome.compare_error), "CompareError")]
+        assert str(outcome.compare_error) == \
+            "comparing failed: AttributeError: 'object' object has no attribute 'findings'"
+        assert outcome.compare_error.__cause__ is not None
+        assert [(r["name"], r["state"]) for r in report["unchecked_drift"]] == [("v", "missing")]
+
+
+def test_compare_fabric_compares_with_the_fabrics_ignore_rules():
+    """A field the inventory's `ignore` names never counts as drift: the fabric is in sync although the
+    cluster holds another value there."""
+    inv = parse_inventory("fabrics:\n  - name: fab-a\n    git: {url: \"https://git.example.com/fabrics.git\"}\n"
+                          "    ignore: [{kind: VPC, pointer: /spec/subnets/default/vlan}]\n", "fabrics.yaml")
+    assert inv.problems == []
+    cfg = inv.fabrics[0]
+    live_vpc = vpc_obj()
+    live_vpc["spec"]["subnets"]["default"]["vlan"] = 2002
+    desired = DesiredState(commit=C1, ref="main", objects=[vpc_obj()], sources=[("vpcs.yaml", 1)])
+    outcome = compare_fabric(cfg, SideRead(desired, version="g1"),
+                             SideRead(LiveState(server="s", objects=[live_vpc]), version="k1"), Stored(), now=T)
+    assert outcome.report["status"] == "in_sync", outcome.report
+    strict = compare_fabric(fabric(), SideRead(desired, version="g1"),
+                            SideRead(LiveState(server="s", objects=[live_vpc]), version="k1"), Stored(), now=T)
+    assert strict.report["status"] == "drifted"
+
+
+@pytest.mark.parametrize("cached", [True, False], ids=["parse-cache", "no-cache"])
+def test_a_finding_of_a_parsed_snapshot_names_the_file_it_is_about(cached):
+    """A file that is not YAML is named in its finding, whether or not the reader's parse cache is used:
+    the operator must know which file to fix."""
+    snap = GitSnapshot(C1, "m", "a", [GitFile("bad.yaml", "b" * 40, b"a: [1\n"), GitFile("dir/nul.yaml", "c" * 40,
+                                                                                          b"\x00")])
+    desired = desired_from_snapshot(snap, "main", cycle._ParseCache() if cached else None)
+    assert [(f.source, f.message) for f in desired.findings][1:] == [("dir/nul.yaml",
+                                                                      "file is binary (has NUL bytes), not YAML")]
+    assert [f.source for f in desired.findings] == ["bad.yaml", "dir/nul.yaml"]
+
+
+class Clock:
+    """time.monotonic for cycle.py: the next of `ticks` each call, then the last one again."""
+
+    def __init__(self, *ticks):
+        self.ticks, self.calls = list(ticks), 0
+
+    def monotonic(self):
+        self.calls += 1
+        return self.ticks.pop(0) if len(self.ticks) > 1 else self.ticks[0]
+
+
+def test_a_side_read_lasts_from_its_start_to_its_answer_or_its_last_error(monkeypatch):
+    """duration_s is the time from the first try to the answer (or to giving up), waits included: what
+    the run's timings show an operator for a slow fabric."""
+    monkeypatch.setattr(cycle, "time", types.SimpleNamespace(monotonic=Clock(10.0, 12.5).monotonic))
+    side = read_with_retries(lambda: "v", lambda v: "version", NO_JITTER, sleep=lambda s: None)
+    assert (side.value, side.attempts, side.duration_s) == ("v", 1, 2.5)
+    monkeypatch.setattr(cycle, "time", types.SimpleNamespace(monotonic=Clock(20.0, 23.25).monotonic))
+    side = read_with_retries(Flaky([GitRefError("no ref")]), lambda v: "version", NO_JITTER, sleep=lambda s: None)
+    assert (side.value, side.attempts, side.duration_s) == (None, 1, 3.25)
+
+
+def test_a_wait_that_ends_exactly_at_the_deadline_is_taken(monkeypatch):
+    """No wait may pass the deadline, but one that ends exactly on it does not pass it: the read is tried
+    again (the clock stands still here, so the end of the wait is exactly the deadline)."""
+    monkeypatch.setattr(cycle, "time", types.SimpleNamespace(monotonic=Clock(100.0).monotonic))
+    waits = []
+    side = read_with_retries(Flaky([TransientError("t")]), lambda v: "v", NO_JITTER, deadline=101.0,
+                             sleep=waits.append)
+    assert (side.value, side.attempts, waits) == ("v", 2, [1.0])
+    side = read_with_retries(Flaky([TransientError("t")]), lambda v: "v", NO_JITTER, deadline=100.75,
+                             sleep=waits.append)
+    assert (side.value, side.attempts, waits) == (None, 1, [1.0])
+
+
+def test_the_reader_builds_a_fabrics_client_for_its_own_context_not_the_current_one(tmp_path):
+    """A kubeconfig holding many fabrics' contexts: each fabric talks to the server of the context the
+    inventory names, never to the file's current-context."""
+    kube = tmp_path / "many.kubeconfig"
+    kube.write_text("apiVersion: v1\nkind: Config\n"
+                    "clusters: [{name: ca, cluster: {server: 'http://127.0.0.1:7001'}},"
+                    " {name: cb, cluster: {server: 'http://127.0.0.1:7002'}}]\n"
+                    "users: [{name: u, user: {}}]\n"
+                    "contexts: [{name: a, context: {cluster: ca, user: u}},"
+                    " {name: b, context: {cluster: cb, user: u}}]\n"
+                    "current-context: a\n")
+    reader = FabricReader(GitRepoCache(tmp_path / "git"))
+    try:
+        b = configured("fab-b", "https://git.example.com/f.git", kube, "b")
+        a = configured("fab-a", "https://git.example.com/f.git", kube, "a")
+        assert reader._client(b).configuration.host == "http://127.0.0.1:7002"
+        assert reader._client(a).configuration.host == "http://127.0.0.1:7001"
+    finally:
+        reader.close()
+
+
+def test_a_commit_read_from_kept_parses_keeps_its_ref_and_its_snapshots_findings(tmp_path):
+    """When the ref still points at the kept commit, the desired state comes from the kept parses: it must
+    carry the fabric's ref and the findings of the snapshot itself (here a symbolic link that was ignored),
+    exactly as the full read did, or a warning would vanish on every cycle but the first."""
+    repo = init_repo(tmp_path / "repo")
+    (tmp_path / "repo" / "vpcs.yaml").write_text(VPC_YAML)
+    os.symlink("vpcs.yaml", tmp_path / "repo" / "link.yaml")
+    repo.index.add(["vpcs.yaml", "link.yaml"])
+    repo.index.commit("a VPC and a link to it")
+    cfg = configured("fab-a", f"file://{tmp_path / 'repo'}")
+    cache = CountingCache(tmp_path / "git")
+    reader = FabricReader(cache, parses=PersistentParses())
+    try:
+        first = reader.read_desired(cfg)
+        again = reader.read_desired(cfg)
+    finally:
+        reader.close()
+    assert (cache.reads, cache.heads) == (1, 1)  # the second read came from the kept parses
+    assert [f.source for f in first.findings] == ["link.yaml"]
+    assert again.findings == first.findings and again.ref == first.ref == "main"
+    assert again.objects == first.objects and again.commit == first.commit
+
+
+def test_a_shared_ls_remote_answer_is_never_lent_to_a_fabric_with_other_credentials(tmp_path):
+    """Two fabrics of one repository and ref whose git.token_env differ ask for the ref each: the second
+    one's credentials are refused, and it must get that refusal, not the first fabric's answer."""
+    repo = init_repo(tmp_path / "repo")
+    commit_files(repo, {"vpcs.yaml": VPC_YAML}, "one VPC")
+    cfg = configured("fab-a", f"file://{tmp_path / 'repo'}")
+    other = cfg.model_copy(update={"name": "fab-b", "git": cfg.git.model_copy(update={"token_env": "NOT_A_TOKEN"})})
+    reader = FabricReader(GitRepoCache(tmp_path / "git"), share_remote_heads=True)
+    assert reader._remote_head(cfg) == repo.head.commit.hexsha
+    with pytest.raises(GitUrlRefused) as caught:
+        reader._remote_head(other)
+    assert str(caught.value).startswith("fabric fab-b: git.token_env 'NOT_A_TOKEN' is refused")
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf")], ids=["inf", "minus-inf"])
+def test_a_parse_holding_an_infinity_is_not_kept(value):
+    """Infinity is no JSON value (json.dumps would write the non-standard `Infinity`): a parse holding one
+    is left out of the kept parses, which are then not `complete`, exactly like a NaN; the next cycle on the
+    same commit reads Git again instead of trusting kept parses that the state store cannot hold as JSON."""
+    good = parse_of("apiVersion: vpc.githedgehog.com/v1beta1\nkind: VPC\nmetadata: {name: v}\n", "good.yaml")
+    odd = ParsedFile(objects=[{**good.objects[0], "spec": {"weight": value}}], documents=list(good.documents))
+    parses = PersistentParses()
+    parses.save("fab-a", Settings(), snapshot(), {"good.yaml": ("G1", good), "odd.yaml": ("O1", odd)})
+    doc = parses.take_saved()["fab-a"]
+    assert doc["complete"] is False and doc["files"] == {"good.yaml": "G1"} and sorted(doc["blobs"]) == ["G1"]
+    assert PersistentParses(docs={"fab-a": doc}).load("fab-a", Settings()).complete is False
+
+
+class _HeldGitServer(BaseHTTPRequestHandler):
+    """A git host that holds every request until the test lets it answer (404: no such repository)."""
+
+    entered: threading.Event
+    release: threading.Event
+
+    def do_GET(self):
+        self.entered.set()
+        self.release.wait(600)
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_one_slow_git_host_does_not_hold_up_the_shared_ref_lookup_of_another_repository(tmp_path):
+    """share_remote_heads makes fabrics of one (URL, ref, credentials) wait for one `ls-remote`; a fabric
+    of another repository must not wait for it: while one git host hangs, the others' refs are still
+    answered (a step of a fleet run is not held up by the slowest repository)."""
+    repo = init_repo(tmp_path / "repo")
+    commit_files(repo, {"vpcs.yaml": VPC_YAML}, "one VPC")
+    handler = type("Held", (_HeldGitServer,), {"entered": threading.Event(), "release": threading.Event()})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    # git's own timeout is far longer than the test waits: the held host stays held until released
+    reader = FabricReader(GitRepoCache(tmp_path / "git", timeout_seconds=600), share_remote_heads=True)
+    slow = configured("fab-slow", f"http://127.0.0.1:{server.server_address[1]}/slow.git")
+    fast = configured("fab-a", f"file://{tmp_path / 'repo'}")
+    answers = {}
+
+    def ask(name, cfg):
+        try:
+            answers[name] = reader._remote_head(cfg)
+        except HedgehogSyncError as exc:
+            answers[name] = exc
+
+    held = threading.Thread(target=ask, args=("slow", slow), daemon=True)
+    other = threading.Thread(target=ask, args=("fast", fast), daemon=True)
+    try:
+        held.start()
+        assert handler.entered.wait(60), "git never asked the held host"
+        other.start()
+        other.join(30)  # only a bound for the failure case: the lookup needs no network and no wait
+        assert not other.is_alive() and answers == {"fast": repo.head.commit.hexsha}
+    finally:
+        handler.release.set()
+        held.join(60)
+        other.join(60)
+        server.shutdown()
+        server.server_close()
+        reader.close()
+    assert isinstance(answers["slow"], HedgehogSyncError)
