@@ -13,7 +13,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from mutmut.mutation.diff_apply import get_diff_for_mutant
+import difflib
+
+import libcst as cst
+from mutmut.mutation.diff_apply import read_mutant_function, read_original_function
 from mutmut.mutation.file_mutation import mutate_file_contents
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,17 +35,22 @@ def main(argv=None) -> int:
     names = list(args.names)
     if args.listing:
         names += [line.split("\t")[0].strip() for line in Path(args.listing).read_text().splitlines() if line.strip()]
-    mutated = {}
+    modules = {}  # one mutation and one parse per source file, however many names
     for name in names:
         path = source_path(name)
-        if path not in mutated:
-            mutated[path] = mutate_file_contents(str(path), path.read_text()).code
+        if path not in modules:
+            modules[path] = cst.parse_module(mutate_file_contents(str(path), path.read_text()).code)
         print(f"# {name}")
         try:
-            print(get_diff_for_mutant(name, source=mutated[path], path=path.relative_to(ROOT)))
+            module = modules[path]
+            before, after = (cst.Module([f]).code.strip().split("\n") for f in
+                             (read_original_function(module, name), read_mutant_function(module, name)))
         except Exception as exc:  # a name from another commit's source
             print(f"# {name}: not found in {path.relative_to(ROOT)} at this commit ({exc.__class__.__name__})",
                   file=sys.stderr)
+            continue
+        where = str(path.relative_to(ROOT))
+        print("\n".join(difflib.unified_diff(before, after, fromfile=where, tofile=where, lineterm="")))
         print()
     return 0
 
