@@ -695,3 +695,59 @@ def test_positions_of_set_elements_as_written() -> None:
     assert positions[id(out["spec"]["groups"])] == [1, 0]
     assert out["spec"]["neighbors"] == [{"ip": "1"}, {"ip": "2"}]
     assert positions[id(out["spec"]["neighbors"])] == [1, 0]
+
+
+# --- survivors of the mutation run (issue 19): error positions, contexts, a second definition mid-file ----
+
+from hedgehog_sync.domain.parsing import _line_of, _yaml_error_text  # noqa: E402
+
+
+@pytest.mark.parametrize("data,message", [
+    # the stream ends inside a quoted scalar on the last line, with no newline after it: the mark is on that
+    # line (not past it) but at the end of the text, which is still the end of the file
+    (b"a: 'x", "YAML syntax error at line 1, column 6 (the end of the file): found unexpected end of stream "
+               "(while scanning a quoted scalar at line 1, column 4)"),
+    # a byte order mark (Windows editors write one) is not counted in the mark's index: the mark past the
+    # last line is still the end of the file, not a line 2 the editor does not show
+    ("\ufeffa: [1, 2\n".encode(), "YAML syntax error at line 1, column 10 (the end of the file): did not find "
+                                  "expected ',' or ']' (while parsing a flow sequence at line 1, column 4)"),
+], ids=["quoted-at-end-no-newline", "bom-flow-at-end"])
+def test_an_error_at_the_end_of_the_file_says_so(data: bytes, message: str) -> None:
+    """An operator looks for the line the error names; at the end of a file it says "the end of the file"
+    whether or not the file ends in a newline, and with a byte order mark too."""
+    assert parse_file("e.yaml", data).findings == [Finding("e.yaml", message)]
+
+
+def test_the_end_of_an_empty_text_is_line_1_column_1() -> None:
+    """The position helper on an empty text (no lines at all) names line 1, column 1, not a made-up line."""
+    assert _line_of(yaml.error.Mark("e.yaml", 0, 0, 0, None, None), "") == "line 1, column 1 (the end of the file)"
+
+
+def test_errors_without_a_context_mark_are_still_described() -> None:
+    """PyYAML's pure-Python scanner (used when libyaml is missing) raises "while scanning for the next token"
+    with no context mark, and a YAMLError of another layer may carry a problem mark but no context at all:
+    both become the finding, never an AttributeError that would lose the file's error."""
+    text = "a: 1\nb: @x\n"
+    mark = yaml.error.Mark("e.yaml", 8, 1, 3, None, None)
+    pure = yaml.scanner.ScannerError("while scanning for the next token", None,
+                                     "found character '@' that cannot start any token", mark)
+    assert _yaml_error_text(pure, text) == (
+        "YAML syntax error at line 2, column 4: found character '@' that cannot start any token")
+
+    class MarkedOnly(yaml.YAMLError):
+        def __init__(self, problem: str, problem_mark: Any) -> None:
+            super().__init__(problem)
+            self.problem, self.problem_mark = problem, problem_mark
+
+    assert _yaml_error_text(MarkedOnly("bad value", mark), text) == "YAML syntax error at line 2, column 4: bad value"
+
+
+def test_a_second_definition_mid_file_does_not_hide_what_follows() -> None:
+    """A duplicate is refused on its own: the documents after it in the same file are still read (a VPC
+    defined twice must not make the next VPC look deleted)."""
+    merged = parse_files([("a.yaml", (VPC_DOC % 1).encode()),
+                          ("b.yaml", (VPC_DOC % 1 + "---\n" + VPC_DOC % 2 + "---\n" + VPC_DOC % 3).encode())])
+    assert [o["metadata"]["name"] for o in merged.objects] == ["v1", "v2", "v3"]
+    assert merged.sources == [("a.yaml", 1), ("b.yaml", 2), ("b.yaml", 3)]
+    assert merged.findings == [
+        Finding("b.yaml", "VPC v1 is defined twice: here and in a.yaml (document 1); keep one of them", document=1)]
