@@ -559,3 +559,73 @@ def test_the_default_markdown_budget_is_6000_characters() -> None:
     md = plan_markdown(big)
     assert f"\n# ... {len(text) - 6000} more characters\n```" in md
     assert text[:6000] in md and text[:6001] not in md
+
+
+# --- second pass (issue 19): survivors of run 10 ---------------------------------------------------------
+
+def test_no_plan_still_names_its_fabric_and_the_reports_commit() -> None:
+    """A fabric without a plan (Git objects unread, or read at another commit) is still named with the
+    report's commit: the UI and `hedgehog-sync plan` say which fabric and commit the reason is about."""
+    rep = report(entry("missing", "vpc-a"))
+    unread = plan_for(rep, None)
+    assert (unread.fabric, unread.commit) == ("fab-1", COMMIT)
+    moved = plan_for(rep, desired(vpc("vpc-a"), commit="f" * 40))
+    assert (moved.fabric, moved.commit) == ("fab-1", COMMIT)
+
+
+def test_a_plan_carries_the_reports_commit() -> None:
+    """The apply file's header names the Git commit the objects come from."""
+    plan = plan_for(report(entry("missing", "vpc-a")), desired(vpc("vpc-a")))
+    assert (plan.fabric, plan.commit, plan.reason) == ("fab-1", COMMIT, None)
+    assert apply_yaml(plan).startswith(f"# hedgehog-sync plan for fabric fab-1 at Git commit {COMMIT}: 1 objects")
+
+
+def test_a_controller_generated_git_object_is_held_with_its_git_file() -> None:
+    """A built-in SwitchProfile written in Git (only its labels say so) is held back, and the held line
+    names the Git file and document it came from, so the operator can find and remove it."""
+    built_in = {"apiVersion": WIRING_API, "kind": "SwitchProfile",
+                "metadata": {"name": "vs", "labels": {"fabric.githedgehog.com/profile": "true"}}}
+    plan = plan_for(report(entry("modified", "vs", kind="SwitchProfile", api=WIRING_API)),
+                    desired(built_in, sources=[("profiles.yaml", 2)]))
+    assert [h.as_dict() for h in plan.held] == [
+        {"kind": "SwitchProfile", "namespace": "default", "name": "vs",
+         "reason": "controller-generated: never in a plan", "source": "profiles.yaml#2"}]
+
+
+def test_lists_nested_deeper_than_any_hedgehog_object_are_held_back() -> None:
+    """Depth counts lists like maps: a value under 200 nested lists is read, under 201 the object is held
+    back rather than searched without end."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 10_000))  # mutmut's trampolines add frames to every call
+    try:
+        deep: Any = "x"
+        for _ in range(200):
+            deep = [deep]
+        assert _holds_secret(deep) is False  # the value at depth 200
+        assert _holds_secret([deep]) is True  # at 201
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def test_a_long_value_wraps_at_the_first_space_past_column_120() -> None:
+    """PyYAML's width is 120: a line of one-letter words breaks at the first space past column 120."""
+    plan = Plan("f", "c", apply=[{"d": " ".join(["w"] * 200), "a": 1}])
+    body = apply_yaml(plan).split("\n", 1)[1]
+    assert body == ("---\nd: " + " ".join(["w"] * 60) + "\n  " + " ".join(["w"] * 60) + "\n  "
+                    + " ".join(["w"] * 60) + "\n  " + " ".join(["w"] * 20) + "\na: 1\n")
+
+
+def test_an_annotation_only_live_gets_a_null_for_that_key_only() -> None:
+    """An annotation set only live becomes `annotations: {key: null}` in the apply object (a merge patch
+    removes that key), never a null for the whole map, which would remove the controllers' annotations."""
+    rep = report(entry("modified", "vpc-a", changes=[{"op": "add", "path": "/metadata/annotations/note"}]))
+    plan = plan_for(rep, desired(vpc("vpc-a")))
+    assert plan.apply[0]["metadata"] == {"name": "vpc-a", "namespace": "default", "annotations": {"note": None}}
+
+
+def test_the_markdown_counts_held_objects_past_20_from_the_21st() -> None:
+    """Twenty-one held objects: twenty lines, then `... and 1 more held back`."""
+    plan = Plan("fab-1", "c", held=[Held("K", "default", f"h{i}", "r") for i in range(21)])
+    lines = plan_markdown(plan).split("\n")
+    assert len([line for line in lines if line.startswith("- held back")]) == 20
+    assert "- ... and 1 more held back" in lines
