@@ -319,3 +319,71 @@ def test_a_set_element_changed_in_a_whole_comparison_is_named_by_its_place_in_gi
     (drift,) = compare([desired], [live2]).drifts
     assert [c.as_dict() for c in drift.changes] == [
         {"op": "add", "path": "/spec/groups/0", "actual": "q", "severity": "high"}]
+
+
+# --- which unmatched set elements are one element changed: the leaves they share ----------------------------
+
+def _set_changes(desired_elements, actual_elements):
+    return changes({"spec": {"l": desired_elements}}, {"spec": {"l": actual_elements}}, SWITCH, ("/spec/l",))
+
+
+@pytest.mark.parametrize("desired_element, first, second, expected", [
+    # An empty map shared counts once, like a scalar: a tie, and the first live element wins.
+    ({"e": {}, "n": 1, "k": "d"}, {"e": 5, "n": 1, "k": "a0"}, {"e": {}, "n": 2, "k": "a1"},
+     [{"op": "replace", "path": "/spec/l/0/e", "desired": {}, "actual": 5, "severity": "high"},
+      {"op": "replace", "path": "/spec/l/0/k", "desired": "d", "actual": "a0", "severity": "high"},
+      {"op": "add", "path": "/spec/l/1", "actual": {"e": {}, "n": 2, "k": "a1"}, "severity": "high"}]),
+    # An empty map is not a null: the second element, sharing n, is the changed one.
+    ({"e": {}, "n": 1, "k": "d"}, {"e": None, "n": 2, "k": "a0"}, {"e": 7, "n": 1, "k": "a1"},
+     [{"op": "replace", "path": "/spec/l/0/e", "desired": {}, "actual": 7, "severity": "high"},
+      {"op": "replace", "path": "/spec/l/0/k", "desired": "d", "actual": "a1", "severity": "high"},
+      {"op": "add", "path": "/spec/l/0", "actual": {"e": None, "n": 2, "k": "a0"}, "severity": "high"}]),
+    # The same value under another key is not shared.
+    ({"a": 1, "k": "d"}, {"b": 1, "k": "a0"}, {"a": 1, "k": "a1"},
+     [{"op": "replace", "path": "/spec/l/0/k", "desired": "d", "actual": "a1", "severity": "high"},
+      {"op": "add", "path": "/spec/l/0", "actual": {"b": 1, "k": "a0"}, "severity": "high"}]),
+    # Two empty maps in a list are two shared facts, more than one.
+    ({"e": [{}, {}], "n": 1, "k": "d"}, {"e": [], "n": 1, "k": "a0"}, {"e": [{}, {}], "n": 2, "k": "a1"},
+     [{"op": "replace", "path": "/spec/l/0/k", "desired": "d", "actual": "a1", "severity": "high"},
+      {"op": "replace", "path": "/spec/l/0/n", "desired": 1, "actual": 2, "severity": "high"},
+      {"op": "add", "path": "/spec/l/0", "actual": {"e": [], "n": 1, "k": "a0"}, "severity": "high"}]),
+    # A value twice in a list is shared twice.
+    ({"v": [1, 1], "k": "d"}, {"v": [1], "k": "a0"}, {"v": [1, 1, 2], "k": "a1"},
+     [{"op": "replace", "path": "/spec/l/0/k", "desired": "d", "actual": "a1", "severity": "high"},
+      {"op": "add", "path": "/spec/l/0/v/2", "actual": 2, "severity": "high"},
+      {"op": "add", "path": "/spec/l/0", "actual": {"v": [1], "k": "a0"}, "severity": "high"}]),
+    # Two shared empty containers outweigh one shared scalar: a scalar counts one, like an empty one.
+    ({"e": {}, "f": [], "n": 1, "k": "d"}, {"n": 1, "k": "a0"}, {"e": {}, "f": [], "k": "a1"},
+     [{"op": "replace", "path": "/spec/l/0/k", "desired": "d", "actual": "a1", "severity": "high"},
+      {"op": "remove", "path": "/spec/l/0/n", "desired": 1, "severity": "high"},
+      {"op": "add", "path": "/spec/l/0", "actual": {"n": 1, "k": "a0"}, "severity": "high"}]),
+], ids=["empty-map-counts-once", "empty-map-is-not-null", "key-matters", "two-empty-maps-count-twice",
+        "a-value-twice-counts-twice", "scalar-and-empty-weigh-the-same"])
+def test_a_changed_set_element_pairs_with_the_live_element_sharing_most_leaves(desired_element, first, second,
+                                                                                expected):
+    """A set element changed live is reported as its field changes when one live element shares the most
+    (place, value) facts with it, the rest as added: each shared fact counts once per occurrence, an
+    empty map or list is a fact of its own (not a null), and a tie goes to the first live element. An
+    operator then reads `replace /spec/l/0/k` instead of a remove and an add of whole elements."""
+    assert _set_changes([desired_element], [first, second]) == expected
+
+
+def test_a_set_element_beyond_the_known_positions_keeps_its_normalized_index():
+    """Positions that know fewer elements than the set (a position list cut short) name the others by
+    their normalized index instead of failing the comparison."""
+    written = ["y", "z"]  # the positions know element 0 (written at 7), not element 1
+    assert [c.as_dict() for c in diff_values({"spec": {"l": written}}, {"spec": {"l": ["x"]}}, SWITCH, ("/spec/l",),
+                                             ({id(written): [7]}, {}))] == [
+        {"op": "replace", "path": "/spec/l/7", "desired": "y", "actual": "x", "severity": "high"},
+        {"op": "remove", "path": "/spec/l/1", "desired": "z", "severity": "high"}]
+
+
+def test_a_label_of_121_characters_is_cut_to_120():
+    """How an uncomparable object is named in its finding is bounded at 120 characters: 120 stay whole,
+    121 become 119 and an ellipsis."""
+    at_120 = {"kind": "VPC", "metadata": {"name": "n" * 116}}
+    at_121 = {"kind": "VPC", "metadata": {"name": "n" * 117}}
+    found = compare([at_120, at_121], [], sources=[("a.yaml", 1), ("a.yaml", 2)]).findings
+    assert [f.message for f in found] == [
+        f"VPC {'n' * 116} has no apiVersion string; not compared",
+        f"VPC {'n' * 115}… has no apiVersion string; not compared"]
