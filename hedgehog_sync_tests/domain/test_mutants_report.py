@@ -892,3 +892,34 @@ def test_drift_since_is_kept_per_kind_namespace_and_name() -> None:
     assert [(x["kind"], x["namespace"], x["name"], x["drift_since"]) for x in r["resources"]] == [
         ("VPC", "default", "a", "2026-01-01T00:00:00Z"), ("VPC", "default", "b", "2026-01-02T00:00:00Z"),
         ("VPC", "other", "a", "2026-01-03T00:00:00Z"), ("VPCAttachment", "default", "a", "2026-01-04T00:00:00Z")]
+
+
+def _live_objects_version(*lines: str) -> str:
+    objects = hashlib.sha256("".join(line + "\n" for line in sorted(lines)).encode()).hexdigest()
+    return _sha16(f'{{"complete":true,"findings":[],"objects":"{objects}"}}')
+
+
+def test_a_malformed_live_item_has_one_canonical_fingerprint() -> None:
+    """An item the API server served that is not an object (a list holding a map, a value JSON cannot
+    hold) still gets a fingerprint, written with sorted keys, no spaces and values JSON cannot hold as
+    their text: the live version must not depend on the map's order, and must not fail the read."""
+    item = ["x", {"b": 1, "a": dt.date(2026, 11, 28)}]
+    assert live_version(live(item)) == _live_objects_version('["x",{"a":"2026-11-28","b":1}]')
+    reordered = ["x", {"a": dt.date(2026, 11, 28), "b": 1}]
+    assert live_version(live(reordered)) == live_version(live(item))
+
+
+def test_a_live_object_with_a_value_json_cannot_hold_gets_a_version() -> None:
+    """A live value JSON cannot hold (a date a YAML-reading client made of a timestamp) is fingerprinted
+    as its text rather than failing the whole fabric's data version."""
+    obj = {"apiVersion": VPC_API, "kind": "VPC", "metadata": {"name": "vpc-1"},
+           "spec": {"since": dt.date(2026, 11, 28)}}
+    assert live_version(live(obj)) == _live_objects_version(
+        '{"apiVersion":"%s","kind":"VPC","metadata":{"name":"vpc-1"},"spec":{"since":"2026-11-28"}}' % VPC_API)
+
+
+def test_a_report_holding_a_value_json_cannot_hold_gets_a_version() -> None:
+    """A report read back by a loader that makes Decimals of numbers still gets its version (the value
+    as its text), rather than failing the materialization it decides."""
+    assert report_version({"generated_at": T0, "score": Decimal("0.5")}) == _sha16('{"score":"0.5"}')
+    assert report_version({"score": Decimal("0.5")}) != report_version({"score": Decimal("0.50")})
