@@ -250,7 +250,7 @@ def inventory_path(explicit: str | None = None) -> str:
 
 
 def _describe(err: dict[str, Any]) -> str:
-    loc = ".".join(str(p) for p in err.get("loc", ()) if p != "__root__")
+    loc = ".".join(str(p) for p in err.get("loc", ()))  # pydantic 2 never puts a marker of its own in loc
     kind = err.get("type")
     if kind == "extra_forbidden":
         return f"unknown field '{loc}' (check the spelling; unknown keys are refused)"
