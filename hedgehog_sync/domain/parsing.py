@@ -151,9 +151,8 @@ def _line_of(mark: Any, text: str) -> str:
     line, which an editor does not show: say the last line's end instead."""
     lines = text.splitlines() or [""]
     if mark.line + 1 > len(lines) or mark.index >= len(text):
-        # PyYAML counts no column for a byte order mark, and neither does an editor
-        last = lines[-1].removeprefix("\ufeff") if len(lines) == 1 else lines[-1]
-        return f"line {len(lines)}, column {len(last) + 1} (the end of the file)"
+        # PyYAML counts no column for a U+FEFF (a byte order mark, or one left mid-file), nor does an editor
+        return f"line {len(lines)}, column {len(lines[-1].replace(chr(0xFEFF), '')) + 1} (the end of the file)"
     return f"line {mark.line + 1}, column {mark.column + 1}"
 
 

@@ -714,7 +714,10 @@ from hedgehog_sync.domain.parsing import _line_of, _yaml_error_text  # noqa: E40
     # ... and it counts no column either, as an editor does not, when the end of the file is on its first line
     ("\ufeffa: [1, 2\n".encode(), "YAML syntax error at line 1, column 9 (the end of the file): did not "
                                  "find expected ',' or ']' (while parsing a flow sequence at line 1, column 4)"),
-], ids=["quoted-at-end-no-newline", "bom-flow-at-end", "bom-flow-at-end-first-line"])
+    # ... nor for a U+FEFF left on the last line (PyYAML counts none, wherever it is)
+    ("a: 1\nb: [1, 2\ufeff\n".encode(), "YAML syntax error at line 2, column 9 (the end of the file): did not "
+                                       "find expected ',' or ']' (while parsing a flow sequence at line 2, column 4)"),
+], ids=["quoted-at-end-no-newline", "bom-flow-at-end", "bom-flow-at-end-first-line", "feff-on-the-last-line"])
 def test_an_error_at_the_end_of_the_file_says_so(data: bytes, message: str) -> None:
     """An operator looks for the line the error names; at the end of a file it says "the end of the file"
     whether or not the file ends in a newline, and with a byte order mark too."""
