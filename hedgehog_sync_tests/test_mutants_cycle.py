@@ -367,8 +367,6 @@ def test_primed_documents_come_first_and_primed_fabrics_without_one_are_not_look
     assert PersistentParses().load("fab-a", Settings()) is None  # no store, nothing primed
 
 
-import json  # noqa: E402
-
 
 # desired_from_snapshot
 
