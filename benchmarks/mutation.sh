@@ -2,7 +2,7 @@
 # Mutation score (issue 19): mutmut over domain/, cycle.py and the connectors' redaction and budget code.
 #
 #   git worktree add --detach /tmp/hedgehog-mutation HEAD      # never in a checkout you are editing
-#   cd /tmp/hedgehog-mutation && benchmarks/mutation.sh [--max-children N]
+#   cd /tmp/hedgehog-mutation && benchmarks/mutation.sh [--max-children N] [--check-equivalents]
 #
 # mutmut (pinned in setup.cfg's test extra; its settings are [tool.mutmut] in pyproject.toml) copies
 # hedgehog_sync/, the tests and docs/ to ./mutants and runs each mutant against the tests that reach
@@ -16,6 +16,10 @@
 #     install of another checkout (mutants are only applied in-process: mutmut's trampolines cannot
 #     run in a child process, so tests that reach the code only through `hedgehog-sync check` do not
 #     count, and are left out of the selection);
+#   - the mutants written down as equivalent (benchmarks/mutation-equivalents/) run no test: the mutation
+#     plugin answers "no tests" for them and the tally counts them equivalent (a listed mutant survives by
+#     definition, so it would pay every test of its function); --check-equivalents runs them too and
+#     reports any that a test now kills;
 #   - a check that a deliberate mutant is killed (proof the tests import the mutated code);
 #   - the counts over the scope and the list of surviving mutants, in ./mutants/summary.txt and
 #     ./mutants/survivors.txt (`mutmut show <name>` prints one mutant's diff).
@@ -28,7 +32,14 @@ VENV="${VENV:-$(pwd)/.venv}"
 MUTMUT="$VENV/bin/mutmut"
 PYTHON="$VENV/bin/python"
 MAX_CHILDREN="$(nproc)"
-if [ "${1:-}" = "--max-children" ]; then MAX_CHILDREN="$2"; fi
+CHECK_EQUIVALENTS=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --max-children) MAX_CHILDREN="$2"; shift 2 ;;
+    --check-equivalents) CHECK_EQUIVALENTS=1; shift ;;
+    *) echo "usage: benchmarks/mutation.sh [--max-children N] [--check-equivalents]" >&2; exit 2 ;;
+  esac
+done
 
 SCOPE=(
   "hedgehog_sync.domain.*"
@@ -64,10 +75,12 @@ PROOF="hedgehog_sync.domain.diff.x_presence_severity__mutmut_*"
 # unmutated code, never an editable install of another checkout; mutmut itself takes this entry off
 # its own sys.path (it resolves to the working directory) and puts ./mutants first.
 export PYTHONPATH="$(pwd)"
+if [ -z "$CHECK_EQUIVALENTS" ]; then export HEDGEHOG_SYNC_MUTATION_EQUIVALENTS="$(pwd)/benchmarks/mutation-equivalents"; fi
 export CI=true  # the fuzz profile derandomizes under CI; pytest gets --hypothesis-seed=0 (pyproject.toml)
 rm -rf mutants
 started=$(date +%s)
-echo "mutation run: $(git rev-parse HEAD) $(date -u +%FT%TZ), $MAX_CHILDREN children, load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "mutation run: $(git rev-parse HEAD) $(date -u +%FT%TZ), $MAX_CHILDREN children, load: $(cut -d' ' -f1-3 /proc/loadavg)," \
+     "equivalents ${CHECK_EQUIVALENTS:+checked}${CHECK_EQUIVALENTS:-skipped}"
 nice -n 10 "$MUTMUT" run --max-children "$MAX_CHILDREN" "${SCOPE[@]}" 2>&1 | tr '\r' '\n' | grep -v '^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]' | grep -v -E '^(🎉|⏰|🫥|🙁|🤔|🔇|🧙) ' || true
 finished=$(date +%s)
 

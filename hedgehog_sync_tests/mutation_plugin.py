@@ -12,13 +12,20 @@ whatever came first in the file and a surviving one paid every property's full e
   `@example`s always run; the suite keeps the full counts);
 - tests marked `cli_child` are left out: their verdict comes from a `hedgehog-sync` child process,
   which imports the unmutated code (mutmut's trampolines act only in-process), so they can kill no
-  mutant and only cost time (the CLI budget tests, up to 45 s each).
+  mutant and only cost time (the CLI budget tests, up to 45 s each);
+- a mutant written down as equivalent (benchmarks/mutation-equivalents/, each with its reason; the
+  script names that folder in HEDGEHOG_SYNC_MUTATION_EQUIVALENTS) runs no test: pytest answers "no
+  tests" (exit 5) and the script counts it equivalent. Such a mutant survives by definition, so it
+  would otherwise pay every test that reaches its function (up to half a minute each).
+  `benchmarks/mutation.sh --check-equivalents` leaves the variable unset and runs them all, to find a
+  listed mutant that a new test now kills.
 
 The order is safe because the suite passes in any order (pytest-randomly) and the properties are
 derandomized under CI=true with --hypothesis-seed=0, so every mutant meets the same examples.
 """
 
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -32,6 +39,26 @@ def _durations():
     except ImportError:  # the plugin outside mutmut: keep pytest's order
         return {}
     return state().duration_by_test
+
+
+def equivalent_mutants(folder):
+    """The names listed in `folder`'s *.txt files (a name, a tab, the reason, one a line)."""
+    if not folder:
+        return frozenset()
+    names = set()
+    for listing in sorted(Path(folder).glob("*.txt")):
+        for line in listing.read_text().splitlines():
+            if line.strip() and not line.startswith("#"):
+                names.add(line.partition("\t")[0].strip())
+    return frozenset(names)
+
+
+def _mutant_under_test():
+    try:
+        from mutmut.mutation.trampoline import get_mutant_under_test
+    except ImportError:
+        return os.environ.get("MUTANT_UNDER_TEST", "")
+    return get_mutant_under_test()
 
 
 def cap_examples(function, max_examples=MAX_EXAMPLES):
@@ -53,6 +80,10 @@ def cheapest_first(items, durations):
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session, config, items):
+    if _mutant_under_test() in equivalent_mutants(os.environ.get("HEDGEHOG_SYNC_MUTATION_EQUIVALENTS")):
+        config.hook.pytest_deselected(items=list(items))
+        items[:] = []
+        return
     child = [item for item in items if item.get_closest_marker("cli_child")]
     if child:
         config.hook.pytest_deselected(items=child)

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from hedgehog_sync_tests.mutation_plugin import cap_examples, cheapest_first
+from hedgehog_sync_tests.mutation_plugin import cap_examples, cheapest_first, equivalent_mutants
 
 SEEN = []
 
@@ -91,3 +91,45 @@ def test_the_plugin_leaves_out_cli_child_tests_and_caps_properties_in_a_real_pyt
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 passed, 1 deselected" in proc.stdout, proc.stdout
+
+
+def test_equivalent_mutants_are_the_first_column_of_every_listing(tmp_path):
+    (tmp_path / "a.txt").write_text("# a comment\n\nm.x_f__mutmut_1\tno caller passes a negative width\n")
+    (tmp_path / "b.txt").write_text("m.x_g__mutmut_12 \tthe same value either way\n")
+    (tmp_path / "notes.md").write_text("m.x_h__mutmut_3\tnot a listing\n")
+    assert equivalent_mutants(str(tmp_path)) == {"m.x_f__mutmut_1", "m.x_g__mutmut_12"}
+    assert equivalent_mutants(None) == frozenset()
+    assert equivalent_mutants("") == frozenset()
+
+
+def _run_sample(tmp_path, **env_extra):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "test_sample.py").write_text("def test_one():\n    pass\ndef test_two():\n    pass\n")
+    root = Path(__file__).resolve().parent.parent
+    env = {name: value for name, value in os.environ.items()
+           if name not in ("HEDGEHOG_SYNC_MUTATION_EQUIVALENTS", "MUTANT_UNDER_TEST")}
+    env.update(PYTHONPATH=str(root), **env_extra)
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
+                           "-p", "hedgehog_sync_tests.mutation_plugin", "--rootdir", str(tmp_path), str(tmp_path)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_a_listed_equivalent_mutant_runs_no_test_and_an_unlisted_one_runs_them_all(tmp_path):
+    """pytest's "no tests" (exit 5) is what benchmarks/mutation.sh counts as equivalent for a listed mutant."""
+    listings = tmp_path / "equivalents"
+    listings.mkdir()
+    (listings / "m.txt").write_text("hedgehog_sync.domain.m.x_f__mutmut_2\tthe same value either way\n")
+    listed = _run_sample(tmp_path, HEDGEHOG_SYNC_MUTATION_EQUIVALENTS=str(listings),
+                         MUTANT_UNDER_TEST="hedgehog_sync.domain.m.x_f__mutmut_2")
+    assert listed.returncode == 5, listed.stdout + listed.stderr
+    assert "2 deselected" in listed.stdout, listed.stdout
+    other = _run_sample(tmp_path, HEDGEHOG_SYNC_MUTATION_EQUIVALENTS=str(listings),
+                        MUTANT_UNDER_TEST="hedgehog_sync.domain.m.x_f__mutmut_3")
+    assert other.returncode == 0 and "2 passed" in other.stdout, other.stdout + other.stderr
+    # --check-equivalents: no folder named, every mutant runs its tests
+    unset = _run_sample(tmp_path, MUTANT_UNDER_TEST="hedgehog_sync.domain.m.x_f__mutmut_2")
+    assert unset.returncode == 0 and "2 passed" in unset.stdout, unset.stdout + unset.stderr
