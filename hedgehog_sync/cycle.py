@@ -242,6 +242,7 @@ class FabricReader:
 
     def read_desired(self, cfg: FabricConfig) -> DesiredState:
         cached = self.parses.load(cfg.name, cfg.git) if self.parses is not None else None
+        head = None
         if cached is not None and cached.complete and cached.commit:
             head = self._remote_head(cfg)
             if head == cached.commit:
@@ -250,8 +251,7 @@ class FabricReader:
                                    [GitFile(path, blob, b"") for path, (blob, _) in cached.files.items()],
                                    list(cached.findings))
                 return desired_from_snapshot(snap, cfg.git.ref, known=cached.files)
-        with self._git_slots:
-            snap = self.git_cache.read(cfg.name, cfg.git)
+        snap = self._read_snapshot(cfg, head)
         if self.parses is None:
             return desired_from_snapshot(snap, cfg.git.ref, self._parse_cache)
         known = cached.files if cached is not None else {}
@@ -261,6 +261,23 @@ class FabricReader:
                 {p: b for p, (b, _) in parsed_now.items()} != {p: b for p, (b, _) in known.items()}:
             self.parses.save(cfg.name, cfg.git, snap, parsed_now)
         return desired
+
+    def _read_snapshot(self, cfg: FabricConfig, head: str | None) -> GitSnapshot:
+        """The fabric's commit read from Git. With a clone shared per repository (`share_clones`) and
+        heads shared for the step, the fabrics of one repository (a fleet monorepo) take turns: the
+        first fetches, and the commit it found is where the ref points for the others too, which then
+        read it from the clone without fetching. A failure is each fabric's own: nothing is recorded."""
+        if not (self.share_remote_heads and getattr(self.git_cache, "share_clones", False)):
+            with self._git_slots:
+                return self.git_cache.read(cfg.name, cfg.git)
+        key = (cfg.git.url, cfg.git.ref, getattr(cfg.git, "token_env", None))
+        with self._lock:
+            gate = self._head_locks.setdefault(key, threading.Lock())
+        with gate:
+            with self._git_slots:
+                snap = self.git_cache.read(cfg.name, cfg.git, commit=head or self._heads.get(key))
+            self._heads.setdefault(key, snap.commit)
+            return snap
 
     def _remote_head(self, cfg: FabricConfig) -> str:
         """The commit the fabric's ref points at. With share_remote_heads (a reader that lives for one

@@ -1,5 +1,6 @@
 """Fabrics that share one Git repository (a fleet monorepo, each fabric under its own path) cost one
-`ls-remote` per step on a steady cycle, not one each; a moved ref is still seen by every fabric.
+`ls-remote` per step on a steady cycle and one fetch per step when the ref moved (the first read too),
+not one each; a moved ref is still seen by every fabric.
 Real git (counted through a PATH wrapper), a real repository on disk, the real state store."""
 
 from hedgehog_sync.connectors.git import GitRepoCache
@@ -27,9 +28,12 @@ def test_fabrics_of_one_repository_share_one_ls_remote_and_all_see_a_moved_ref(t
     assert inventory.problems == []
     store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
 
+    steps = []
+
     def step(counter=None):
         """One read_git step: a new reader (a new run), primed from the store, parses kept after."""
-        reader = FabricReader(GitRepoCache(tmp_path / "scratch"), parses=PersistentParses(store),
+        reader = FabricReader(GitRepoCache(tmp_path / f"scratch-{len(steps)}", share_clones=True),
+                              parses=PersistentParses(store),
                               share_remote_heads=True)  # as FleetResource.reader builds it for a step
         reader.parses.prime(store.load_parses(FABRICS), FABRICS)
         if counter is not None:
@@ -39,9 +43,12 @@ def test_fabrics_of_one_repository_share_one_ls_remote_and_all_see_a_moved_ref(t
         finally:
             reader.close()
         store.commit([FabricWrite(name, parses=doc) for name, doc in reader.parses.take_saved().items()])
+        steps.append(got)
         return got
 
-    first = step()
+    with counting_git(tmp_path / "count") as counter:  # a new worker's scratch is empty: one fetch for all three
+        first = step(counter)
+        assert counter.count("fetch") == 1 and counter.count("ls-remote") == 0, counter.subcommands
     with counting_git(tmp_path / "count") as counter:
         steady = step(counter)
         assert counter.count("ls-remote") == 1, counter.subcommands
@@ -50,6 +57,8 @@ def test_fabrics_of_one_repository_share_one_ls_remote_and_all_see_a_moved_ref(t
     assert [o["metadata"]["name"] for o in steady["fab-b"].objects] == ["vpc-fab-b"]
 
     moved = commit_files(repo, {"fabrics/fab-c/vpc.yaml": vpc("vpc-fab-c", 2000)}, "fab-c moves")
-    after = step()
+    with counting_git(tmp_path / "count") as counter:
+        after = step(counter)
+        assert counter.count("ls-remote") == 1 and counter.count("fetch") == 1, counter.subcommands
     assert {d.commit for d in after.values()} == {moved}  # every fabric of the repository sees it
     assert after["fab-c"].objects[0]["spec"]["subnets"]["default"]["vlan"] == 2000

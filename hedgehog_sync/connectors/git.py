@@ -370,13 +370,20 @@ if hasattr(os, "register_at_fork"):
 
 class GitRepoCache:
     """One scratch bare repository per fabric under `root` (default: this process's private
-    `scratch_dir()`); each read fetches the one commit it needs into it."""
+    `scratch_dir()`); each read fetches the one commit it needs into it.
+
+    With `share_clones`, fabrics that read the same URL with the same credentials (`token_env`), as the
+    fabrics of a fleet monorepo do, share one clone instead: a read given the commit its ref points at
+    (`commit`, from `remote_commit`) that the clone already holds fetches nothing, so a run's fabrics of
+    one repository fetch it once, not once each. Different credentials never share a clone, even for
+    one URL: a fabric whose token is revoked must not read what another fabric's token fetched."""
 
     def __init__(self, root: str | os.PathLike[str] | None = None, timeout_seconds: float | None = None,
-                 budgets: GitBudgets | None = None):
+                 budgets: GitBudgets | None = None, share_clones: bool = False):
         self._root = Path(root) if root is not None else None
         self.timeout_seconds = timeout_seconds if timeout_seconds is not None else _timeout_from_env()
         self.budgets = budgets if budgets is not None else GitBudgets.from_env()
+        self.share_clones = share_clones
 
     @property
     def root(self) -> Path:
@@ -385,6 +392,22 @@ class GitRepoCache:
     def repo_dir(self, fabric: str) -> Path:
         _check_fabric(fabric)
         return self.root / fabric / "repo.git"
+
+    def clone_dir(self, fabric: str, settings: GitSettings) -> Path:
+        """Where `fabric`'s reads go: its own clone, or with `share_clones` the one clone of its
+        (URL, token_env), named by their digest ("_shared" is never a fabric's name)."""
+        _check_fabric(fabric)
+        if not self.share_clones:
+            return self.repo_dir(fabric)
+        key = hashlib.sha256(f"{settings.url}\0{settings.token_env or ''}".encode()).hexdigest()[:32]
+        return self.root / "_shared" / key / "repo.git"
+
+    def _fetched_ref(self, settings: GitSettings) -> str:
+        # A shared clone keeps one local ref per ref its fabrics read (two refs of one monorepo must not
+        # move each other's commit out of reach); a fabric's own clone has the one.
+        if not self.share_clones:
+            return _FETCHED
+        return f"{_FETCHED}-{hashlib.sha256(settings.ref.encode()).hexdigest()[:16]}"
 
     def _env(self, settings: GitSettings, git_dir: Path | None) -> dict[str, str]:
         token = register_secret(os.environ.get(settings.token_env)) if settings.token_env else None
@@ -424,10 +447,9 @@ class GitRepoCache:
         return env
 
     @contextmanager
-    def _locked(self, fabric: str, deadline: float, settings: GitSettings) -> Iterator[Path]:
-        """The fabric's clone, for this thread alone: two threads never work on one clone at once
+    def _locked(self, fabric: str, d: Path, deadline: float, settings: GitSettings) -> Iterator[Path]:
+        """The clone `d`, for this thread alone: two threads never work on one clone at once
         (waiting for the other is bounded by the deadline too). Processes never share a scratch root."""
-        d = self.repo_dir(fabric)
         lock = _clone_lock(d)
         if not lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
             raise GitTimeoutError(f"fabric {fabric}: the git clone of {safe_url(settings.url)} stayed "
@@ -462,17 +484,23 @@ class GitRepoCache:
                                       f"{_summary(init.stderr, init.returncode)}")
         marker.write_text(digest)
 
-    def read(self, fabric: str, settings: GitSettings) -> GitSnapshot:
-        """Fetch, resolve `ref` to a commit and read every candidate file under `path` at it."""
+    def read(self, fabric: str, settings: GitSettings, commit: str | None = None) -> GitSnapshot:
+        """Fetch, resolve `ref` to a commit and read every candidate file under `path` at it.
+
+        `commit`: the full SHA `ref` points at on the remote now, when the caller has just asked
+        (`remote_commit`, same URL and credentials); a clone already holding it is read without a
+        fetch. Without it, or when the clone lacks it, `ref` is fetched."""
         deadline = time.monotonic() + self.timeout_seconds
         check_url(settings)
         _check_token_policy(fabric, settings)
-        with self._locked(fabric, deadline, settings) as d:
+        if commit is not None and not (len(commit) == 40 and _HEX.match(commit)):
+            raise ValueError(f"fabric {fabric}: {commit!r} is not a full commit SHA")
+        with self._locked(fabric, self.clone_dir(fabric, settings), deadline, settings) as d:
             env = self._env(settings, d)
             for attempt in (1, 2):
                 try:
                     self._prepare(d, settings, env, deadline)
-                    return self._read_cached(fabric, d, settings, env, deadline)
+                    return self._read_cached(fabric, d, settings, env, deadline, commit)
                 except _CacheCorrupted as exc:
                     # A damaged cache (a cut pack, a lost object, a disk error) is not the remote's
                     # fault: throw it away and clone again, once.
@@ -494,9 +522,17 @@ class GitRepoCache:
         return result
 
     def _read_cached(self, fabric: str, d: Path, settings: GitSettings, env: dict[str, str],
-                     deadline: float) -> GitSnapshot:
-        commit = self._fetch(fabric, d, env, settings, deadline)
+                     deadline: float, commit: str | None = None) -> GitSnapshot:
+        if commit is None or not self._holds(d, env, settings, deadline, commit):
+            commit = self._fetch(fabric, d, env, settings, deadline)
         return self._snapshot(fabric, d, env, settings, commit, deadline)
+
+    def _holds(self, d: Path, env: dict[str, str], settings: GitSettings, deadline: float, commit: str) -> bool:
+        """Whether the clone has `commit` (a full SHA) as a commit: fetched before, by this fabric or
+        another one of a shared clone."""
+        result = self._git(["cat-file", "-e", "--end-of-options", f"{commit}^{{commit}}"], env, d, deadline,
+                           settings, "reading the cache of")
+        return result.returncode == 0
 
     def remote_commit(self, fabric: str, settings: GitSettings) -> str:
         """The commit `ref` points to on the remote now, without fetching (`git ls-remote`)."""
@@ -532,10 +568,11 @@ class GitRepoCache:
         tag can only be found in history: that case alone fetches every branch and tag in full."""
         ref = settings.ref
         wants = [ref] if _HEX.match(ref) and len(ref) == 40 else [f"refs/heads/{ref}", f"refs/tags/{ref}"]
+        fetched = self._fetched_ref(settings)
         for want in wants:
-            if self._fetch_refspecs(fabric, d, env, settings, deadline, ["--depth=1"], [f"+{want}:{_FETCHED}"]):
+            if self._fetch_refspecs(fabric, d, env, settings, deadline, ["--depth=1"], [f"+{want}:{fetched}"]):
                 self._compact(d, env, settings, deadline)
-                return self._resolve(d, env, settings, deadline, f"{_FETCHED}^{{commit}}")
+                return self._resolve(d, env, settings, deadline, f"{fetched}^{{commit}}")
         if not _HEX.match(ref):
             raise _no_such_ref(ref)
         # A commit no branch or tag names (or a server that refuses to hand out a commit by its SHA).

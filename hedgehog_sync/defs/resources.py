@@ -59,6 +59,7 @@ class FleetResource(ConfigurableResource):
 
     def reader(self, instance: DagsterInstance, store: StateStore | None = None) -> FabricReader:
         """Reads both sides; Git clones go to this process's scratch directory (a cache: the commit
-        and parses that let a steady cycle skip work come from the state store)."""
-        return FabricReader(GitRepoCache(), parses=PersistentParses(store or self.state_store(instance)),
-                            share_remote_heads=True)  # one reader per step: one ls-remote per repository
+        and parses that let a steady cycle skip work come from the state store). One reader per step:
+        one ls-remote and one clone per repository (URL and credentials), shared by its fabrics."""
+        return FabricReader(GitRepoCache(share_clones=True), parses=PersistentParses(store or self.state_store(instance)),
+                            share_remote_heads=True)

@@ -24,7 +24,7 @@ import hedgehog_sync.connectors.git as git_connector
 from hedgehog_sync.connectors.git import SCRATCH_ENV, GitRepoCache
 from hedgehog_sync.devlab.gitrepos import commit_files, init_repo
 from hedgehog_sync.devlab.gitserver import publish, start_gitserver
-from hedgehog_sync.domain.errors import GitRefError
+from hedgehog_sync.domain.errors import GitAuthError, GitRefError
 from hedgehog_sync.domain.inventory import GitSettings
 from hedgehog_sync_tests.gitcount import counting_git
 
@@ -287,3 +287,100 @@ def test_no_fcntl_lock_is_left_in_the_git_connector():
                 for alias in node.names} | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert "fcntl" not in imported
     assert "flock" not in Path(git_connector.__file__).read_text()
+
+
+# Clones shared per repository (issue 14: a fleet monorepo's fabrics fetched the whole repository once
+# each). A run's reader shares one clone per (URL, token_env); a read given the commit the ref points
+# at that the clone holds fetches nothing.
+
+def _west(settings: GitSettings) -> GitSettings:
+    return settings.model_copy(update={"path": "fabrics/west"})
+
+
+def test_fabrics_of_one_repository_share_a_clone_and_the_second_read_fetches_nothing(tmp_path, origin, remote):
+    settings, _ = remote
+    head = origin.head.commit.hexsha
+    cache = GitRepoCache(tmp_path / "scratch", share_clones=True)
+    assert cache.clone_dir("fab-east", settings) == cache.clone_dir("fab-west", _west(settings))
+    assert cache.clone_dir("fab-east", settings).parent.parent.name == "_shared"
+    with counting_git(tmp_path / "gitcount") as calls:
+        east = cache.read("fab-east", settings, commit=head)  # the clone is empty: one fetch
+        west = cache.read("fab-west", _west(settings), commit=head)  # found in the shared clone
+    assert calls.count("fetch") == 1 and calls.count("ls-remote") == 0
+    assert east.commit == west.commit == head
+    assert [(f.path, f.blob, f.data) for f in east.files] == expected_files(origin, head)
+    vpc9 = (origin.commit(head).tree / "fabrics/west/vpc-9.yaml")
+    assert [(f.path, f.blob, f.data) for f in west.files] == [("vpc-9.yaml", vpc9.hexsha, vpc9.data_stream.read())]
+    assert list((tmp_path / "scratch").iterdir()) == [tmp_path / "scratch" / "_shared"]  # no clone per fabric
+
+
+def test_a_commit_the_shared_clone_lacks_is_fetched(tmp_path, origin, remote):
+    """The ref moved between two fabrics' reads: the one told the new commit fetches it."""
+    settings, publish_again = remote
+    cache = GitRepoCache(tmp_path / "scratch", share_clones=True)
+    old = cache.read("fab-east", settings).commit
+    commit_files(origin, {"fabrics/west/vpc-9.yaml": VPC.format(name="vpc-9").replace("1001", "1009")}, "moved")
+    publish_again()
+    moved = origin.head.commit.hexsha
+    with counting_git(tmp_path / "gitcount") as calls:
+        snap = cache.read("fab-west", _west(settings), commit=moved)
+    assert old != moved and snap.commit == moved and calls.count("fetch") == 1
+    assert snap.files[0].data == VPC.format(name="vpc-9").replace("1001", "1009").encode()
+
+
+def test_without_share_clones_every_fabric_has_its_own_clone_and_fetches(tmp_path, origin):
+    settings = file_settings(origin)
+    head = origin.head.commit.hexsha
+    cache = GitRepoCache(tmp_path / "scratch")
+    assert cache.clone_dir("fab-east", settings) == cache.repo_dir("fab-east")
+    cache.read("fab-east", settings, commit=head)
+    with counting_git(tmp_path / "gitcount") as calls:
+        cache.read("fab-west", _west(settings), commit=head)
+    assert calls.count("fetch") == 1
+
+
+def test_different_credentials_or_urls_never_share_a_clone(tmp_path, origin):
+    cache = GitRepoCache(tmp_path / "scratch", share_clones=True)
+    plain = file_settings(origin)
+    dirs = {cache.clone_dir("fab-east", plain),
+            cache.clone_dir("fab-east", plain.model_copy(update={"token_env": "HEDGEHOG_SYNC_GIT_TOKEN_A"})),
+            cache.clone_dir("fab-east", plain.model_copy(update={"token_env": "HEDGEHOG_SYNC_GIT_TOKEN_B"})),
+            cache.clone_dir("fab-east", plain.model_copy(update={"url": plain.url + "/"}))}
+    assert len(dirs) == 4
+    # ref and path do not split a clone: they are read from it
+    assert cache.clone_dir("fab-a", plain.model_copy(update={"ref": "v1", "path": "x"})) == cache.clone_dir("fab-b", plain)
+
+
+def test_a_fabric_with_a_wrong_token_reads_nothing_another_fabrics_token_fetched(tmp_path, origin, monkeypatch):
+    """Same URL, two token variables: the shared clones differ, so the fabric whose token the server
+    refuses gets its own credentials error, not the other fabric's data."""
+    publish(origin, tmp_path / "served", "fleet")
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    monkeypatch.setenv(TOKEN_ENV + "_OLD", "ghs_revoked_" + "Zz9" * 8)
+    cache = GitRepoCache(tmp_path / "scratch", share_clones=True)
+    with start_gitserver(tmp_path / "served", token=TOKEN) as server:
+        good = GitSettings(url=server.url("fleet"), path="fabrics/east", token_env=TOKEN_ENV, allow_local=True)
+        revoked = good.model_copy(update={"path": "fabrics/west", "token_env": TOKEN_ENV + "_OLD"})
+        head = cache.read("fab-east", good).commit
+        with pytest.raises(GitAuthError):
+            cache.read("fab-west", revoked, commit=head)
+
+
+def test_two_refs_of_one_repository_keep_their_commits_in_the_shared_clone(tmp_path, origin):
+    cache = GitRepoCache(tmp_path / "scratch", share_clones=True)
+    main, tagged = file_settings(origin), file_settings(origin, ref="v1")
+    head, first = origin.head.commit.hexsha, origin.commit("HEAD~2").hexsha
+    assert cache.read("fab-east", main).commit == head
+    assert cache.read("fab-west", _west(tagged)).commit == first
+    with counting_git(tmp_path / "gitcount") as calls:  # the tag's fetch left main's commit in reach
+        assert cache.read("fab-north", main, commit=head).commit == head
+        assert cache.read("fab-south", _west(tagged), commit=first).commit == first
+    assert calls.count("fetch") == 0
+
+
+@pytest.mark.parametrize("commit", ["abc1234", "HEAD", "0" * 39, "g" * 40, "--upload-pack=touch x" + "0" * 19],
+                         ids=["abbreviated", "a-name", "39-hex", "not-hex", "an-option"])
+def test_a_commit_hint_must_be_a_full_sha(tmp_path, origin, commit):
+    with pytest.raises(ValueError, match="not a full commit SHA"):
+        GitRepoCache(tmp_path / "scratch", share_clones=True).read("fab-east", file_settings(origin), commit=commit)
+    assert not (tmp_path / "scratch").exists()
