@@ -270,7 +270,7 @@ class FabricReader:
         if not (self.share_remote_heads and getattr(self.git_cache, "share_clones", False)):
             with self._git_slots:
                 return self.git_cache.read(cfg.name, cfg.git)
-        key = (cfg.git.url, cfg.git.ref, getattr(cfg.git, "token_env", None))
+        key = (cfg.git.url, cfg.git.ref, cfg.git.token_env)
         with self._lock:
             gate = self._head_locks.setdefault(key, threading.Lock())
         with gate:

@@ -3,6 +3,8 @@
 not one each; a moved ref is still seen by every fabric.
 Real git (counted through a PATH wrapper), a real repository on disk, the real state store."""
 
+import git
+
 from hedgehog_sync.connectors.git import GitRepoCache
 from hedgehog_sync.cycle import FabricReader, PersistentParses
 from hedgehog_sync.devlab.gitrepos import commit_files, init_repo
@@ -48,10 +50,10 @@ def test_fabrics_of_one_repository_share_one_ls_remote_and_all_see_a_moved_ref(t
 
     with counting_git(tmp_path / "count") as counter:  # a new worker's scratch is empty: one fetch for all three
         first = step(counter)
-        assert counter.count("fetch") == 1 and counter.count("ls-remote") == 0, counter.subcommands
+        assert counter.count("fetch") == 1 and counter.count("ls-remote") == 0, counter.subcommands()
     with counting_git(tmp_path / "count") as counter:
         steady = step(counter)
-        assert counter.count("ls-remote") == 1, counter.subcommands
+        assert counter.count("ls-remote") == 1, counter.subcommands()
         assert counter.count("fetch") == 0
     assert {n: d.commit for n, d in steady.items()} == {n: d.commit for n, d in first.items()}
     assert [o["metadata"]["name"] for o in steady["fab-b"].objects] == ["vpc-fab-b"]
@@ -59,6 +61,74 @@ def test_fabrics_of_one_repository_share_one_ls_remote_and_all_see_a_moved_ref(t
     moved = commit_files(repo, {"fabrics/fab-c/vpc.yaml": vpc("vpc-fab-c", 2000)}, "fab-c moves")
     with counting_git(tmp_path / "count") as counter:
         after = step(counter)
-        assert counter.count("ls-remote") == 1 and counter.count("fetch") == 1, counter.subcommands
+        assert counter.count("ls-remote") == 1 and counter.count("fetch") == 1, counter.subcommands()
     assert {d.commit for d in after.values()} == {moved}  # every fabric of the repository sees it
     assert after["fab-c"].objects[0]["spec"]["subnets"]["default"]["vlan"] == 2000
+
+
+def probes(counter) -> int:
+    """`git cat-file -e`: the connector asking its clone whether it holds a commit it was told."""
+    return sum(1 for call in counter.of("cat-file") if "-e" in call.args)
+
+
+def _monorepos(tmp_path, names=("mono-1", "mono-2")):
+    """Two repositories of two fabrics each; the inventory's fabrics in order mono-1's, then mono-2's."""
+    lines = ["fabrics:"]
+    for r, name in enumerate(names):
+        repo = init_repo(tmp_path / name)
+        commit_files(repo, {f"fabrics/f{r}{i}/vpc.yaml": vpc(f"vpc-{r}{i}", 1000 + 10 * r + i) for i in (1, 2)}, "two")
+        lines += [f"  - name: fab-{r}{i}\n    git: {{url: 'file://{tmp_path / name}', path: fabrics/f{r}{i}, "
+                  f"allow_local: true}}" for i in (1, 2)]
+    inventory = parse_inventory("\n".join(lines) + "\n", "fabrics.yaml")
+    assert inventory.problems == []
+    return inventory
+
+
+def test_each_repository_fetches_once_and_no_hint_crosses_repositories(tmp_path):
+    """Cold, one reader for the step: one fetch per repository; a fabric is told a commit only by a
+    fabric of its own repository (a hint from another one would cost a `cat-file` that finds nothing)."""
+    inventory = _monorepos(tmp_path)
+    reader = FabricReader(GitRepoCache(tmp_path / "scratch", share_clones=True), share_remote_heads=True)
+    with counting_git(tmp_path / "count") as counter:
+        got = [reader.read_desired(cfg) for cfg in inventory.fabrics]
+    assert counter.count("fetch") == 2 and counter.count("ls-remote") == 0, counter.subcommands()
+    assert probes(counter) == 2  # the second fabric of each repository: found, not fetched
+    assert [d.objects[0]["metadata"]["name"] for d in got] == ["vpc-01", "vpc-02", "vpc-11", "vpc-12"]
+    assert got[0].commit == got[1].commit != got[2].commit == got[3].commit
+
+
+def test_fabrics_with_other_credentials_are_never_told_each_others_commit(tmp_path, monkeypatch):
+    monkeypatch.setenv("HEDGEHOG_SYNC_ONE_GIT_TOKEN", "unused-for-file-urls")
+    inventory = _monorepos(tmp_path, names=("mono-1",))
+    second = inventory.fabrics[1]
+    second = second.model_copy(update={"git": second.git.model_copy(update={"token_env": "HEDGEHOG_SYNC_ONE_GIT_TOKEN"})})
+    reader = FabricReader(GitRepoCache(tmp_path / "scratch", share_clones=True), share_remote_heads=True)
+    with counting_git(tmp_path / "count") as counter:
+        first, other = reader.read_desired(inventory.fabrics[0]), reader.read_desired(second)
+    assert counter.count("fetch") == 2 and probes(counter) == 0, counter.subcommands()
+    assert first.commit == other.commit
+
+
+def test_a_reader_kept_across_cycles_never_reuses_a_commit_even_with_shared_clones(tmp_path):
+    """Without share_remote_heads (the CLI keeps one reader for every cycle) nothing is remembered: a
+    moved ref is read at its new commit, and fabrics of one repository each fetch."""
+    inventory = _monorepos(tmp_path, names=("mono-1",))
+    reader = FabricReader(GitRepoCache(tmp_path / "scratch", share_clones=True))
+    assert reader.read_desired(inventory.fabrics[0]).objects[0]["spec"]["subnets"]["default"]["vlan"] == 1001
+    moved = commit_files(git.Repo(tmp_path / "mono-1"), {"fabrics/f01/vpc.yaml": vpc("vpc-01", 3001)}, "moved")
+    with counting_git(tmp_path / "count") as counter:
+        again = [reader.read_desired(cfg) for cfg in inventory.fabrics]
+    assert [d.commit for d in again] == [moved, moved]
+    assert again[0].objects[0]["spec"]["subnets"]["default"]["vlan"] == 3001
+    assert counter.count("fetch") == 2 and probes(counter) == 0, counter.subcommands()
+
+
+def test_shared_heads_with_clones_of_its_own_per_fabric_fetch_each_fabric(tmp_path):
+    """share_remote_heads with a cache that does not share clones (each fabric its own clone): no
+    commit is handed on, since no other fabric's clone could hold it."""
+    inventory = _monorepos(tmp_path, names=("mono-1",))
+    reader = FabricReader(GitRepoCache(tmp_path / "scratch"), share_remote_heads=True)
+    with counting_git(tmp_path / "count") as counter:
+        got = [reader.read_desired(cfg) for cfg in inventory.fabrics]
+    assert counter.count("fetch") == 2 and probes(counter) == 0, counter.subcommands()
+    assert got[0].commit == got[1].commit
