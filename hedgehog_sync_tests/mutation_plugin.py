@@ -13,6 +13,11 @@ whatever came first in the file and a surviving one paid every property's full e
 - tests marked `cli_child` are left out: their verdict comes from a `hedgehog-sync` child process,
   which imports the unmutated code (mutmut's trampolines act only in-process), so they can kill no
   mutant and only cost time (the CLI budget tests, up to 45 s each);
+- the product's memoized functions (`functools.lru_cache`: normalize's rule plans, diff's pointer
+  splits, defaults' tokens) start empty in each mutant's run: mutmut forks every mutant from the
+  process that ran the stats and clean runs, whose caches already hold every plan the tests ask for,
+  so a mutant of a function only a cached function calls (normalize's `_compile`) was never run and
+  survived whatever the tests checked;
 - a mutant written down as equivalent (benchmarks/mutation-equivalents/, each with its reason; the
   script names that folder in HEDGEHOG_SYNC_MUTATION_EQUIVALENTS) runs no test: pytest answers "no
   tests" (exit 5) and the script counts it equivalent. Such a mutant survives by definition, so it
@@ -25,6 +30,7 @@ derandomized under CI=true with --hypothesis-seed=0, so every mutant meets the s
 """
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,6 +65,23 @@ def _mutant_under_test():
     except ImportError:
         return os.environ.get("MUTANT_UNDER_TEST", "")
     return get_mutant_under_test()
+
+
+def clear_product_caches(prefix="hedgehog_sync."):
+    """Empty every memoized module-level function of the product's loaded modules; their names."""
+    cleared = []
+    for name, module in list(sys.modules.items()):
+        if not name.startswith(prefix) or module is None:
+            continue
+        for attribute, value in list(vars(module).items()):
+            if callable(getattr(value, "cache_clear", None)) and getattr(value, "__module__", None) == name:
+                value.cache_clear()
+                cleared.append(f"{name}.{attribute}")
+    return sorted(cleared)
+
+
+def pytest_sessionstart(session):
+    clear_product_caches()
 
 
 def cap_examples(function, max_examples=MAX_EXAMPLES):

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from hedgehog_sync_tests.mutation_plugin import cap_examples, cheapest_first, equivalent_mutants
+from hedgehog_sync_tests.mutation_plugin import cap_examples, cheapest_first, clear_product_caches, equivalent_mutants
 
 SEEN = []
 
@@ -133,3 +133,17 @@ def test_a_listed_equivalent_mutant_runs_no_test_and_an_unlisted_one_runs_them_a
     # --check-equivalents: no folder named, every mutant runs its tests
     unset = _run_sample(tmp_path, MUTANT_UNDER_TEST="hedgehog_sync.domain.m.x_f__mutmut_2")
     assert unset.returncode == 0 and "2 passed" in unset.stdout, unset.stdout + unset.stderr
+
+
+def test_the_products_memoized_functions_start_empty():
+    """A mutant run forked from a process whose caches hold every plan would never run the functions
+    behind them: the plugin empties them at session start."""
+    from hedgehog_sync.domain import defaults, diff, normalize  # noqa: F401 - loaded for the caches
+    normalize._plan.cache_clear()
+    normalize.normalize({"apiVersion": "vpc.githedgehog.com/v1beta1", "kind": "VPC",
+                         "metadata": {"name": "v"}, "spec": {}})
+    assert normalize._plan.cache_info().currsize > 0
+    cleared = clear_product_caches()
+    assert "hedgehog_sync.domain.normalize._plan" in cleared
+    assert {"hedgehog_sync.domain.diff._split_all", "hedgehog_sync.domain.defaults._tokens"} <= set(cleared)
+    assert normalize._plan.cache_info().currsize == 0
