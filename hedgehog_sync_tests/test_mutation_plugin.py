@@ -138,7 +138,11 @@ def test_a_listed_equivalent_mutant_runs_no_test_and_an_unlisted_one_runs_them_a
 def test_the_products_memoized_functions_start_empty():
     """A mutant run forked from a process whose caches hold every plan would never run the functions
     behind them: the plugin empties them at session start."""
-    from hedgehog_sync.domain import defaults, diff, normalize  # noqa: F401 - loaded for the caches
+    import importlib
+
+    for loaded in ("defaults", "diff"):  # loaded for their caches
+        importlib.import_module(f"hedgehog_sync.domain.{loaded}")
+    from hedgehog_sync.domain import normalize
     normalize._plan.cache_clear()
     normalize.normalize({"apiVersion": "vpc.githedgehog.com/v1beta1", "kind": "VPC",
                          "metadata": {"name": "v"}, "spec": {}})
