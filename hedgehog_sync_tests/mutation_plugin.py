@@ -8,6 +8,11 @@ whatever came first in the file and a surviving one paid every property's full e
 
 - the tests run cheapest first, by the call durations mutmut measured in its own stats run (still in
   memory in the forked worker that runs the mutant): the first failing test is usually a cheap one;
+- and they are collected in two stages: first only the HEDGEHOG_SYNC_MUTATION_FIRST_TESTS cheapest
+  (default 30) are collected and run; only if none fails are the others collected and run. Collecting
+  a test means collecting its whole file, and a mutant of the parser names tests in some 40 files:
+  their collection, not the tests, was most of what a killed mutant cost. The verdict is the one the
+  whole set gives (a mutant survives only if every test passes);
 - each Hypothesis property runs at most HEDGEHOG_SYNC_MUTATION_EXAMPLES examples (default 25; explicit
   `@example`s always run; the suite keeps the full counts);
 - tests marked `cli_child` are left out: their verdict comes from a `hedgehog-sync` child process,
@@ -29,6 +34,7 @@ The order is safe because the suite passes in any order (pytest-randomly) and th
 derandomized under CI=true with --hypothesis-seed=0, so every mutant meets the same examples.
 """
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -37,14 +43,21 @@ import pytest
 from hypothesis import settings
 
 MAX_EXAMPLES = int(os.environ.get("HEDGEHOG_SYNC_MUTATION_EXAMPLES") or 25)
+FIRST_TESTS = int(os.environ.get("HEDGEHOG_SYNC_MUTATION_FIRST_TESTS") or 30)
+_later = pytest.StashKey[list]()  # the node ids of the second stage, when a run is staged
 
 
 def _durations():
+    """mutmut's measured durations by node id; outside mutmut, those of the JSON file named by
+    HEDGEHOG_SYNC_MUTATION_DURATIONS (to try the plugin by hand), else none (pytest's order)."""
     try:
         from mutmut.state import state
-    except ImportError:  # the plugin outside mutmut: keep pytest's order
-        return {}
-    return state().duration_by_test
+    except ImportError:
+        state = None
+    if state is not None and state().duration_by_test:
+        return state().duration_by_test
+    named = os.environ.get("HEDGEHOG_SYNC_MUTATION_DURATIONS")
+    return json.loads(Path(named).read_text()) if named else {}
 
 
 def equivalent_mutants(folder):
@@ -95,6 +108,64 @@ def cap_examples(function, max_examples=MAX_EXAMPLES):
     return True
 
 
+def stages(node_ids, durations, first=FIRST_TESTS):
+    """(the `first` cheapest node ids, the others in their order); everything first when unmeasured."""
+    if first <= 0 or len(node_ids) <= first or not durations:
+        return list(node_ids), []
+    unknown = float("inf")
+    ranked = sorted(range(len(node_ids)), key=lambda i: durations.get(node_ids[i], unknown))
+    chosen = set(ranked[:first])
+    return ([node_ids[i] for i in sorted(chosen)], [n for i, n in enumerate(node_ids) if i not in chosen])
+
+
+def _is_mutant_run():
+    return "__mutmut_" in _mutant_under_test()
+
+
+def _is_listed_equivalent():
+    return _mutant_under_test() in equivalent_mutants(os.environ.get("HEDGEHOG_SYNC_MUTATION_EQUIVALENTS"))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection(session):
+    """First stage only: the cheapest tests' files are collected now, the others if they are needed."""
+    if not _is_mutant_run() or _is_listed_equivalent():
+        return None
+    first, later = stages(list(session.config.args), _durations())
+    if not later:
+        return None
+    session.stash[_later] = later
+    session.perform_collect(first)
+    return True
+
+
+def _run(session):
+    for i, item in enumerate(session.items):  # as pytest's own loop
+        nextitem = session.items[i + 1] if i + 1 < len(session.items) else None
+        item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+        if session.shouldfail:
+            raise session.Failed(session.shouldfail)
+        if session.shouldstop:
+            raise session.Interrupted(session.shouldstop)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session):
+    later = session.stash.get(_later, None)
+    if not later:
+        return None
+    if session.testsfailed:  # a collection error, as pytest's own loop treats it
+        raise session.Interrupted(f"{session.testsfailed} errors during collection")
+    _run(session)  # under -x a failing test ends the session here: the mutant is killed
+    if session.testsfailed:
+        return True
+    session.perform_collect(later)
+    if session.testsfailed:
+        raise session.Interrupted(f"{session.testsfailed} errors during collection")
+    _run(session)
+    return True
+
+
 def cheapest_first(items, durations):
     """Items sorted by measured duration; unmeasured ones last, pytest's order kept among equals."""
     unknown = float("inf")
@@ -103,7 +174,7 @@ def cheapest_first(items, durations):
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session, config, items):
-    if _mutant_under_test() in equivalent_mutants(os.environ.get("HEDGEHOG_SYNC_MUTATION_EQUIVALENTS")):
+    if _is_listed_equivalent():
         config.hook.pytest_deselected(items=list(items))
         items[:] = []
         return

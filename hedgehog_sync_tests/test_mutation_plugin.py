@@ -151,3 +151,66 @@ def test_the_products_memoized_functions_start_empty():
     assert "hedgehog_sync.domain.normalize._plan" in cleared
     assert {"hedgehog_sync.domain.diff._split_all", "hedgehog_sync.domain.defaults._tokens"} <= set(cleared)
     assert normalize._plan.cache_info().currsize == 0
+
+
+def test_stages_take_the_cheapest_first_and_keep_the_order_of_the_rest():
+    from hedgehog_sync_tests.mutation_plugin import stages
+
+    ids = ["a::slow", "b::cheap", "c::new", "d::middle"]
+    durations = {"a::slow": 3.0, "b::cheap": 0.01, "d::middle": 0.5}
+    assert stages(ids, durations, first=2) == (["b::cheap", "d::middle"], ["a::slow", "c::new"])
+    assert stages(ids, durations, first=4) == (ids, [])
+    assert stages(ids, {}, first=1) == (ids, [])
+    assert stages(ids, durations, first=0) == (ids, [])
+
+
+def _staged_sample(tmp_path, failing):
+    """Three test files; importing one leaves a marker, so a file never collected leaves none."""
+    for name in ("a", "b", "c"):
+        body = f"def test_{name}():\n    assert {name!r} != {failing!r}\n"
+        (tmp_path / f"test_{name}.py").write_text(
+            f"open({str(tmp_path / ('imported-' + name))!r}, 'w').close()\n" + body)
+    (tmp_path / "durations.json").write_text(
+        '{"test_a.py::test_a": 0.001, "test_b.py::test_b": 0.002, "test_c.py::test_c": 0.003}')
+    return [f"test_{name}.py::test_{name}" for name in ("c", "b", "a")]
+
+
+def _run_staged(tmp_path, node_ids, mutant="hedgehog_sync.domain.m.x_f__mutmut_1"):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {name: value for name, value in os.environ.items() if not name.startswith("HEDGEHOG_SYNC_MUTATION")}
+    env.update(PYTHONPATH=str(root), MUTANT_UNDER_TEST=mutant, HEDGEHOG_SYNC_MUTATION_FIRST_TESTS="1",
+               HEDGEHOG_SYNC_MUTATION_DURATIONS=str(tmp_path / "durations.json"))
+    return subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
+                           "-p", "hedgehog_sync_tests.mutation_plugin", "--rootdir", str(tmp_path), *node_ids],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_a_mutant_killed_by_the_cheapest_test_never_collects_the_other_files(tmp_path):
+    proc = _run_staged(tmp_path, _staged_sample(tmp_path, failing="a"))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "1 failed" in proc.stdout and "passed" not in proc.stdout, proc.stdout
+    assert sorted(p.name for p in tmp_path.glob("imported-*")) == ["imported-a"]
+
+
+def test_a_mutant_only_a_later_test_kills_is_still_killed(tmp_path):
+    proc = _run_staged(tmp_path, _staged_sample(tmp_path, failing="c"))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    # the second stage runs cheapest first too: b passes, c fails
+    assert "1 failed, 2 passed" in proc.stdout, proc.stdout
+
+
+def test_a_surviving_mutant_ran_every_test(tmp_path):
+    proc = _run_staged(tmp_path, _staged_sample(tmp_path, failing="none"))
+    assert proc.returncode == 0 and "3 passed" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_runs_that_are_not_a_mutants_are_not_staged(tmp_path):
+    """mutmut's stats and clean runs collect everything at once, as pytest does."""
+    proc = _run_staged(tmp_path, _staged_sample(tmp_path, failing="a"), mutant="stats")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert sorted(p.name for p in tmp_path.glob("imported-*")) == ["imported-a", "imported-b", "imported-c"]
