@@ -267,7 +267,7 @@ class FabricReader:
         heads shared for the step, the fabrics of one repository (a fleet monorepo) take turns: the
         first fetches, and the commit it found is where the ref points for the others too, which then
         read it from the clone without fetching. A failure is each fabric's own: nothing is recorded."""
-        if not (self.share_remote_heads and getattr(self.git_cache, "share_clones", False)):
+        if not (self.share_remote_heads and self.git_cache.share_clones):
             with self._git_slots:
                 return self.git_cache.read(cfg.name, cfg.git)
         key = (cfg.git.url, cfg.git.ref, cfg.git.token_env)
