@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 
 from hedgehog_sync.connectors import kubernetes as k8s
 from hedgehog_sync.connectors.git import GitFile, GitRepoCache, GitSnapshot
-from hedgehog_sync.domain.errors import HedgehogSyncError
+from hedgehog_sync.domain.errors import GitTimeoutError, HedgehogSyncError
 from hedgehog_sync.domain.inventory import FabricConfig
 from hedgehog_sync.domain.limits import GIT_SLOTS, KUBERNETES_SLOTS
 from hedgehog_sync.domain import (
@@ -25,7 +25,7 @@ from hedgehog_sync.domain import (
 )
 from hedgehog_sync.domain.model import DesiredState, Finding, LiveState
 from hedgehog_sync.domain.parsing import ParsedFile, parse_file, parse_files
-from hedgehog_sync.domain.redaction import redact
+from hedgehog_sync.domain.redaction import redact, safe_url
 from hedgehog_sync.domain.recovery import DEFAULT_POLICY, RecoveryPolicy, retry_delay
 from hedgehog_sync.domain.report import (
     build_report, desired_version, failure_from, live_version, report_version, rules_version, utc_iso,
@@ -238,6 +238,8 @@ class FabricReader:
         self._clients: dict[tuple[str | None, str | None], Any] = {}
         self._heads: dict[tuple[str, str, str | None], str] = {}  # (url, ref, token_env) -> commit
         self._head_locks: dict[tuple[str, str, str | None], threading.Lock] = {}
+        # (url, ref, token_env) -> the fabric whose git request to it timed out in this step
+        self._timed_out: dict[tuple[str, str, str | None], str] = {}
         self._lock = threading.Lock()
 
     def read_desired(self, cfg: FabricConfig) -> DesiredState:
@@ -266,7 +268,8 @@ class FabricReader:
         """The fabric's commit read from Git. With a clone shared per repository (`share_clones`) and
         heads shared for the step, the fabrics of one repository (a fleet monorepo) take turns: the
         first fetches, and the commit it found is where the ref points for the others too, which then
-        read it from the clone without fetching. A failure is each fabric's own: nothing is recorded."""
+        read it from the clone without fetching. A failure is each fabric's own, except a timeout (see
+        `_ask_once`)."""
         if not (self.share_remote_heads and self.git_cache.share_clones):
             with self._git_slots:
                 return self.git_cache.read(cfg.name, cfg.git)
@@ -274,16 +277,36 @@ class FabricReader:
         with self._lock:
             gate = self._head_locks.setdefault(key, threading.Lock())
         with gate:
-            with self._git_slots:
-                snap = self.git_cache.read(cfg.name, cfg.git, commit=head or self._heads.get(key))
+            snap = self._ask_once(key, cfg, lambda: self.git_cache.read(
+                cfg.name, cfg.git, commit=head or self._heads.get(key)))
             self._heads.setdefault(key, snap.commit)
             return snap
+
+    def _ask_once(self, key: tuple[str, str, str | None], cfg: FabricConfig, ask: Callable[[], Any]) -> Any:
+        """`ask()` (a git request for `cfg`), unless a request to the same repository timed out in this
+        step: then the others of that repository are not asked again, each gets its own timeout error
+        at once. Fabrics of one repository take turns (they share a gate), so without this a hung server
+        would cost its N fabrics N timeouts one after the other; with it, one a step. The next step (a
+        new reader) asks again."""
+        first = self._timed_out.get(key)
+        if first is not None:
+            raise GitTimeoutError(
+                f"fabric {cfg.name}: git was not asked: {safe_url(cfg.git.url)} did not answer fabric {first}'s "
+                f"request within {self.git_cache.timeout_seconds:g} s in this run "
+                "(HEDGEHOG_SYNC_GIT_TIMEOUT_SECONDS); the next run asks again")
+        try:
+            with self._git_slots:
+                return ask()
+        except GitTimeoutError:
+            self._timed_out.setdefault(key, cfg.name)
+            raise
 
     def _remote_head(self, cfg: FabricConfig) -> str:
         """The commit the fabric's ref points at. With share_remote_heads (a reader that lives for one
         step of one run), asked once per (URL, ref, credentials): fabrics that share a repository, as
         in a fleet monorepo, share one `ls-remote`. Only an answer is shared; a failure is each
-        fabric's own. A reader kept across cycles must not share: it would never see a ref move."""
+        fabric's own, except a timeout (`_ask_once`). A reader kept across cycles must not share: it
+        would never see a ref move."""
         if not self.share_remote_heads:
             with self._git_slots:
                 return self.git_cache.remote_commit(cfg.name, cfg.git)
@@ -293,8 +316,7 @@ class FabricReader:
         with gate:
             head = self._heads.get(key)
             if head is None:
-                with self._git_slots:
-                    head = self.git_cache.remote_commit(cfg.name, cfg.git)
+                head = self._ask_once(key, cfg, lambda: self.git_cache.remote_commit(cfg.name, cfg.git))
                 self._heads[key] = head
             return head
 

@@ -3,11 +3,16 @@
 not one each; a moved ref is still seen by every fabric.
 Real git (counted through a PATH wrapper), a real repository on disk, the real state store."""
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import git
+import pytest
 
 from hedgehog_sync.connectors.git import GitRepoCache
 from hedgehog_sync.cycle import FabricReader, PersistentParses
 from hedgehog_sync.devlab.gitrepos import commit_files, init_repo
+from hedgehog_sync.domain.errors import GitTimeoutError
 from hedgehog_sync.domain.inventory import parse_inventory
 from hedgehog_sync.state import FabricWrite, StateStore
 from hedgehog_sync_tests.gitcount import counting_git
@@ -132,3 +137,77 @@ def test_shared_heads_with_clones_of_its_own_per_fabric_fetch_each_fabric(tmp_pa
         got = [reader.read_desired(cfg) for cfg in inventory.fabrics]
     assert counter.count("fetch") == 2 and probes(counter) == 0, counter.subcommands()
     assert got[0].commit == got[1].commit
+
+
+class _HungGitHost(BaseHTTPRequestHandler):
+    """A git host that never answers (until the test ends): counts the requests it was sent."""
+
+    requests: list
+    release: threading.Event
+
+    def do_GET(self):
+        self.requests.append(self.path)
+        self.release.wait(120)
+
+    def log_message(self, *args):
+        pass
+
+
+def _hung_fleet(tmp_path):
+    handler = type("Hung", (_HungGitHost,), {"requests": [], "release": threading.Event()})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/fleet.git"
+    text = "fabrics:\n" + "".join(f"  - name: {f}\n    git: {{url: '{url}', path: fabrics/{f}, allow_local: true}}\n"
+                                  for f in FABRICS)
+    inventory = parse_inventory(text, "fabrics.yaml")
+    assert inventory.problems == []
+    return server, handler, inventory
+
+
+def _new_step_reader(tmp_path, n):
+    return FabricReader(GitRepoCache(tmp_path / f"scratch-{n}", timeout_seconds=1, share_clones=True),
+                        share_remote_heads=True)
+
+
+def test_a_hung_repository_costs_one_timeout_a_step_not_one_per_fabric(tmp_path):
+    """Fabrics of one repository take turns; when the host does not answer, the first fabric's request
+    times out and the others of that repository get their own timeout error without asking (each
+    fabric still has its error, nothing else is held up); the next step asks again."""
+    server, handler, inventory = _hung_fleet(tmp_path)
+    try:
+        for step, ask in enumerate((lambda r, cfg: r.read_desired(cfg),   # cold: the shared fetch
+                                    lambda r, cfg: r._remote_head(cfg))):  # steady: the shared ls-remote
+            reader = _new_step_reader(tmp_path, step)
+            errors = []
+            for cfg in inventory.fabrics:
+                with pytest.raises(GitTimeoutError) as caught:
+                    ask(reader, cfg)
+                errors.append(str(caught.value))
+            reader.close()
+            assert len(handler.requests) == step + 1, handler.requests  # one request a step, not three
+            assert "was not asked" not in errors[0]  # its own timeout: git was stopped, or curl gave up
+            for name, text in zip(FABRICS[1:], errors[1:]):
+                assert text.startswith(f"fabric {name}: git was not asked:"), text
+                assert "did not answer fabric fab-a's request within 1 s in this run" in text
+                assert "the next run asks again" in text
+    finally:
+        handler.release.set()
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_reader_kept_across_cycles_asks_a_hung_repository_for_every_fabric(tmp_path):
+    """Without share_remote_heads (the CLI's reader) nothing is shared, a timeout neither."""
+    server, handler, inventory = _hung_fleet(tmp_path)
+    reader = FabricReader(GitRepoCache(tmp_path / "scratch", timeout_seconds=1, share_clones=True))
+    try:
+        for cfg in inventory.fabrics:
+            with pytest.raises(GitTimeoutError):
+                reader.read_desired(cfg)
+        assert len(handler.requests) == 3
+    finally:
+        reader.close()
+        handler.release.set()
+        server.shutdown()
+        server.server_close()
