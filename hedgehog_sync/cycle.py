@@ -285,21 +285,23 @@ class FabricReader:
     def _ask_once(self, key: tuple[str, str, str | None], cfg: FabricConfig, ask: Callable[[], Any]) -> Any:
         """`ask()` (a git request for `cfg`), unless a request to the same repository timed out in this
         step: then the others of that repository are not asked again, each gets its own timeout error
-        at once. Fabrics of one repository take turns (they share a gate), so without this a hung server
+        at once, until that fabric's own retry (within the cycle) gets an answer. Fabrics of one repository take turns (they share a gate), so without this a hung server
         would cost its N fabrics N timeouts one after the other; with it, one a step. The next step (a
         new reader) asks again."""
         first = self._timed_out.get(key)
-        if first is not None:
+        if first is not None and first != cfg.name:  # the fabric that timed out may retry: its own retry
             raise GitTimeoutError(
                 f"fabric {cfg.name}: git was not asked: {safe_url(cfg.git.url)} did not answer fabric {first}'s "
                 f"request within {self.git_cache.timeout_seconds:g} s in this run "
                 "(HEDGEHOG_SYNC_GIT_TIMEOUT_SECONDS); the next run asks again")
         try:
             with self._git_slots:
-                return ask()
+                answer = ask()
         except GitTimeoutError:
             self._timed_out.setdefault(key, cfg.name)
             raise
+        self._timed_out.pop(key, None)  # it answered after all: the others ask again too
+        return answer
 
     def _remote_head(self, cfg: FabricConfig) -> str:
         """The commit the fabric's ref points at. With share_remote_heads (a reader that lives for one

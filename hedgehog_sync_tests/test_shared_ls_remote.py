@@ -211,3 +211,41 @@ def test_a_reader_kept_across_cycles_asks_a_hung_repository_for_every_fabric(tmp
         handler.release.set()
         server.shutdown()
         server.server_close()
+
+
+def test_the_fabric_that_timed_out_retries_itself_and_an_answer_lets_the_others_ask_again(tmp_path):
+    """Within a cycle a timed-out fabric is retried (a timeout is transient): its retry asks git again,
+    and once the repository answers, the step's other fabrics of it are asked as usual."""
+    server, handler, inventory = _hung_fleet(tmp_path)
+    reader = _new_step_reader(tmp_path, 0)
+    first, second = inventory.fabrics[0], inventory.fabrics[1]
+    try:
+        with pytest.raises(GitTimeoutError):
+            reader._remote_head(first)
+        with pytest.raises(GitTimeoutError, match="git was not asked"):
+            reader._remote_head(second)
+        with pytest.raises(GitTimeoutError) as again:
+            reader._remote_head(first)  # the fabric's own retry asks git again
+        assert "was not asked" not in str(again.value) and len(handler.requests) == 2
+        reader._timed_out.clear()  # stands for the retry that got an answer (tested below through a real one)
+    finally:
+        reader.close()
+        handler.release.set()
+        server.shutdown()
+        server.server_close()
+    repo = init_repo(tmp_path / "mono")
+    commit_files(repo, {f"fabrics/{f}/vpc.yaml": vpc(f"vpc-{f}", 1000 + i) for i, f in enumerate(FABRICS)}, "three")
+    answering = parse_inventory("fabrics:\n" + "".join(
+        f"  - name: {f}\n    git: {{url: 'file://{tmp_path / 'mono'}', path: fabrics/{f}, allow_local: true}}\n"
+        for f in FABRICS), "fabrics.yaml").fabrics
+    step = _new_step_reader(tmp_path, 1)
+    key = (answering[0].git.url, answering[0].git.ref, answering[0].git.token_env)
+    step._timed_out[key] = "fab-a"  # fab-a timed out earlier in this step ...
+    try:
+        with pytest.raises(GitTimeoutError, match="did not answer fabric fab-a's request"):
+            step._remote_head(answering[1])
+        assert step._remote_head(answering[0]) == repo.head.commit.hexsha  # ... and its retry is answered
+        assert step._remote_head(answering[1]) == repo.head.commit.hexsha  # the others are answered again
+        assert key not in step._timed_out
+    finally:
+        step.close()

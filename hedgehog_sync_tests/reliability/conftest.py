@@ -22,7 +22,7 @@ import pytest
 import yaml
 from dagster import AssetKey, DagsterInstance, materialize
 
-from hedgehog_sync.connectors.git import GitRepoCache, scratch_dir
+from hedgehog_sync.connectors.git import scratch_dir
 from hedgehog_sync.defs.alerts import AlertSink
 from hedgehog_sync.defs.assets import fabric_sync
 from hedgehog_sync.defs.resources import FleetResource
@@ -98,8 +98,14 @@ class FaultLab:
         self.fleet.inventory.write_text(yaml.safe_dump(doc, sort_keys=False))
 
     def cache_dir(self, fabric: str = FAULTED) -> Path:
-        """The fabric's clone in this process's Git scratch directory (the runs are in-process)."""
-        return GitRepoCache().repo_dir(fabric)
+        """The clone a run reads the fabric through, in this process's Git scratch directory (the runs
+        are in-process): the run's own reader says where (clones are shared per URL and token_env)."""
+        cfg = next(f for f in self.resource.load_inventory().fabrics if f.name == fabric)
+        reader = self.resource.reader(self.instance)
+        try:
+            return reader.git_cache.clone_dir(fabric, cfg.git)
+        finally:
+            reader.close()
 
     def state_paths(self) -> list[Path]:
         """Everything the syncs keep on disk: the instance (its SQLite files, our state tables
