@@ -807,16 +807,18 @@ def _list_page(
             if body is None:
                 response.close()  # never drain what a hostile server may still be sending
             response.release_conn()
-    if watch.fired:
+    if isinstance(failure, urllib3.exceptions.MaxRetryError):
+        failure = failure.reason or failure
+    if watch.fired or _timed_out(failure):
+        # The socket's own timeout is the same deadline (it was set to what was left of it): whichever
+        # of the two fires first, under load either may, the error names the budget and its env var.
         late = "the request" if budget_key == "request_deadline_seconds" else "the fabric's read"
         raise _deadline_error(budget_key, limit, what, f"{late} did not finish in time")
     if isinstance(failure, _HeaderRefused):
         raise ClusterConfigError(f"{what}: the credential cannot be sent as an HTTP header "
                                  "(a line break or control character in it)")
     if failure is not None:
-        if isinstance(failure, urllib3.exceptions.MaxRetryError):
-            failure = failure.reason or failure
-        raise _transport_error(failure, what, limit, bool(api_client.configuration.cert_file))
+        raise _transport_error(failure, what, bool(api_client.configuration.cert_file))
     assert body is not None
     return _decode_page(body, what)
 
@@ -938,20 +940,21 @@ def retry_after_seconds(headers: Mapping[str, str], now: datetime | None = None)
     return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
 
 
-def _transport_error(
-    cause: BaseException, what: str, timeout: float, client_certificate: bool = False
-) -> HedgehogSyncError:
+def _timed_out(cause: BaseException | None) -> bool:
+    """A socket or urllib3 timeout (a refused connection is not: NewConnectionError subclasses
+    urllib3's ConnectTimeoutError)."""
+    return (isinstance(cause, (urllib3.exceptions.TimeoutError, TimeoutError, socket.timeout))
+            and not isinstance(cause, urllib3.exceptions.NewConnectionError))
+
+
+def _transport_error(cause: BaseException, what: str, client_certificate: bool = False) -> HedgehogSyncError:
+    """What a failed request (other than a timeout: see _timed_out) tells the operator."""
     if client_certificate and _closed_before_answering(cause):
         # A TLS 1.3 server refusing a client certificate may close the connection without an alert.
         return ClusterUnreachableError(
             f"{what} failed: the server closed the connection before answering; with a client certificate "
             "in the kubeconfig (client-certificate-data), the usual cause is that the server does not "
             "accept it: use one signed by the cluster's client CA")
-    # NewConnectionError subclasses ConnectTimeoutError in urllib3: a refusal is not a timeout.
-    if isinstance(cause, urllib3.exceptions.NewConnectionError):
-        return ClusterUnreachableError(f"{what} failed: {_describe(cause)}")
-    if isinstance(cause, (urllib3.exceptions.TimeoutError, TimeoutError, socket.timeout)):
-        return ClusterTimeoutError(f"{what} timed out after {timeout:g}s")
     if isinstance(cause, urllib3.exceptions.ResponseError):
         # A client with urllib3's default retries spent them on error statuses (429, 503).
         return ClusterUnreachableError(f"{what} kept answering error statuses")

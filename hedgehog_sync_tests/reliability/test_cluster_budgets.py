@@ -377,6 +377,36 @@ def test_the_request_deadline_holds_against_one_byte_a_second(tmp_path):
         server.stop()
 
 
+def silent(request: Request, conn: socket.socket, stopped: threading.Event) -> None:
+    stopped.wait(60)  # reads the request, never answers
+
+
+@pytest.mark.parametrize("ender", ["watch-disabled", "watch-and-socket"])
+@pytest.mark.parametrize("nearer, budgets", [
+    ("kubernetes.request_deadline_seconds", ReadBudgets(request_deadline_seconds=1.0, fabric_deadline_seconds=30)),
+    ("kubernetes.fabric_deadline_seconds", ReadBudgets(request_deadline_seconds=30, fabric_deadline_seconds=1.0)),
+])
+def test_a_deadline_names_its_budget_whichever_timer_ends_the_request(tmp_path, monkeypatch, ender, nearer, budgets):
+    """Two timers end a request at its deadline: the watch's, and the socket timeout set to what is left
+    of it. Under load either fires first; the error must name the nearer budget and its env var in both
+    cases (a socket timeout once said only "timed out after 3s"). With the watch disabled, only the
+    socket's timeout can end the request."""
+    from hedgehog_sync.connectors import kubernetes
+
+    if ender == "watch-disabled":
+        monkeypatch.setattr(kubernetes._Watch, "_fire", lambda self: None)
+    server = HostileServer(silent)
+    try:
+        with _client(server, tmp_path) as client:
+            with pytest.raises(ClusterTimeoutError) as caught:
+                read_live(client, kinds=[VPC], budgets=budgets)
+        key = nearer.split(".", 1)[1]
+        assert caught.value.budget == nearer and caught.value.transient
+        assert f"{nearer} = 1 s" in str(caught.value) and BUDGETS[key].env in str(caught.value)
+    finally:
+        server.stop()
+
+
 def test_deflate_and_unknown_encodings_are_refused_too(tmp_path):
     def deflated(request, conn, stopped):
         body = zlib.compress(json.dumps({"items": []}).encode())
