@@ -20,6 +20,8 @@
 #     plugin answers "no tests" for them and the tally counts them equivalent (a listed mutant survives by
 #     definition, so it would pay every test of its function); --check-equivalents runs them too and
 #     reports any that a test now kills;
+#   - the tests that killed a function's earlier mutants run first for its next ones, and each test has
+#     mutmut's time limit on its own (the mutation plugin's docstring says how and why);
 #   - a check that a deliberate mutant is killed (proof the tests import the mutated code);
 #   - the counts over the scope and the list of surviving mutants, in ./mutants/summary.txt and
 #     ./mutants/survivors.txt (`mutmut show <name>` prints one mutant's diff).
@@ -76,6 +78,8 @@ PROOF="hedgehog_sync.domain.diff.x_presence_severity__mutmut_*"
 # its own sys.path (it resolves to the working directory) and puts ./mutants first.
 export PYTHONPATH="$(pwd)"
 if [ -z "$CHECK_EQUIVALENTS" ]; then export HEDGEHOG_SYNC_MUTATION_EQUIVALENTS="$(pwd)/benchmarks/mutation-equivalents"; fi
+# Each kill is written down per mutated function; the next mutants of that function run its killers first.
+export HEDGEHOG_SYNC_MUTATION_KILLERS="$(pwd)/mutants/killers"
 export CI=true  # the fuzz profile derandomizes under CI; pytest gets --hypothesis-seed=0 (pyproject.toml)
 rm -rf mutants
 started=$(date +%s)

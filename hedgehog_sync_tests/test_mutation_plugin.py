@@ -175,7 +175,7 @@ def _staged_sample(tmp_path, failing):
     return [f"test_{name}.py::test_{name}" for name in ("c", "b", "a")]
 
 
-def _run_staged(tmp_path, node_ids, mutant="hedgehog_sync.domain.m.x_f__mutmut_1"):
+def _run_staged(tmp_path, node_ids, mutant="hedgehog_sync.domain.m.x_f__mutmut_1", **env_extra):
     import os
     import subprocess
     import sys
@@ -184,7 +184,7 @@ def _run_staged(tmp_path, node_ids, mutant="hedgehog_sync.domain.m.x_f__mutmut_1
     root = Path(__file__).resolve().parent.parent
     env = {name: value for name, value in os.environ.items() if not name.startswith("HEDGEHOG_SYNC_MUTATION")}
     env.update(PYTHONPATH=str(root), MUTANT_UNDER_TEST=mutant, HEDGEHOG_SYNC_MUTATION_FIRST_TESTS="1",
-               HEDGEHOG_SYNC_MUTATION_DURATIONS=str(tmp_path / "durations.json"))
+               HEDGEHOG_SYNC_MUTATION_DURATIONS=str(tmp_path / "durations.json"), **env_extra)
     return subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
                            "-p", "hedgehog_sync_tests.mutation_plugin", "--rootdir", str(tmp_path), *node_ids],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
@@ -214,3 +214,79 @@ def test_runs_that_are_not_a_mutants_are_not_staged(tmp_path):
     proc = _run_staged(tmp_path, _staged_sample(tmp_path, failing="a"), mutant="stats")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert sorted(p.name for p in tmp_path.glob("imported-*")) == ["imported-a", "imported-b", "imported-c"]
+
+
+def test_killers_rank_by_kills_then_recency_per_function(tmp_path):
+    from hedgehog_sync_tests.mutation_plugin import known_killers, record_killer
+
+    folder = tmp_path / "killers"
+    assert known_killers(str(folder), "m.x_f__mutmut_1") == []
+    for node_id in ("t::a", "t::b", "t::b", "t::c"):
+        record_killer(str(folder), "m.x_f__mutmut_7", node_id)
+    record_killer(str(folder), "m.x_g__mutmut_1", "t::z")  # another function's
+    assert known_killers(str(folder), "m.x_f__mutmut_99") == ["t::b", "t::c", "t::a"]
+    assert known_killers(str(folder), "m.x_f__mutmut_99", limit=2) == ["t::b", "t::c"]
+    assert known_killers(str(folder), "m.x_g__mutmut_3") == ["t::z"]
+    assert known_killers(None, "m.x_f__mutmut_1") == []
+
+
+def test_a_known_killer_joins_the_first_stage():
+    from hedgehog_sync_tests.mutation_plugin import stages
+
+    ids = ["a::slow", "b::cheap", "c::new", "d::middle"]
+    durations = {"a::slow": 3.0, "b::cheap": 0.01, "d::middle": 0.5}
+    assert stages(ids, durations, first=1, killers=["a::slow", "x::not-this-mutants"]) == (
+        ["a::slow", "b::cheap"], ["c::new", "d::middle"])
+
+
+def test_known_killers_run_first_in_their_order():
+    items = [SimpleNamespace(nodeid=name) for name in ("slow", "new", "fast", "middle")]
+    durations = {"slow": 3.0, "fast": 0.01, "middle": 0.5}
+    assert [i.nodeid for i in cheapest_first(items, durations, killers=["new", "slow"])] == [
+        "new", "slow", "fast", "middle"]
+
+
+def test_a_function_s_killer_runs_first_for_its_next_mutant_and_is_written_down(tmp_path):
+    """The killer of mutant 1 (the costliest test, c) runs first for mutant 2: b's file is never collected."""
+    killers = tmp_path / "killers"
+    node_ids = _staged_sample(tmp_path, failing="c")
+    first = _run_staged(tmp_path, node_ids, HEDGEHOG_SYNC_MUTATION_KILLERS=str(killers))
+    assert first.returncode == 1 and "1 failed, 2 passed" in first.stdout, first.stdout + first.stderr
+    (written,) = killers.glob("*.txt")
+    assert written.read_text() == "test_c.py::test_c\n"
+    for marker in tmp_path.glob("imported-*"):
+        marker.unlink()
+    second = _run_staged(tmp_path, node_ids, mutant="hedgehog_sync.domain.m.x_f__mutmut_2",
+                         HEDGEHOG_SYNC_MUTATION_KILLERS=str(killers))
+    assert second.returncode == 1 and "1 failed" in second.stdout and "passed" not in second.stdout, second.stdout
+    assert sorted(p.name for p in tmp_path.glob("imported-*")) == ["imported-a", "imported-c"]
+    assert written.read_text() == "test_c.py::test_c\n" * 2
+    # the stats and clean runs (no mutant) write nothing down
+    _run_staged(tmp_path, node_ids, mutant="stats", HEDGEHOG_SYNC_MUTATION_KILLERS=str(killers))
+    assert written.read_text() == "test_c.py::test_c\n" * 2
+
+
+def _looping_sample(tmp_path):
+    (tmp_path / "test_loop.py").write_text(
+        "import time\n"
+        "def test_quick():\n    pass\n"
+        "def test_loops():\n    time.sleep(60)\n")
+    (tmp_path / "durations.json").write_text('{"test_loop.py::test_quick": 0.01, "test_loop.py::test_loops": 0.01}')
+    return ["test_loop.py::test_quick", "test_loop.py::test_loops"]
+
+
+def test_a_test_over_its_time_limit_ends_the_mutant_as_mutmut_s_timeout(tmp_path):
+    from mutmut.stats import status_by_exit_code
+
+    from hedgehog_sync_tests.mutation_plugin import TIMEOUT_EXIT_CODE, time_limit
+
+    assert status_by_exit_code[TIMEOUT_EXIT_CODE] == "timeout"
+    assert time_limit(0.5) == 15 * (0.5 + 1)  # mutmut's own rule (15 x (estimate + 1 s)), for one test
+    limits = {"HEDGEHOG_SYNC_MUTATION_TIME_LIMIT_MULTIPLIER": "1", "HEDGEHOG_SYNC_MUTATION_TIME_LIMIT_CONSTANT_S": "1"}
+    proc = _run_staged(tmp_path, _looping_sample(tmp_path), **limits)
+    assert proc.returncode == TIMEOUT_EXIT_CODE, proc.stdout + proc.stderr
+    assert proc.stdout.startswith("."), proc.stdout  # the quick one passed; the loop ended the process
+    # outside a mutant's run (mutmut's stats and clean runs) no test has a limit
+    (tmp_path / "test_loop.py").write_text("import time\ndef test_loops():\n    time.sleep(2)\n")
+    stats = _run_staged(tmp_path, ["test_loop.py::test_loops"], mutant="stats", **limits)
+    assert stats.returncode == 0 and "1 passed" in stats.stdout, stats.stdout + stats.stderr
