@@ -324,17 +324,19 @@ def max_inventory_bytes() -> int:
 def _read_capped(p: Path, cap: int) -> bytes:
     """At most cap + 1 bytes of a regular file, whatever its size claims (a file may grow, /proc lies)."""
     try:
-        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below.
-        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below. (os.open makes
+        # every descriptor non-inheritable itself, PEP 446: no O_CLOEXEC needed.)
+        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         raise InventoryError(f"{p}: inventory file not found; create it or set "
                              "HEDGEHOG_SYNC_INVENTORY to its path") from None
-    except IsADirectoryError:
-        raise InventoryError(f"{p}: is a folder; name the inventory file") from None
     except OSError as exc:
         raise InventoryError(f"{p}: cannot be opened ({exc.strerror}); check its permissions") from None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):  # a folder opens read-only without error: it is told apart here
+            raise InventoryError(f"{p}: is a folder; name the inventory file")
+        if not stat.S_ISREG(mode):
             raise InventoryError(f"{p}: not a regular file (a device, pipe or socket); the inventory must be "
                                  "a YAML file")
         chunks, total = [], 0

@@ -130,9 +130,13 @@ def test_a_missing_file_names_the_file_and_the_fix(tmp_path):
     assert str(err.value) == f"{path}: inventory file not found; create it or set HEDGEHOG_SYNC_INVENTORY to its path"
 
 
-@pytest.mark.parametrize("kind", ["folder", "fifo"])
-def test_a_folder_or_fifo_is_refused_unread(tmp_path, kind):
-    # On Linux open(2) of a folder for reading succeeds: the fstat check refuses it, not IsADirectoryError.
+@pytest.mark.parametrize("kind, says", [
+    ("folder", "is a folder; name the inventory file"),
+    ("fifo", "not a regular file (a device, pipe or socket); the inventory must be a YAML file"),
+])
+def test_a_folder_or_fifo_is_refused_unread(tmp_path, kind, says):
+    # On Linux open(2) of a folder for reading succeeds: the fstat check tells the folder apart (an
+    # `except IsADirectoryError` once meant to, and never ran; a folder was called a device or pipe).
     path = tmp_path / "inv"
     if kind == "folder":
         path.mkdir()
@@ -140,8 +144,7 @@ def test_a_folder_or_fifo_is_refused_unread(tmp_path, kind):
         os.mkfifo(path)  # O_NONBLOCK: the open must not wait for a writer
     with pytest.raises(InventoryError) as err:
         _read_capped(path, 100)
-    assert str(err.value) == (f"{path}: not a regular file (a device, pipe or socket); the inventory must be a "
-                              "YAML file")
+    assert str(err.value) == f"{path}: {says}"
 
 
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads any file")
@@ -161,3 +164,12 @@ def test_a_non_utf8_inventory_is_refused_naming_the_file(tmp_path):
     with pytest.raises(InventoryError) as err:
         load_inventory(str(path))
     assert str(err.value) == f"{path}: not UTF-8 text; the inventory must be a YAML file"
+
+
+def test_a_path_that_cannot_be_opened_names_the_file_and_the_reason(tmp_path):
+    # As root no permission stops an open; a regular file used as a folder does (ENOTDIR).
+    (tmp_path / "plain").write_text("x")
+    path = tmp_path / "plain" / "inventory.yaml"
+    with pytest.raises(InventoryError) as err:
+        _read_capped(path, 100)
+    assert str(err.value) == f"{path}: cannot be opened (Not a directory); check its permissions"
