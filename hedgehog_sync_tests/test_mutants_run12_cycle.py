@@ -1,10 +1,16 @@
 """Tests that kill run 12's survivors of cycle.FabricReader (issue 19): read_desired's ref and parse
 reuse (the in-memory parse cache, and the parses kept from the last run for a new commit), a fabric
-whose ref moved back to the commit it read last time saving nothing, and the shared-heads paths.
+whose ref moved back to the commit it read last time saving nothing; and the survivors of _ask_once and
+_read_snapshot since they changed: a repository that does not answer holds up its own fabrics only.
 
-Real components only: real Git repositories on disk (file:// URLs), the real GitRepoCache and FabricReader.
+Real components only: real Git repositories on disk (file:// URLs), a loopback HTTP host that never
+answers, the real GitRepoCache and FabricReader.
 parse_file is wrapped (still the real one) only to count the parses.
 """
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import git
 import pytest
@@ -13,6 +19,7 @@ from hedgehog_sync import cycle
 from hedgehog_sync.connectors.git import GitRepoCache
 from hedgehog_sync.cycle import FabricReader, PersistentParses
 from hedgehog_sync.devlab.gitrepos import commit_files, init_repo
+from hedgehog_sync.domain.errors import GitTimeoutError, HedgehogSyncError
 from hedgehog_sync.domain.inventory import parse_inventory
 
 
@@ -136,3 +143,89 @@ def test_a_ref_moved_back_to_the_commit_read_last_time_keeps_nothing_new(repo, t
     assert [o["metadata"]["name"] for o in second.objects] == ["vpc-a"]
     assert counted.paths == ["b.yaml"]  # fab-a's new file; fab-b's file was known
     assert set(reader.parses.take_saved()) == {fab_a.name}
+
+
+class _HungGitHost(BaseHTTPRequestHandler):
+    """A git host that never answers (until the test ends): counts the requests it was sent."""
+
+    requests: list
+    release: threading.Event
+
+    def do_GET(self):
+        self.requests.append(self.path)
+        self.release.wait(60)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def hung_url():
+    handler = type("Hung", (_HungGitHost,), {"requests": [], "release": threading.Event()})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/fleet.git", handler.requests, handler.release
+    finally:
+        handler.release.set()
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_hung_repository_holds_up_its_own_fabrics_only_and_says_so(repo, tmp_path, hung_url):
+    """_ask_once__mutmut_7, _8, _9: the error of a fabric not asked names the repository's URL and the
+    setting, word for word. _read_snapshot__mutmut_14: a fetch that timed out was remembered for every
+    repository, so a fabric of another one (answering) was not asked either."""
+    url, requests, _ = hung_url
+    hung_a, hung_b = fabrics(url)
+    other = fabrics(url_of(repo), names=("fab-c",))[0]
+    reader = FabricReader(GitRepoCache(tmp_path / "scratch", timeout_seconds=0.5, share_clones=True),
+                          share_remote_heads=True)  # one step's reader: clones and heads shared
+    try:
+        with pytest.raises(GitTimeoutError) as own:
+            reader.read_desired(hung_a)
+        assert "was not asked" not in str(own.value)
+        with pytest.raises(GitTimeoutError) as not_asked:
+            reader.read_desired(hung_b)
+        desired = reader.read_desired(other)
+    finally:
+        reader.close()
+    assert str(not_asked.value) == (
+        f"fabric fab-b: git was not asked: {url} did not answer fabric fab-a's request within 0.5 s in this run "
+        "(HEDGEHOG_SYNC_GIT_TIMEOUT_SECONDS); the next run asks again")
+    assert len(requests) == 1
+    assert [o["metadata"]["name"] for o in desired.objects] == ["vpc-a"]
+
+
+def test_a_fetch_hung_on_one_repository_does_not_hold_up_another_repositorys_fabric(repo, tmp_path, hung_url):
+    """_read_snapshot__mutmut_9 (listed as equivalent in cycle.txt): one gate for every repository, so a
+    fabric of an answering repository waited out the other repository's hung fetch before reading."""
+    url, requests, release = hung_url
+    hung = fabrics(url, names=("fab-a",))[0]
+    other = fabrics(url_of(repo), names=("fab-c",))[0]
+    reader = FabricReader(GitRepoCache(tmp_path / "scratch", timeout_seconds=5, share_clones=True),
+                          share_remote_heads=True)
+    errors = []
+
+    def read_hung():
+        try:
+            reader.read_desired(hung)
+        except HedgehogSyncError as exc:
+            errors.append(exc)
+
+    stuck = threading.Thread(target=read_hung, daemon=True)
+    stuck.start()
+    try:
+        for _ in range(500):  # until the hung host holds fab-a's fetch
+            if requests:
+                break
+            time.sleep(0.01)
+        assert requests
+        desired = reader.read_desired(other)
+        still_hung = stuck.is_alive()
+    finally:
+        release.set()  # the host answers (nothing): fab-a's fetch fails at once
+        stuck.join(10)
+        reader.close()
+    assert still_hung  # read while fab-a's fetch was still waiting for its host
+    assert [o["metadata"]["name"] for o in desired.objects] == ["vpc-a"]
