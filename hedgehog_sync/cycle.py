@@ -285,9 +285,10 @@ class FabricReader:
     def _ask_once(self, key: tuple[str, str, str | None], cfg: FabricConfig, ask: Callable[[], Any]) -> Any:
         """`ask()` (a git request for `cfg`), unless a request to the same repository timed out in this
         step: then the others of that repository are not asked again, each gets its own timeout error
-        at once, until that fabric's own retry (within the cycle) gets an answer. Fabrics of one repository take turns (they share a gate), so without this a hung server
-        would cost its N fabrics N timeouts one after the other; with it, one a step. The next step (a
-        new reader) asks again."""
+        at once, until that fabric's own retry (within the cycle) gets an answer. Fabrics of one
+        repository take turns (they share a gate), so without this a hung server would cost its N
+        fabrics N timeouts one after the other; with it, one a step. The next step (a new reader) asks
+        again."""
         first = self._timed_out.get(key)
         if first is not None and first != cfg.name:  # the fabric that timed out may retry: its own retry
             raise GitTimeoutError(

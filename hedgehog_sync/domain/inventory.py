@@ -1,4 +1,5 @@
-"""The fabric inventory file (docs/contracts.md#the-inventory-file): validated per entry, so one bad entry stops only itself."""
+"""The fabric inventory file (docs/contracts.md#the-inventory-file): validated per entry, so one bad
+entry stops only itself."""
 
 from __future__ import annotations
 
