@@ -33,6 +33,10 @@ TOKEN_ENV_PREFIX_ENV = "HEDGEHOG_SYNC_TOKEN_ENV_PREFIX"
 _OWN_SETTINGS = re.compile(r"^HEDGEHOG_SYNC_(INVENTORY|STATE_DIR|ALERT_WEBHOOK|TOKEN_ENV_PREFIX|GIT_|"
                            r"KUBERNETES_|FUZZ_)")
 MAX_INVENTORY_NODES = 1_000_000
+# An inventory is four or five levels deep. libyaml composes recursively in C with no limit (a 400 KB
+# line of "[" ended the process with SIGSEGV) and the pure loader recursively in Python: the depth is
+# measured from the parser's events, which need no recursion, before anything is composed.
+MAX_INVENTORY_DEPTH = 64
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 Priority = Literal["critical", "high", "medium", "low", "maintenance"]
@@ -261,21 +265,39 @@ def _describe(err: dict[str, Any]) -> str:
     return f"field '{loc}' {msg}" if loc else msg
 
 
+def _check_depth(text: str, path: str) -> None:
+    depth = 0
+    for event in yaml.parse(text, Loader=_SAFE_LOADER):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_INVENTORY_DEPTH:
+                raise InventoryError(f"{path}: YAML nested deeper than {MAX_INVENTORY_DEPTH} levels at line "
+                                     f"{event.start_mark.line + 1}; an inventory needs five at most")
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+
+
 def parse_inventory(text: str, path: str) -> Inventory:
     """Parse inventory text; raises InventoryError only when nothing at all can be used."""
     try:
+        _check_depth(text, path)
         node = yaml.compose(text, Loader=_SAFE_LOADER)  # libyaml: 8x the pure loader on a big fleet
         # An alias bomb would expand while each entry is validated: refuse it before building anything.
         if node is not None and expanded_size(node, MAX_INVENTORY_NODES) > MAX_INVENTORY_NODES:
             raise InventoryError(f"{path}: YAML aliases expand to more than {MAX_INVENTORY_NODES} nodes "
                                  "(an alias bomb?); write the entries out")
-        data = _SAFE_LOADER(text).construct_document(node) if node is not None else None
+        try:
+            data = _SAFE_LOADER(text).construct_document(node) if node is not None else None
+        except yaml.YAMLError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a value its tag cannot hold (`!!int x`, `!!int ''`,
+            # `!!timestamp 2020-13-45`): PyYAML's constructors raise the builtin's error, not a YAMLError
+            raise InventoryError(f"{path}: a YAML value does not fit its tag ({exc.__class__.__name__}); fix "
+                                 "the value or remove the tag") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise InventoryError(f"{path}: not valid YAML{where}; fix the syntax") from None
-    except RecursionError:
-        raise InventoryError(f"{path}: YAML nested too deeply") from None
     if not isinstance(data, dict) or not isinstance(data.get("fabrics"), list):
         # No `fabrics:` list at all: this is some other file, not an inventory with a typo in it.
         raise InventoryError(f"{path}: expected a mapping with a 'fabrics:' list at the top")

@@ -6,7 +6,7 @@
 - parse_inventory refuses aliases that expand past MAX_INVENTORY_NODES, and accepts exactly that many.
 - A YAML error without a position (libyaml's reader refusing a control character: a ReaderError has no
   problem_mark at all) still reads "not valid YAML; fix the syntax", with no line; a document nested past
-  Python's recursion limit (PyYAML without libyaml composes recursively) reads "YAML nested too deeply".
+  Python's recursion limit (PyYAML without libyaml composes recursively) is refused by depth first.
 """
 
 from __future__ import annotations
@@ -85,10 +85,10 @@ def test_an_error_with_a_position_still_names_its_line():
 
 def test_yaml_nested_past_the_recursion_limit_is_an_inventory_error(monkeypatch):
     # PyYAML built without libyaml (its pure loader, inventory's fallback) composes recursively: 1500 levels
-    # exceed Python's recursion limit, and the error says so instead of escaping as a RecursionError.
+    # would exceed Python's recursion limit; the depth is refused from the parser's events first.
     # (Flow mappings: the pure scanner is quadratic in nested flow sequences, seconds for this depth.)
     monkeypatch.setattr(inventory, "_SAFE_LOADER", yaml.SafeLoader)
     text = "fabrics: " + "{a: " * 1500 + "1" + "}" * 1500 + "\n"
     with pytest.raises(InventoryError) as caught:
         parse_inventory(text, "f.yaml")
-    assert str(caught.value) == "f.yaml: YAML nested too deeply"
+    assert str(caught.value) == "f.yaml: YAML nested deeper than 64 levels at line 1; an inventory needs five at most"
