@@ -10,9 +10,7 @@ byte and read-call counts come from the kernel's per-thread I/O accounting (/pro
 from __future__ import annotations
 
 import os
-import pty
 import stat
-import sys
 from pathlib import Path
 
 import pytest
@@ -140,39 +138,7 @@ def test_a_platform_without_an_optional_open_flag_still_reads(tmp_path: Path, mo
     assert kc.read_capped_file(str(path), "max_token_file_bytes", "the token") == b"tok"
 
 
-@pytest.mark.skipif(not hasattr(os, "fork") or not sys.platform.startswith("linux"),
-                    reason="controlling terminals as Linux assigns them")
-def test_opening_a_terminal_never_makes_it_the_controlling_terminal(tmp_path: Path) -> None:
-    # A session leader without a controlling terminal (a daemon) that opens a terminal without O_NOCTTY
-    # acquires it: its signals (SIGHUP when it closes) would then reach us. A forked child (same code
-    # as this process) becomes such a leader, has a pty's terminal side refused, and tells whether it
-    # then has a controlling terminal (/dev/tty opens only if so).
-    master, slave = pty.openpty()
-    name = os.ttyname(slave)
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        code = 3
-        try:
-            os.setsid()
-            try:
-                kc.read_capped_file(name, "max_token_file_bytes", "the token")
-                code = 4
-            except ClusterConfigError as exc:
-                code = 5 if "is not a regular file" not in str(exc) else 0
-            if code == 0:
-                try:
-                    os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
-                    code = 1
-                except OSError:
-                    code = 0
-        finally:
-            os._exit(code)
-    try:
-        _, status = os.waitpid(pid, 0)
-    finally:
-        os.close(slave)
-        os.close(master)
-    assert os.waitstatus_to_exitcode(status) == 0, "1: the terminal became the controlling terminal"
+# O_NOCTTY: test_mutants_run13_kubernetes.py (a session leader reading a terminal must not acquire it).
 
 
 # --- read_capped_file: what reading costs ------------------------------------------------------------
