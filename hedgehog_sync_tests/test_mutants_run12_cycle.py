@@ -10,7 +10,7 @@ parse_file is wrapped (still the real one) only to count the parses.
 
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import git
 import pytest
@@ -21,6 +21,7 @@ from hedgehog_sync.cycle import FabricReader, PersistentParses
 from hedgehog_sync.devlab.gitrepos import commit_files, init_repo
 from hedgehog_sync.domain.errors import GitTimeoutError, HedgehogSyncError
 from hedgehog_sync.domain.inventory import parse_inventory
+from hedgehog_sync_tests.test_shared_ls_remote import _HungGitHost
 
 
 def vpc(name: str, vlan: int) -> str:
@@ -143,20 +144,6 @@ def test_a_ref_moved_back_to_the_commit_read_last_time_keeps_nothing_new(repo, t
     assert [o["metadata"]["name"] for o in second.objects] == ["vpc-a"]
     assert counted.paths == ["b.yaml"]  # fab-a's new file; fab-b's file was known
     assert set(reader.parses.take_saved()) == {fab_a.name}
-
-
-class _HungGitHost(BaseHTTPRequestHandler):
-    """A git host that never answers (until the test ends): counts the requests it was sent."""
-
-    requests: list
-    release: threading.Event
-
-    def do_GET(self):
-        self.requests.append(self.path)
-        self.release.wait(60)
-
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture
